@@ -90,7 +90,7 @@ pub enum RuntimeError {
     },
     /// The static bound of a layer does not fit the integer width the runtime and circuit use.
     #[error(
-        "layer `{layer}` can reach |{bound}| (≥ 2^{bits_needed}), over the 2^{limit_bits} accumulator limit; use smaller scales or a narrower input range"
+        "layer `{layer}` can reach |{bound}|, which needs {bits_needed} bits, over the 2^{limit_bits} accumulator limit; use smaller scales or a narrower input range"
     )]
     AccumulatorOverflow {
         /// Node whose accumulator is too wide.

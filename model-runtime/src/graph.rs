@@ -69,8 +69,16 @@ pub struct QModel {
 }
 
 /// Memoised digest; equal for every model so it never affects comparisons.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct DigestCache(OnceLock<String>);
+
+/// A clone starts with an empty cache: the clone's public fields may be edited afterwards, and a
+/// copied digest would then describe the original, not the clone.
+impl Clone for DigestCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
 
 impl PartialEq for DigestCache {
     fn eq(&self, _: &Self) -> bool {

@@ -1,1 +1,57 @@
-fn main() {}
+//! `poa`: the OpenPoA command line.
+//!
+//! Each subcommand is one stage of the pipeline and reads/writes named files, so any stage can
+//! be rerun on its own (compile → run today; setup, prove, verify and chain steps follow).
+
+mod artifacts;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// OpenPoA: zero-knowledge proofs of which model and which data produced an AI output.
+#[derive(Parser)]
+#[command(name = "poa", version, about, long_about = None)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import an ONNX model, calibrate its fixed-point scales and write the quantized model.
+    Compile(commands::compile::Args),
+    /// Run a compiled model on an input file and print its output, class, embedding and trace hash.
+    Run(commands::run::Args),
+    /// Run the whole pipeline on the bundled fixtures with embedded defaults.
+    Demo(commands::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("POA_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let out = output::Output::new(cli.json);
+    let result = match cli.command {
+        Command::Compile(args) => commands::compile::run(&args, &out),
+        Command::Run(args) => commands::run::run(&args, &out),
+        Command::Demo(args) => commands::demo::run(&args, &out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}

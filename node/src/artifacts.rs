@@ -1,0 +1,121 @@
+//! The compiled-model folder written by `poa compile` and read by later stages.
+//!
+//! ```text
+//! <dir>/model.onnx     the source model, copied so the folder is self-contained
+//! <dir>/qmodel.json    the quantized model (poa_runtime::QModel)
+//! <dir>/settings.json  scales, input range, embedding, source digest (Settings)
+//! <dir>/report.json    calibration and held-out accuracy (Report)
+//! ```
+//! Files are written to a temporary name and renamed, so a crash never leaves half a file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use poa_runtime::{Agreement, CalibrationReport, QModel, Scales};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Version of the compiled-folder layout.
+pub const COMPILED_FORMAT: u32 = 1;
+
+/// Compile-time settings recorded next to the model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Folder layout version ([`COMPILED_FORMAT`]).
+    pub format: u32,
+    /// Model name.
+    pub model: String,
+    /// SHA-256 of the source ONNX bytes.
+    pub onnx_sha256: String,
+    /// Digest of `qmodel.json` content ([`QModel::digest`]).
+    pub qmodel_digest: String,
+    /// Chosen scales.
+    pub scales: Scales,
+    /// Accepted input magnitude.
+    pub input_range: f64,
+    /// Input shape (batch 1).
+    pub input_shape: Vec<usize>,
+    /// Embedding tensor id and shape.
+    pub embedding: EmbeddingInfo,
+    /// `poa` version that wrote the folder.
+    pub poa_version: String,
+}
+
+/// Where the attribution embedding φ(x) comes from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmbeddingInfo {
+    /// Tensor id in the trace.
+    pub tensor: usize,
+    /// Tensor name.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Fixed-point scale.
+    pub scale: u32,
+}
+
+/// Accuracy report: calibration search plus optional held-out comparison.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// The calibration search.
+    pub calibration: CalibrationReport,
+    /// Agreement on a held-out set, when one was given.
+    pub held_out: Option<Agreement>,
+}
+
+/// A loaded compiled-model folder.
+pub struct Compiled {
+    pub qmodel: QModel,
+    pub settings: Settings,
+}
+
+/// Writes `value` as pretty JSON to `path` atomically (temp file + rename).
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    write_bytes(path, &serde_json::to_vec_pretty(value)?)
+}
+
+/// Writes bytes to `path` atomically (temp file + rename).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = tmp_path(path);
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+impl Compiled {
+    /// Loads and cross-checks a compiled folder.
+    pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        if !dir.join("qmodel.json").is_file() {
+            bail!(
+                "{} is not a compiled model folder (no qmodel.json); run `poa compile` first",
+                dir.display()
+            );
+        }
+        let settings: Settings = read_json(&dir.join("settings.json"))?;
+        if settings.format != COMPILED_FORMAT {
+            bail!(
+                "{}: folder format {} (this poa reads {COMPILED_FORMAT}); recompile",
+                dir.display(),
+                settings.format
+            );
+        }
+        let qmodel: QModel = read_json(&dir.join("qmodel.json"))?;
+        if qmodel.digest() != settings.qmodel_digest {
+            bail!("{}: qmodel.json does not match settings.json (digest differs); the folder was edited or mixed up", dir.display());
+        }
+        Ok(Self { qmodel, settings })
+    }
+}

@@ -1,0 +1,146 @@
+//! The `poa` binary driven as a user would: compile and run fixture models, JSON output, and
+//! clear errors (non-zero exit, message naming the problem) for bad models and inputs.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn poa() -> Command {
+    Command::cargo_bin("poa").expect("poa binary is built")
+}
+
+fn compile(model: &str, out: &Path) -> assert_cmd::assert::Assert {
+    poa()
+        .arg("compile")
+        .arg(fixtures().join(format!("models/{model}.onnx")))
+        .arg("--calibration")
+        .arg(fixtures().join("data/calibration.json"))
+        .arg("--test")
+        .arg(fixtures().join("data/test.json"))
+        .arg("--out")
+        .arg(out)
+        .assert()
+}
+
+fn stdout_json(a: &assert_cmd::assert::Assert) -> serde_json::Value {
+    serde_json::from_slice(&a.get_output().stdout).expect("stdout is JSON")
+}
+
+#[test]
+fn compile_prints_report_and_run_predicts_the_label() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mlp");
+    let a = compile("mlp_small", &out).success();
+    let text = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(text.contains("held-out: argmax agreement"), "{text}");
+    for f in ["model.onnx", "qmodel.json", "settings.json", "report.json"] {
+        assert!(out.join(f).is_file(), "{f} written");
+    }
+    let a = poa()
+        .args(["--json", "run"])
+        .arg(&out)
+        .arg("--input")
+        .arg(fixtures().join("data/input_0.json"))
+        .assert()
+        .success();
+    let v = stdout_json(&a);
+    assert_eq!(v[0]["class"], 7, "test sample 0 is a 7: {v}");
+    assert_eq!(v[0]["embedding"].as_array().map(Vec::len), Some(32));
+    assert_eq!(v[0]["trace_hash"].as_str().map(str::len), Some(64));
+}
+
+#[test]
+fn compile_json_reports_held_out_agreement_for_every_fixture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for model in ["mlp_small", "mlp_deep", "cnn_small"] {
+        let a = poa()
+            .arg("--json")
+            .arg("compile")
+            .arg(fixtures().join(format!("models/{model}.onnx")))
+            .arg("--calibration")
+            .arg(fixtures().join("data/calibration.json"))
+            .arg("--test")
+            .arg(fixtures().join("data/test.json"))
+            .arg("--out")
+            .arg(dir.path().join(model))
+            .assert()
+            .success();
+        let v = stdout_json(&a);
+        let agreement = v["report"]["held_out"]["argmax_agreement"].as_f64().expect("held-out agreement");
+        println!("{model}: held-out agreement {agreement}");
+        assert!(agreement >= 0.99, "{model}: {agreement}");
+    }
+}
+
+#[test]
+fn rejects_unsupported_op_naming_the_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = poa()
+        .arg("compile")
+        .arg(fixtures().join("models/bad/unsupported_op.onnx"))
+        .arg("--calibration")
+        .arg(fixtures().join("data/calibration.json"))
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("unsupported ONNX op `Erf`") && err.contains("my_erf") && err.contains("supported ops: Gemm"), "{err}");
+    assert!(!dir.path().join("x/qmodel.json").exists(), "nothing written on failure");
+}
+
+#[test]
+fn rejects_malformed_onnx_and_missing_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let garbage = dir.path().join("garbage.onnx");
+    std::fs::write(&garbage, b"\x08\x07not a protobuf at all").expect("write");
+    let a = poa()
+        .arg("compile")
+        .arg(&garbage)
+        .arg("--calibration")
+        .arg(fixtures().join("data/calibration.json"))
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("malformed ONNX model"));
+    let a = poa().args(["run", "/nonexistent/dir", "--input", "x.json"]).assert().failure();
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("not a compiled model folder"));
+}
+
+#[test]
+fn run_rejects_wrong_shape_bad_json_and_out_of_range_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mlp");
+    compile("mlp_small", &out).success();
+    let cases = [
+        ("short.json", "{\"inputs\": [[0.5, 0.5]]}".to_string(), "expects 64 values"),
+        ("bad.json", "{\"inputs\": [[0.5,".to_string(), "invalid input JSON"),
+        ("range.json", format!("{{\"inputs\": [[{}]]}}", ["2.5"; 64].join(",")), "outside the calibrated input range"),
+        ("inf.json", format!("{{\"input_data\": [[{}]]}}", ["1e39"; 64].join(",")), "not a finite number"),
+    ];
+    for (file, body, want) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, body).expect("write input");
+        let a = poa().args(["--json", "run"]).arg(&out).arg("--input").arg(&path).assert().failure();
+        let v = stdout_json(&a);
+        let msg = v["error"].as_str().unwrap_or_default();
+        assert!(msg.contains(want), "{file}: {msg}");
+    }
+}
+
+#[test]
+fn run_rejects_a_tampered_model_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mlp");
+    compile("mlp_small", &out).success();
+    let q = out.join("qmodel.json");
+    let text = std::fs::read_to_string(&q).expect("read");
+    std::fs::write(&q, text.replacen("\"input_range\": 1.0", "\"input_range\": 2.0", 1)).expect("write");
+    let a = poa().arg("run").arg(&out).arg("--input").arg(fixtures().join("data/input_0.json")).assert().failure();
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("digest differs"));
+}
