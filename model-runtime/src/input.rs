@@ -35,7 +35,9 @@ pub fn parse_inputs(json: &str, sample_len: usize) -> Result<Vec<Vec<f32>>> {
             inputs
         }
         InputFile::Ezkl { input_data } => match input_data.as_slice() {
-            [flat] if !flat.is_empty() && sample_len > 0 && flat.len() % sample_len == 0 => {
+            [flat]
+                if !flat.is_empty() && sample_len > 0 && flat.len().is_multiple_of(sample_len) =>
+            {
                 flat.chunks(sample_len).map(<[f64]>::to_vec).collect()
             }
             [flat] => return Err(shape_err(flat.len())),

@@ -67,29 +67,20 @@ pub fn quantize_graph(graph: &FloatGraph, scales: Scales, input_range: f64) -> R
                 )
             };
         let id = match &node.op {
-            FOp::Gemm { weight, bias } => {
-                let op = Op::Gemm(Gemm {
-                    weight: q_tensor(weight, scales.weight, &name)?,
-                    bias: q_vec(bias, s_x + scales.weight, &name)?,
-                });
-                let acc = b.push(name.clone(), op, ins, s_x + scales.weight)?;
-                rescaled(
-                    &mut b,
-                    acc,
-                    pow2_divisor(s_x + scales.weight, s_a, &node.name)?,
-                    s_a,
-                )?
-            }
-            FOp::Conv {
-                weight,
-                bias,
-                window,
-            } => {
-                let op = Op::Conv(Conv {
-                    weight: q_tensor(weight, scales.weight, &name)?,
-                    bias: q_vec(bias, s_x + scales.weight, &name)?,
-                    window: window.clone(),
-                });
+            FOp::Gemm { weight, bias } | FOp::Conv { weight, bias, .. } => {
+                let (weight, bias) = (
+                    q_tensor(weight, scales.weight, &name)?,
+                    q_vec(bias, s_x + scales.weight, &name)?,
+                );
+                let op = match &node.op {
+                    FOp::Conv { window, .. } => Op::Conv(Conv {
+                        weight,
+                        bias,
+                        window: window.clone(),
+                    }),
+                    _ => Op::Gemm(Gemm { weight, bias }),
+                };
+                // The accumulator sits at s_x + s_w; divide by 2^s_w back to the activation scale.
                 let acc = b.push(name.clone(), op, ins, s_x + scales.weight)?;
                 rescaled(
                     &mut b,
@@ -165,10 +156,12 @@ pub fn quantize_graph(graph: &FloatGraph, scales: Scales, input_range: f64) -> R
                 rescaled(&mut b, sum, (h * w) as i64, s_x)?
             }
             FOp::Activation(f) => {
-                let table = Table::build(*f, s_x, bound);
-                if table.values.len() > MAX_TABLE_LEN {
-                    return Err(RuntimeError::graph(&name, format!("{f:?} table needs {} entries at scale {s_x}; use a smaller activation scale", table.values.len())));
-                }
+                let table = Table::try_build(*f, s_x, bound, MAX_TABLE_LEN).ok_or_else(|| {
+                    RuntimeError::graph(
+                        &name,
+                        format!("{f:?} table needs over {MAX_TABLE_LEN} entries at scale {s_x}; use a smaller activation scale"),
+                    )
+                })?;
                 b.push(name, Op::Table(table), ins, s_x)?
             }
             FOp::ArgMax { axis, keepdims } => {
@@ -240,7 +233,7 @@ pub fn reshape_target(input: &[usize], spec: &[i64]) -> Result<Vec<usize>, Strin
     }
     let known = numel(&out);
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {input:?} to {spec:?}"));
         }
         out[i] = total / known;

@@ -35,12 +35,15 @@ impl Trace {
         &self.tensors[self.embedding]
     }
 
-    /// SHA-256 over a canonical byte encoding (model digest, then each tensor's rank, dims and
-    /// little-endian values, then the output and embedding ids). Independent of serde.
+    /// SHA-256 over a canonical, length-prefixed byte encoding (model digest, tensor count, then
+    /// each tensor's rank, dims and little-endian values, then the output and embedding ids), so
+    /// no two different traces share an encoding. Independent of serde.
     pub fn hash(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(b"openpoa-trace-v1");
+        h.update((self.model_digest.len() as u64).to_le_bytes());
         h.update(self.model_digest.as_bytes());
+        h.update((self.tensors.len() as u64).to_le_bytes());
         for t in &self.tensors {
             h.update((t.shape.len() as u64).to_le_bytes());
             for d in &t.shape {

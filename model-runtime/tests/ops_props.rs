@@ -5,9 +5,7 @@
 
 use poa_runtime::graph::{GraphBuilder, TensorInfo, ACCUMULATOR_LIMIT_BITS};
 use poa_runtime::ops::{Conv, Gemm, Op, Table, TableFn, Window};
-use poa_runtime::quant::{
-    dequantize, div_round, div_round_bound, div_round_remainder, quantize,
-};
+use poa_runtime::quant::{dequantize, div_round, div_round_bound, div_round_remainder, quantize};
 use poa_runtime::{RuntimeError, Tensor};
 use proptest::prelude::*;
 
@@ -152,7 +150,8 @@ fn div_round_handles_the_extremes_of_i64() {
     assert_eq!(div_round(-3, 2), -1); // -1.5 rounds half up to -1
     assert_eq!(div_round(-5, 2), -2); // -2.5 → -2
     assert_eq!(div_round(5, 2), 3); // 2.5 → 3
-    assert_eq!(div_round_remainder(i64::MIN, 1 << 40), 0);
+                                    // MIN = -2^23 · 2^40 exactly, so the remainder is just the added half: 2^39.
+    assert_eq!(div_round_remainder(i64::MIN, 1 << 40), 1 << 39);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,7 +282,9 @@ fn gemm_rejects_an_input_with_the_wrong_feature_count() {
         weight: tensor(vec![2, 3], vec![1; 6]),
         bias: vec![0, 0],
     });
-    let err = op.out_shape(&[&[1, 4]]).expect_err("k = 4 does not match 3");
+    let err = op
+        .out_shape(&[&[1, 4]])
+        .expect_err("k = 4 does not match 3");
     assert!(err.contains("[m, 3]") && err.contains("[1, 4]"), "{err}");
 }
 
@@ -322,7 +323,11 @@ fn conv_case() -> impl Strategy<Value = (Tensor, Conv)> {
 
 fn ref_conv(x: &Tensor, conv: &Conv) -> (Vec<usize>, Vec<i64>) {
     let (n, c_in) = (x.shape[0], x.shape[1]);
-    let (c_out, kh, kw) = (conv.weight.shape[0], conv.weight.shape[2], conv.weight.shape[3]);
+    let (c_out, kh, kw) = (
+        conv.weight.shape[0],
+        conv.weight.shape[2],
+        conv.weight.shape[3],
+    );
     let [sh, sw] = conv.window.stride;
     let planes: Vec<Vec<Vec<Vec<Option<i64>>>>> = (0..n)
         .map(|b| {
@@ -398,8 +403,13 @@ fn conv_rejects_a_channel_mismatch() {
         },
     });
     assert!(op.out_shape(&[&[1, 2, 5, 5]]).is_ok());
-    let err = op.out_shape(&[&[1, 3, 5, 5]]).expect_err("3 channels for a 2-channel kernel");
-    assert!(err.contains("[1, 2, 3, 3]") && err.contains("[1, 3, 5, 5]"), "{err}");
+    let err = op
+        .out_shape(&[&[1, 3, 5, 5]])
+        .expect_err("3 channels for a 2-channel kernel");
+    assert!(
+        err.contains("[1, 2, 3, 3]") && err.contains("[1, 3, 5, 5]"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,7 +438,11 @@ fn pool_case(values: std::ops::RangeInclusive<i64>) -> impl Strategy<Value = (Te
 }
 
 /// Pools every plane; `combine` sees the window's taps, padding as `None`.
-fn ref_pool(x: &Tensor, w: &Window, combine: impl Fn(&[Option<i64>]) -> i64) -> (Vec<usize>, Vec<i64>) {
+fn ref_pool(
+    x: &Tensor,
+    w: &Window,
+    combine: impl Fn(&[Option<i64>]) -> i64,
+) -> (Vec<usize>, Vec<i64>) {
     let (n, c) = (x.shape[0], x.shape[1]);
     let [kh, kw] = w.kernel;
     let [sh, sw] = w.stride;
@@ -454,7 +468,11 @@ fn ref_pool(x: &Tensor, w: &Window, combine: impl Fn(&[Option<i64>]) -> i64) -> 
 }
 
 fn max_ignoring_padding(taps: &[Option<i64>]) -> i64 {
-    taps.iter().flatten().copied().max().expect("every window holds a real value")
+    taps.iter()
+        .flatten()
+        .copied()
+        .max()
+        .expect("every window holds a real value")
 }
 
 fn sum_padding_as_zero(taps: &[Option<i64>]) -> i64 {
@@ -613,7 +631,12 @@ fn broadcast_case() -> impl Strategy<Value = (Tensor, ConstShape, Tensor)> {
 }
 
 /// `f(x[b,c,y,x], constant[...])` over all coordinates in row-major order.
-fn ref_broadcast(x: &Tensor, kind: ConstShape, c: &Tensor, f: impl Fn(i128, i128) -> i128) -> Vec<i128> {
+fn ref_broadcast(
+    x: &Tensor,
+    kind: ConstShape,
+    c: &Tensor,
+    f: impl Fn(i128, i128) -> i128,
+) -> Vec<i128> {
     let dims = [x.shape[0], x.shape[1], x.shape[2], x.shape[3]];
     let mut out = Vec::new();
     let mut flat = 0;
@@ -669,7 +692,10 @@ fn constants_that_do_not_broadcast_are_rejected() {
         let err = op
             .out_shape(&[&[1, 2, 4, 4]])
             .expect_err("3 channels onto 2");
-        assert!(err.contains("[3, 1, 1]") && err.contains("[1, 2, 4, 4]"), "{err}");
+        assert!(
+            err.contains("[3, 1, 1]") && err.contains("[1, 2, 4, 4]"),
+            "{err}"
+        );
     }
 }
 
@@ -785,8 +811,15 @@ struct Mlp {
 }
 
 fn mlp_case() -> impl Strategy<Value = Mlp> {
-    (1usize..=16, 1usize..=16, 1usize..=16, 0u32..=8, 0u32..=8, 1i64..=(1 << 12)).prop_flat_map(
-        |(k, h, o, s_a, s_w, in_bound)| {
+    (
+        1usize..=16,
+        1usize..=16,
+        1usize..=16,
+        0u32..=8,
+        0u32..=8,
+        1i64..=(1 << 12),
+    )
+        .prop_flat_map(|(k, h, o, s_a, s_w, in_bound)| {
             let w = || -(1i64 << 7)..=(1 << 7);
             let b = || -(1i64 << 16)..=(1 << 16);
             (
@@ -809,8 +842,7 @@ fn mlp_case() -> impl Strategy<Value = Mlp> {
                     b2,
                     x,
                 })
-        },
-    )
+        })
 }
 
 /// Gemm → DivRound → Relu → Gemm → DivRound, built with the public builder.
@@ -831,17 +863,39 @@ fn build_mlp(m: &Mlp) -> poa_runtime::QModel {
         })
     };
     let t = b
-        .push("fc1".into(), gemm(&m.w1, &m.b1, m.h, m.k), vec![0], acc_scale)
+        .push(
+            "fc1".into(),
+            gemm(&m.w1, &m.b1, m.h, m.k),
+            vec![0],
+            acc_scale,
+        )
         .expect("fc1");
     let t = b
-        .push("fc1.rescale".into(), Op::DivRound { divisor }, vec![t], m.s_a)
+        .push(
+            "fc1.rescale".into(),
+            Op::DivRound { divisor },
+            vec![t],
+            m.s_a,
+        )
         .expect("fc1.rescale");
-    let t = b.push("relu".into(), Op::Relu, vec![t], m.s_a).expect("relu");
     let t = b
-        .push("fc2".into(), gemm(&m.w2, &m.b2, m.o, m.h), vec![t], acc_scale)
+        .push("relu".into(), Op::Relu, vec![t], m.s_a)
+        .expect("relu");
+    let t = b
+        .push(
+            "fc2".into(),
+            gemm(&m.w2, &m.b2, m.o, m.h),
+            vec![t],
+            acc_scale,
+        )
         .expect("fc2");
-    b.push("fc2.rescale".into(), Op::DivRound { divisor }, vec![t], m.s_a)
-        .expect("fc2.rescale");
+    b.push(
+        "fc2.rescale".into(),
+        Op::DivRound { divisor },
+        vec![t],
+        m.s_a,
+    )
+    .expect("fc2.rescale");
     b.finish()
 }
 
@@ -852,7 +906,12 @@ fn ref_mlp(m: &Mlp) -> Vec<Vec<i128>> {
         (0..n)
             .map(|j| {
                 let row = &w[j * x.len()..(j + 1) * x.len()];
-                i128::from(b[j]) + row.iter().zip(x).map(|(&w, &v)| i128::from(w) * v).sum::<i128>()
+                i128::from(b[j])
+                    + row
+                        .iter()
+                        .zip(x)
+                        .map(|(&w, &v)| i128::from(w) * v)
+                        .sum::<i128>()
             })
             .collect()
     };
@@ -921,7 +980,12 @@ fn one_weight_layer(weight: i64, bias: i64) -> poa_runtime::Result<usize> {
 fn a_layer_bound_of_two_to_the_62_is_rejected_naming_the_layer() {
     assert_eq!(ACCUMULATOR_LIMIT_BITS, 62);
     let limit = 1i64 << 62;
-    for (w, b) in [(limit, 0), (limit - 2, 2), (limit - 1, 1), (i64::MAX, i64::MAX)] {
+    for (w, b) in [
+        (limit, 0),
+        (limit - 2, 2),
+        (limit - 1, 1),
+        (i64::MAX, i64::MAX),
+    ] {
         let err = one_weight_layer(w, b).expect_err("bound ≥ 2^62 overflows the accumulator");
         let msg = err.to_string();
         match err {
@@ -958,4 +1022,35 @@ fn the_overflow_message_states_the_bits_truthfully() {
     assert!(msg.contains("4611686018427387904"), "{msg}");
     assert!(msg.contains("63 bits"), "{msg}");
     assert!(!msg.contains("2^63"), "{msg}");
+}
+
+#[test]
+fn an_add_whose_shift_overflows_the_bound_arithmetic_is_rejected_not_wrapped() {
+    // 2^30 << 100 does not fit even an i128: the bound must saturate (and be rejected), not
+    // wrap to a small number that lets `eval` shift an i64 by 100.
+    for (shift_a, shift_b) in [(100, 0), (0, 127), (70, 70), (33, 0)] {
+        let input = TensorInfo {
+            name: "input".into(),
+            shape: vec![1, 2],
+            scale: 0,
+            bound: 1 << 30,
+        };
+        let mut b = GraphBuilder::new("shifty".into(), input, 1.0);
+        let err = b
+            .push(
+                "skip_add".into(),
+                Op::Add { shift_a, shift_b },
+                vec![0, 0],
+                0,
+            )
+            .expect_err("the shifted operand cannot fit 62 bits");
+        // A shift that cannot be applied to an i64 at all is a graph error; a legal shift whose
+        // result is too wide is an accumulator overflow. Both name the layer.
+        let named = if shift_a.max(shift_b) >= 62 {
+            matches!(&err, RuntimeError::InvalidGraph { node, detail } if node == "skip_add" && detail.contains("shift"))
+        } else {
+            matches!(&err, RuntimeError::AccumulatorOverflow { layer, .. } if layer == "skip_add")
+        };
+        assert!(named, "shifts ({shift_a}, {shift_b}): {err:?}");
+    }
 }

@@ -13,17 +13,25 @@ fn poa() -> Command {
     Command::cargo_bin("poa").expect("poa binary is built")
 }
 
-fn compile(model: &str, out: &Path) -> assert_cmd::assert::Assert {
-    poa()
-        .arg("compile")
+/// `poa [--json] compile <fixture model> --calibration … --test … --out <out>`.
+fn compile_cmd(model: &str, out: &Path, json: bool) -> Command {
+    let mut cmd = poa();
+    if json {
+        cmd.arg("--json");
+    }
+    cmd.arg("compile")
         .arg(fixtures().join(format!("models/{model}.onnx")))
         .arg("--calibration")
         .arg(fixtures().join("data/calibration.json"))
         .arg("--test")
         .arg(fixtures().join("data/test.json"))
         .arg("--out")
-        .arg(out)
-        .assert()
+        .arg(out);
+    cmd
+}
+
+fn compile(model: &str, out: &Path) -> assert_cmd::assert::Assert {
+    compile_cmd(model, out, false).assert()
 }
 
 fn stdout_json(a: &assert_cmd::assert::Assert) -> serde_json::Value {
@@ -57,20 +65,13 @@ fn compile_prints_report_and_run_predicts_the_label() {
 fn compile_json_reports_held_out_agreement_for_every_fixture() {
     let dir = tempfile::tempdir().expect("tempdir");
     for model in ["mlp_small", "mlp_deep", "cnn_small"] {
-        let a = poa()
-            .arg("--json")
-            .arg("compile")
-            .arg(fixtures().join(format!("models/{model}.onnx")))
-            .arg("--calibration")
-            .arg(fixtures().join("data/calibration.json"))
-            .arg("--test")
-            .arg(fixtures().join("data/test.json"))
-            .arg("--out")
-            .arg(dir.path().join(model))
+        let a = compile_cmd(model, &dir.path().join(model), true)
             .assert()
             .success();
         let v = stdout_json(&a);
-        let agreement = v["report"]["held_out"]["argmax_agreement"].as_f64().expect("held-out agreement");
+        let agreement = v["report"]["held_out"]["argmax_agreement"]
+            .as_f64()
+            .expect("held-out agreement");
         println!("{model}: held-out agreement {agreement}");
         assert!(agreement >= 0.99, "{model}: {agreement}");
     }
@@ -89,8 +90,16 @@ fn rejects_unsupported_op_naming_the_node() {
         .assert()
         .failure();
     let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
-    assert!(err.contains("unsupported ONNX op `Erf`") && err.contains("my_erf") && err.contains("supported ops: Gemm"), "{err}");
-    assert!(!dir.path().join("x/qmodel.json").exists(), "nothing written on failure");
+    assert!(
+        err.contains("unsupported ONNX op `Erf`")
+            && err.contains("my_erf")
+            && err.contains("supported ops: Gemm"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("x/qmodel.json").exists(),
+        "nothing written on failure"
+    );
 }
 
 #[test]
@@ -108,7 +117,10 @@ fn rejects_malformed_onnx_and_missing_files() {
         .assert()
         .failure();
     assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("malformed ONNX model"));
-    let a = poa().args(["run", "/nonexistent/dir", "--input", "x.json"]).assert().failure();
+    let a = poa()
+        .args(["run", "/nonexistent/dir", "--input", "x.json"])
+        .assert()
+        .failure();
     assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("not a compiled model folder"));
 }
 
@@ -118,15 +130,37 @@ fn run_rejects_wrong_shape_bad_json_and_out_of_range_input() {
     let out = dir.path().join("mlp");
     compile("mlp_small", &out).success();
     let cases = [
-        ("short.json", "{\"inputs\": [[0.5, 0.5]]}".to_string(), "expects 64 values"),
-        ("bad.json", "{\"inputs\": [[0.5,".to_string(), "invalid input JSON"),
-        ("range.json", format!("{{\"inputs\": [[{}]]}}", ["2.5"; 64].join(",")), "outside the calibrated input range"),
-        ("inf.json", format!("{{\"input_data\": [[{}]]}}", ["1e39"; 64].join(",")), "not a finite number"),
+        (
+            "short.json",
+            "{\"inputs\": [[0.5, 0.5]]}".to_string(),
+            "expects 64 values",
+        ),
+        (
+            "bad.json",
+            "{\"inputs\": [[0.5,".to_string(),
+            "invalid input JSON",
+        ),
+        (
+            "range.json",
+            format!("{{\"inputs\": [[{}]]}}", ["2.5"; 64].join(",")),
+            "outside the calibrated input range",
+        ),
+        (
+            "inf.json",
+            format!("{{\"input_data\": [[{}]]}}", ["1e39"; 64].join(",")),
+            "not a finite number",
+        ),
     ];
     for (file, body, want) in cases {
         let path = dir.path().join(file);
         std::fs::write(&path, body).expect("write input");
-        let a = poa().args(["--json", "run"]).arg(&out).arg("--input").arg(&path).assert().failure();
+        let a = poa()
+            .args(["--json", "run"])
+            .arg(&out)
+            .arg("--input")
+            .arg(&path)
+            .assert()
+            .failure();
         let v = stdout_json(&a);
         let msg = v["error"].as_str().unwrap_or_default();
         assert!(msg.contains(want), "{file}: {msg}");
@@ -140,7 +174,17 @@ fn run_rejects_a_tampered_model_folder() {
     compile("mlp_small", &out).success();
     let q = out.join("qmodel.json");
     let text = std::fs::read_to_string(&q).expect("read");
-    std::fs::write(&q, text.replacen("\"input_range\": 1.0", "\"input_range\": 2.0", 1)).expect("write");
-    let a = poa().arg("run").arg(&out).arg("--input").arg(fixtures().join("data/input_0.json")).assert().failure();
+    std::fs::write(
+        &q,
+        text.replacen("\"input_range\": 1.0", "\"input_range\": 2.0", 1),
+    )
+    .expect("write");
+    let a = poa()
+        .arg("run")
+        .arg(&out)
+        .arg("--input")
+        .arg(fixtures().join("data/input_0.json"))
+        .assert()
+        .failure();
     assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("digest differs"));
 }

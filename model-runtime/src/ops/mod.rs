@@ -121,6 +121,10 @@ impl Op {
                 .ok_or_else(|| format!("kernel {:?} does not fit input {x:?}", c.weight.shape)),
             Self::MaxPool(w) | Self::SumPool(w) => pool_shape(w, x)
                 .ok_or_else(|| format!("window {:?} does not fit input {x:?}", w.kernel)),
+            Self::Add { shift_a, shift_b } if (*shift_a).max(*shift_b) >= 62 => Err(format!(
+                "scale shift {} is too large",
+                (*shift_a).max(*shift_b)
+            )),
             Self::Add { .. } if inputs[1] != x => {
                 Err(format!("operand shapes differ: {x:?} vs {:?}", inputs[1]))
             }
@@ -192,7 +196,9 @@ impl Op {
             Self::DivRound { divisor } => i128::from(div_round_bound(inputs[0], *divisor)),
             Self::Relu | Self::Reshape { .. } | Self::MaxPool(_) => b,
             Self::Add { shift_a, shift_b } => {
-                (b << shift_a).saturating_add(i128::from(inputs[1]) << shift_b)
+                // `<<` would silently drop high bits (2^30 << 100 wraps); multiply, saturating.
+                let shifted = |v: i128, s: u32| v.saturating_mul(2i128.saturating_pow(s));
+                shifted(b, *shift_a).saturating_add(shifted(i128::from(inputs[1]), *shift_b))
             }
             Self::AddConst { constant } => b.saturating_add(i128::from(constant.max_abs())),
             Self::MulConst { constant } => b.saturating_mul(i128::from(constant.max_abs())),

@@ -50,24 +50,40 @@ pub struct Table {
 impl Table {
     /// Builds the smallest exact table for inputs bounded by `|x| ≤ bound`.
     pub fn build(func: TableFn, scale: u32, bound: i64) -> Self {
+        match Self::try_build(func, scale, bound, usize::MAX) {
+            Some(t) => t,
+            None => unreachable!("an uncapped table always builds"),
+        }
+    }
+
+    /// Like [`Table::build`], but gives up (without allocating) once the table would need more
+    /// than `max_len` entries.
+    pub fn try_build(func: TableFn, scale: u32, bound: i64, max_len: usize) -> Option<Self> {
         let q = |x: i64| quantize(func.eval(dequantize(x, scale)), scale);
         let (lo_lim, hi_lim) = func.limits();
         let (lo_q, hi_q) = (quantize(lo_lim, scale), quantize(hi_lim, scale));
+        let cap = i64::try_from(max_len).unwrap_or(i64::MAX);
         // Monotone functions: walk out until the rounded value sits at its limit.
         let mut hi = 0;
         while hi < bound && q(hi) != hi_q {
             hi += 1;
+            if hi >= cap {
+                return None;
+            }
         }
         let mut lo = 0;
         while lo > -bound && q(lo) != lo_q {
             lo -= 1;
+            if hi - lo >= cap {
+                return None;
+            }
         }
-        Self {
+        Some(Self {
             func,
             scale,
             lo,
             values: (lo..=hi).map(q).collect(),
-        }
+        })
     }
 
     /// Looks `x` up, clamping to the table's domain.
