@@ -1,0 +1,143 @@
+//! Dot products with weights in fixed columns: `LANES` multiply-accumulates per row.
+//!
+//! Row `j` of one output's dot product holds `LANES` inputs (copies of the previous tensor's
+//! cells) beside `LANES` weights (fixed, so baked into the verifying key), and the accumulator:
+//! `acc_0 = bias + Σ_i x_{0,i}·w_{0,i}` on the first row, `acc_j = acc_{j−1} + Σ_i x_{j,i}·w_{j,i}`
+//! after it. The last row's accumulator is the output cell. Rows = ceil(k / LANES) per output.
+
+use halo2_proofs::circuit::Region;
+use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
+use halo2_proofs::poly::Rotation;
+use halo2curves::bn256::Fr;
+
+use super::{assign, Columns, Var, LANES};
+use crate::field::{fe, wit128};
+
+/// Selectors of the Gemm chip (its columns are the shared [`Columns`]).
+#[derive(Clone, Debug)]
+pub struct GemmConfig {
+    /// Shared main-band columns.
+    pub cols: Columns,
+    /// First row of a dot product (starts from the bias).
+    pub q_first: Selector,
+    /// Later rows (continue from the accumulator above).
+    pub q_next: Selector,
+}
+
+/// What the Gemm chip does.
+pub trait GemmInstructions {
+    /// Lays out `bias + Σ x_i·w_i` from `offset`; returns the accumulator cell and rows used.
+    /// `tamper` adds one to the final accumulator (negative tests only).
+    fn dot(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        xs: &[Var],
+        weights: &[i64],
+        bias: i64,
+        tamper: bool,
+    ) -> Result<(Var, usize), Error>;
+}
+
+/// The Gemm chip.
+#[derive(Clone, Debug)]
+pub struct GemmChip {
+    config: GemmConfig,
+}
+
+/// Rows one dot product of length `k` uses.
+pub fn rows_for(k: usize) -> usize {
+    k.div_ceil(LANES).max(1)
+}
+
+impl GemmChip {
+    /// Wraps a configuration.
+    pub fn construct(config: GemmConfig) -> Self {
+        Self { config }
+    }
+
+    /// Creates the two accumulation gates over the shared columns.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, cols: Columns) -> GemmConfig {
+        let q_first = meta.selector();
+        let q_next = meta.selector();
+        let row_sum = |m: &mut halo2_proofs::plonk::VirtualCells<'_, Fr>| {
+            (0..LANES).fold(Expression::Constant(Fr::zero()), |acc, i| {
+                acc + m.query_advice(cols.lanes[i], Rotation::cur())
+                    * m.query_fixed(cols.consts[i], Rotation::cur())
+            })
+        };
+        meta.create_gate("gemm first row", |m| {
+            let q = m.query_selector(q_first);
+            let acc = m.query_advice(cols.acc, Rotation::cur());
+            let bias = m.query_fixed(cols.bias, Rotation::cur());
+            let sum = row_sum(m);
+            vec![("acc = bias + Σ x·w", q * (acc - bias - sum))]
+        });
+        meta.create_gate("gemm accumulate", |m| {
+            let q = m.query_selector(q_next);
+            let acc = m.query_advice(cols.acc, Rotation::cur());
+            let prev = m.query_advice(cols.acc, Rotation::prev());
+            let sum = row_sum(m);
+            vec![("acc = acc_prev + Σ x·w", q * (acc - prev - sum))]
+        });
+        GemmConfig {
+            cols,
+            q_first,
+            q_next,
+        }
+    }
+}
+
+impl GemmInstructions for GemmChip {
+    fn dot(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        xs: &[Var],
+        weights: &[i64],
+        bias: i64,
+        tamper: bool,
+    ) -> Result<(Var, usize), Error> {
+        debug_assert_eq!(xs.len(), weights.len());
+        let cols = &self.config.cols;
+        let rows = rows_for(xs.len());
+        let mut acc: Option<i128> = Some(i128::from(bias));
+        let mut out = None;
+        for r in 0..rows {
+            let row = offset + r;
+            let lo = r * LANES;
+            let hi = (lo + LANES).min(xs.len());
+            for lane in 0..LANES {
+                let i = lo + lane;
+                if i < hi {
+                    let x = assign(region, cols.lanes[lane], row, xs[i].value, Some(xs[i].cell));
+                    region.assign_fixed(cols.consts[lane], row, fe(weights[i]));
+                    acc = acc
+                        .zip(x.value)
+                        .map(|(a, v)| a + i128::from(v) * i128::from(weights[i]));
+                } else {
+                    assign(region, cols.lanes[lane], row, Some(0), None);
+                }
+            }
+            if r == 0 {
+                region.assign_fixed(cols.bias, row, fe(bias));
+                self.config.q_first.enable(region, row)?;
+            } else {
+                self.config.q_next.enable(region, row)?;
+            }
+            let last = r + 1 == rows;
+            let value = if last && tamper {
+                acc.map(|a| a + 1)
+            } else {
+                acc
+            };
+            let cell = region.assign_advice(cols.acc, row, wit128(value)).cell();
+            if last {
+                let value = value.map(|v| i64::try_from(v).map_err(|_| Error::Synthesis));
+                let value = value.transpose()?;
+                out = Some(Var { cell, value });
+            }
+        }
+        out.map(|v| (v, rows)).ok_or(Error::Synthesis)
+    }
+}

@@ -1,0 +1,92 @@
+//! The chips: one file per chip, each a `…Config` (columns, selectors, gates), a `…Chip` and an
+//! `…Instructions` trait saying what it assigns.
+//!
+//! All chips share one grid of columns ([`Columns`]) and are laid out by [`crate::model`] in a
+//! single region with explicit row offsets (halo2-axiom's `SimpleFloorPlanner` starts every
+//! region at row 0, so offsets are managed here). Two bands of rows run side by side: the *main*
+//! band (lanes, weights, accumulator) and the *range-check* band (its own three columns), so the
+//! range checks cost columns, not rows.
+
+pub mod argmax;
+pub mod div_round;
+pub mod gemm;
+pub mod range_check;
+pub mod relu;
+
+use halo2_proofs::circuit::{Cell, Region};
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed};
+use halo2curves::bn256::Fr;
+
+use crate::field::wit;
+
+/// Lanes of the main band: a Gemm row does this many multiply-accumulates.
+pub const LANES: usize = 16;
+
+/// An assigned cell with the integer it holds (`None` without a witness).
+#[derive(Clone, Copy, Debug)]
+pub struct Var {
+    /// The cell.
+    pub cell: Cell,
+    /// Its value, when known.
+    pub value: Option<i64>,
+}
+
+/// The main-band columns every chip draws from.
+#[derive(Clone, Copy, Debug)]
+pub struct Columns {
+    /// Advice lanes (equality enabled).
+    pub lanes: [Column<Advice>; LANES],
+    /// Fixed lanes (weights; per-row constants for the element-wise chips).
+    pub consts: [Column<Fixed>; LANES],
+    /// Accumulator advice column (equality enabled).
+    pub acc: Column<Advice>,
+    /// Per-row fixed constant (the Gemm bias).
+    pub bias: Column<Fixed>,
+}
+
+impl Columns {
+    /// Allocates the main-band columns and enables equality on the advice ones.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>) -> Self {
+        let lanes = std::array::from_fn(|_| {
+            let c = meta.advice_column();
+            meta.enable_equality(c);
+            c
+        });
+        let consts = std::array::from_fn(|_| meta.fixed_column());
+        let acc = meta.advice_column();
+        meta.enable_equality(acc);
+        let bias = meta.fixed_column();
+        Self {
+            lanes,
+            consts,
+            acc,
+            bias,
+        }
+    }
+}
+
+/// Assigns `value` to an advice cell and, when `copy_of` is given, constrains it equal to that cell.
+pub(crate) fn assign(
+    region: &mut Region<'_, Fr>,
+    column: Column<Advice>,
+    offset: usize,
+    value: Option<i64>,
+    copy_of: Option<Cell>,
+) -> Var {
+    let cell = region.assign_advice(column, offset, wit(value)).cell();
+    if let Some(src) = copy_of {
+        region.constrain_equal(cell, src);
+    }
+    Var { cell, value }
+}
+
+/// A pending range check: `value + offset ∈ [0, 2^bits)`, with `value` copied from `cell`.
+#[derive(Clone, Debug)]
+pub struct RangeRequest {
+    /// The checked cell.
+    pub var: Var,
+    /// A constant added before the check (makes a signed bound a non-negative one).
+    pub offset: i64,
+    /// Bits of the bound.
+    pub bits: u32,
+}

@@ -1,0 +1,29 @@
+//! # poa-circuits
+//!
+//! Halo2 (halo2-axiom, KZG on BN254) circuits for OpenPoA: a quantized [`poa_runtime::QModel`]
+//! laid out as one circuit whose witness is read from a [`poa_runtime::Trace`], so the circuit's
+//! public outputs are bit-exact with the runtime.
+//!
+//! - [`chips`]: one chip per op (Gemm, DivRound, Relu, ArgMax) plus the range-check chip they
+//!   share; Reshape costs nothing (its output reuses its input's cells).
+//! - [`model::ModelCircuit`]: the whole model; [`model::circuit_stats`] reports rows, columns and
+//!   the `k` it needs.
+//! - [`instances`]: the public-instance layout (quantized input, then output), defined once.
+//! - [`field`]: the signed-integer ↔ field-element mapping.
+//!
+//! This crate knows nothing of files, HTTP or chains.
+
+#![deny(missing_docs)]
+
+pub mod chips;
+pub mod error;
+pub mod field;
+pub mod instances;
+pub mod model;
+
+pub use error::CircuitError;
+pub use instances::{public_instances, InstanceLayout, INSTANCE_LAYOUT_VERSION};
+pub use model::{circuit_stats, CircuitStats, ModelCircuit, Tamper, SUPPORTED_OPS};
+
+/// The scalar field the circuits are defined over (BN254's `Fr`).
+pub use halo2curves::bn256::Fr;

@@ -1,0 +1,547 @@
+//! A whole [`QModel`] as one circuit, witnessed from a [`Trace`].
+//!
+//! Layout: one region, rows placed explicitly. The *main band* holds, in order, the quantized
+//! input (`LANES` values a row; these cells are bound to the public instances), then every node
+//! in graph order. The *range-check band* (its own columns) holds every range check the chips
+//! requested, from row 0, beside the main band. [`circuit_stats`] counts rows with the same
+//! per-chip row functions the assignment uses, and `synthesize` asserts they agree.
+
+use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error, Instance};
+use halo2curves::bn256::Fr;
+use poa_runtime::ops::Op;
+use poa_runtime::tensor::numel;
+use poa_runtime::{QModel, Trace};
+
+use crate::chips::argmax::{self, ArgMaxChip, ArgMaxConfig, ArgMaxInstructions};
+use crate::chips::div_round::{self, DivRoundChip, DivRoundConfig, DivRoundInstructions};
+use crate::chips::gemm::{self, GemmChip, GemmConfig, GemmInstructions};
+use crate::chips::range_check::{
+    self, RangeCheckChip, RangeCheckConfig, RangeCheckInstructions, MAX_BITS, TABLE_ROWS,
+};
+use crate::chips::relu::{self, ReluChip, ReluConfig, ReluInstructions};
+use crate::chips::{assign, Columns, RangeRequest, Var, LANES};
+use crate::error::CircuitError;
+use crate::instances::{public_instances, InstanceLayout};
+
+/// Ops the circuit lays out today.
+pub const SUPPORTED_OPS: &[&str] = &["Gemm", "DivRound", "Relu", "Reshape", "ArgMax"];
+
+/// A deliberate witness fault, for negative tests only: applied during assignment so a test can
+/// show which gate or lookup rejects it. Never set outside tests.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tamper {
+    /// Adds one to the final accumulator of the first output of Gemm node `node`.
+    GemmAccumulator {
+        /// Node index.
+        node: usize,
+    },
+    /// Lowers the first quotient of DivRound node `node` by one (its remainder grows by `d`).
+    DivRoundQuotient {
+        /// Node index.
+        node: usize,
+    },
+    /// Flips the branch bit of element `element` of Relu node `node` (y and z follow it).
+    ReluBranch {
+        /// Node index.
+        node: usize,
+        /// Element index.
+        element: usize,
+    },
+    /// Claims `index` as the first row's argmax of ArgMax node `node`.
+    ArgMaxIndex {
+        /// Node index.
+        node: usize,
+        /// Claimed index.
+        index: usize,
+    },
+}
+
+/// Size of a model's circuit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CircuitStats {
+    /// Rows used: the larger band, at least the lookup table.
+    pub rows: usize,
+    /// Rows of the main band (input, Gemm, element-wise chips).
+    pub main_rows: usize,
+    /// Rows of the range-check band.
+    pub range_rows: usize,
+    /// Smallest `k` with `rows + blinding rows ≤ 2^k`.
+    pub k: u32,
+    /// Advice columns.
+    pub advice_columns: usize,
+    /// Fixed columns (selectors not included).
+    pub fixed_columns: usize,
+    /// Selectors (compressed into fixed columns at keygen).
+    pub selectors: usize,
+    /// Lookup arguments.
+    pub lookups: usize,
+    /// Multiply-accumulates of one inference.
+    pub macs: usize,
+    /// Public instance values.
+    pub instances: usize,
+}
+
+impl std::fmt::Display for CircuitStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "k={} rows={} (main {}, range {}) advice={} fixed={} selectors={} lookups={} macs={} instances={}",
+            self.k,
+            self.rows,
+            self.main_rows,
+            self.range_rows,
+            self.advice_columns,
+            self.fixed_columns,
+            self.selectors,
+            self.lookups,
+            self.macs,
+            self.instances
+        )
+    }
+}
+
+/// Column configuration of [`ModelCircuit`].
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    cols: Columns,
+    gemm: GemmConfig,
+    div: DivRoundConfig,
+    relu: ReluConfig,
+    argmax: ArgMaxConfig,
+    range: RangeCheckConfig,
+    instance: Column<Instance>,
+}
+
+/// The circuit of one model; with a trace it carries the witness of one inference.
+#[derive(Clone, Debug)]
+pub struct ModelCircuit {
+    model: QModel,
+    trace: Option<Trace>,
+    plan: Plan,
+    /// Test-only fault injection (see [`Tamper`]).
+    #[doc(hidden)]
+    pub tamper: Option<Tamper>,
+}
+
+/// Row counts, computed once from the model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Plan {
+    main_rows: usize,
+    range_rows: usize,
+}
+
+impl ModelCircuit {
+    /// Builds the circuit of `model`, with the witness of `trace` (`None` for keygen). Rejects
+    /// unsupported ops (naming the layer) and a trace that is not this model's.
+    pub fn new(model: &QModel, trace: Option<&Trace>) -> Result<Self, CircuitError> {
+        let plan = plan(model)?;
+        if let Some(t) = trace {
+            check_trace(model, t)?;
+        }
+        Ok(Self {
+            model: model.clone(),
+            trace: trace.cloned(),
+            plan,
+            tamper: None,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &QModel {
+        &self.model
+    }
+
+    /// Public instances of the carried trace (`None` without one), in the
+    /// [`crate::instances`] layout.
+    pub fn instances(&self) -> Option<Vec<Fr>> {
+        self.trace
+            .as_ref()
+            .map(|t| public_instances(&self.model, t))
+    }
+
+    /// Size of this circuit.
+    pub fn stats(&self) -> CircuitStats {
+        stats_from_plan(&self.model, &self.plan)
+    }
+
+    fn value(&self, tensor: usize, i: usize) -> Option<i64> {
+        self.trace.as_ref().map(|t| t.tensors[tensor].data[i])
+    }
+}
+
+/// Size of `model`'s circuit (rows, `k`, columns, lookups, MACs), or why it cannot be built.
+pub fn circuit_stats(model: &QModel) -> Result<CircuitStats, CircuitError> {
+    Ok(stats_from_plan(model, &plan(model)?))
+}
+
+fn stats_from_plan(model: &QModel, plan: &Plan) -> CircuitStats {
+    let mut cs = ConstraintSystem::<Fr>::default();
+    let _ = ModelCircuit::configure(&mut cs);
+    let instances = InstanceLayout::of(model).len();
+    let rows = plan
+        .main_rows
+        .max(plan.range_rows)
+        .max(TABLE_ROWS)
+        .max(instances);
+    // MockProver and keygen reserve blinding_factors + 1 rows at the end.
+    let reserved = cs.blinding_factors() + 1;
+    let mut k = 1u32;
+    while (1usize << k) < rows + reserved {
+        k += 1;
+    }
+    CircuitStats {
+        rows,
+        main_rows: plan.main_rows,
+        range_rows: plan.range_rows,
+        k,
+        advice_columns: cs.num_advice_columns(),
+        fixed_columns: cs.num_fixed_columns(),
+        selectors: cs.num_selectors(),
+        lookups: cs.lookups().len(),
+        macs: model.macs(),
+        instances,
+    }
+}
+
+fn layer_err(model: &QModel, node: usize, reason: String) -> CircuitError {
+    CircuitError::UnsupportedShape {
+        layer: model.nodes[node].name.clone(),
+        reason,
+    }
+}
+
+fn check_bits(model: &QModel, node: usize, bits: u32) -> Result<(), CircuitError> {
+    if bits > MAX_BITS {
+        return Err(CircuitError::RangeTooWide {
+            layer: model.nodes[node].name.clone(),
+            bits,
+            limit: MAX_BITS,
+        });
+    }
+    Ok(())
+}
+
+/// The bound DivRound's quotients (tensor `id`) must be range-checked against, or `None` where they
+/// are pinned without it: the model output (fixed by the public instance) or a tensor read only by
+/// Relu nodes (whose sign check bounds it). See [`crate::chips::div_round`].
+fn quotient_check(model: &QModel, id: usize) -> Option<i64> {
+    let mut readers = model
+        .nodes
+        .iter()
+        .filter(|n| n.inputs.contains(&id))
+        .peekable();
+    let only_relu = readers.peek().is_some() && readers.all(|n| matches!(n.op, Op::Relu));
+    (id != model.output && !only_relu).then(|| model.tensors[id].bound)
+}
+
+/// Checks every op is supported and counts rows of both bands, chip by chip.
+fn plan(model: &QModel) -> Result<Plan, CircuitError> {
+    let mut main = numel(&model.input().shape).div_ceil(LANES);
+    let mut range = 0usize;
+    let rc_rows = |bits: &[u32]| -> usize { bits.iter().map(|&b| range_check::rows_for(b)).sum() };
+    for (ni, node) in model.nodes.iter().enumerate() {
+        if node.inputs.len() != 1 {
+            return Err(layer_err(
+                model,
+                ni,
+                format!("{} with {} inputs", node.op.kind(), node.inputs.len()),
+            ));
+        }
+        let input = &model.tensors[node.inputs[0]];
+        let n_in = numel(&input.shape);
+        match &node.op {
+            Op::Gemm(g) => {
+                let k = g.in_features();
+                if input.shape.len() != 2 || input.shape[1] != k {
+                    return Err(layer_err(
+                        model,
+                        ni,
+                        format!("Gemm input shape {:?}", input.shape),
+                    ));
+                }
+                main += input.shape[0] * g.out_features() * gemm::rows_for(k);
+            }
+            Op::DivRound { divisor } => {
+                if *divisor < 1 {
+                    return Err(layer_err(model, ni, format!("divisor {divisor} < 1")));
+                }
+                let bits =
+                    div_round::range_bits(n_in, *divisor, quotient_check(model, node.output));
+                for &b in &bits {
+                    check_bits(model, ni, b)?;
+                }
+                main += div_round::rows_for(n_in);
+                range += rc_rows(&bits);
+            }
+            Op::Relu => {
+                let b = relu::range_bits(input.bound);
+                check_bits(model, ni, b)?;
+                main += relu::rows_for(n_in);
+                range += n_in * range_check::rows_for(b);
+            }
+            Op::Reshape { .. } => {}
+            Op::ArgMax { .. } => {
+                let b = argmax::range_bits(input.bound);
+                check_bits(model, ni, b)?;
+                let last = input.shape.last().copied().unwrap_or(0);
+                if last == 0 {
+                    return Err(layer_err(model, ni, "ArgMax over an empty axis".into()));
+                }
+                main += (n_in / last) * argmax::rows_for(last);
+                range += n_in * range_check::rows_for(b);
+            }
+            other => {
+                return Err(CircuitError::UnsupportedOp {
+                    op: other.kind(),
+                    layer: node.name.clone(),
+                    node: ni,
+                    supported: SUPPORTED_OPS.join(", "),
+                })
+            }
+        }
+    }
+    Ok(Plan {
+        main_rows: main,
+        range_rows: range,
+    })
+}
+
+/// The trace must be this model's run: same digest and tensor count, every tensor within its
+/// static bound, and every node's output what the runtime's op computes from its inputs.
+fn check_trace(model: &QModel, trace: &Trace) -> Result<(), CircuitError> {
+    let mismatch = |what: String, reason: String| CircuitError::TraceMismatch { what, reason };
+    if trace.model_digest != model.digest() {
+        return Err(mismatch(
+            "model digest".into(),
+            format!(
+                "trace is of model {}, circuit of {}",
+                trace.model_digest,
+                model.digest()
+            ),
+        ));
+    }
+    if trace.tensors.len() != model.tensors.len() || trace.output != model.output {
+        return Err(mismatch(
+            "tensor list".into(),
+            format!(
+                "{} tensors, model has {}",
+                trace.tensors.len(),
+                model.tensors.len()
+            ),
+        ));
+    }
+    for (id, (t, info)) in trace.tensors.iter().zip(&model.tensors).enumerate() {
+        if t.shape != info.shape || t.data.len() != numel(&info.shape) {
+            return Err(mismatch(
+                format!("tensor {id} `{}`", info.name),
+                format!("shape {:?}, expected {:?}", t.shape, info.shape),
+            ));
+        }
+        if let Some(v) = t
+            .data
+            .iter()
+            .find(|v| v.unsigned_abs() > info.bound.unsigned_abs())
+        {
+            return Err(mismatch(
+                format!("tensor {id} `{}`", info.name),
+                format!("value {v} outside bound {}", info.bound),
+            ));
+        }
+    }
+    for node in &model.nodes {
+        let ins: Vec<_> = node.inputs.iter().map(|&i| &trace.tensors[i]).collect();
+        let expected = node.op.eval(&ins, &model.tensors[node.output].shape);
+        if expected != trace.tensors[node.output] {
+            return Err(mismatch(
+                format!("layer `{}` (tensor {})", node.name, node.output),
+                "output differs from what the op computes on the trace's inputs".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Circuit<Fr> for ModelCircuit {
+    type Config = ModelConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = ();
+
+    fn without_witnesses(&self) -> Self {
+        Self {
+            model: self.model.clone(),
+            trace: None,
+            plan: self.plan.clone(),
+            tamper: None,
+        }
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        let cols = Columns::configure(meta);
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        ModelConfig {
+            cols,
+            gemm: GemmChip::configure(meta, cols),
+            div: DivRoundChip::configure(meta, cols),
+            relu: ReluChip::configure(meta, cols),
+            argmax: ArgMaxChip::configure(meta, cols),
+            range: RangeCheckChip::configure(meta),
+            instance,
+        }
+    }
+
+    fn synthesize(
+        &self,
+        config: ModelConfig,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        let model = &self.model;
+        let gemm_chip = GemmChip::construct(config.gemm.clone());
+        let div_chip = DivRoundChip::construct(config.div.clone());
+        let relu_chip = ReluChip::construct(config.relu.clone());
+        let argmax_chip = ArgMaxChip::construct(config.argmax.clone());
+        let range_chip = RangeCheckChip::construct(config.range.clone());
+        range_chip.load_table(&mut layouter)?;
+
+        let (inputs, outputs) = layouter.assign_region(
+            || "model",
+            |mut region| {
+                let region = &mut region;
+                let mut cells: Vec<Option<Vec<Var>>> = vec![None; model.tensors.len()];
+                let mut reqs: Vec<RangeRequest> = Vec::new();
+                let n_in = numel(&model.input().shape);
+                let input: Vec<Var> = (0..n_in)
+                    .map(|i| {
+                        assign(
+                            region,
+                            config.cols.lanes[i % LANES],
+                            i / LANES,
+                            self.value(0, i),
+                            None,
+                        )
+                    })
+                    .collect();
+                let mut row = n_in.div_ceil(LANES);
+                cells[0] = Some(input);
+
+                for (ni, node) in model.nodes.iter().enumerate() {
+                    let xs = cells[node.inputs[0]].clone().ok_or(Error::Synthesis)?;
+                    let in_info = &model.tensors[node.inputs[0]];
+                    let outs = match &node.op {
+                        Op::Gemm(g) => {
+                            let (k, n) = (g.in_features(), g.out_features());
+                            let tamper = self.tamper == Some(Tamper::GemmAccumulator { node: ni });
+                            let mut outs = Vec::with_capacity(xs.len() / k.max(1) * n);
+                            for r in 0..in_info.shape[0] {
+                                let x_row = &xs[r * k..(r + 1) * k];
+                                for j in 0..n {
+                                    let w = &g.weight.data[j * k..(j + 1) * k];
+                                    let first = r == 0 && j == 0;
+                                    let (v, used) = gemm_chip.dot(
+                                        region,
+                                        row,
+                                        x_row,
+                                        w,
+                                        g.bias[j],
+                                        tamper && first,
+                                    )?;
+                                    row += used;
+                                    outs.push(v);
+                                }
+                            }
+                            outs
+                        }
+                        Op::DivRound { divisor } => {
+                            let ys: Vec<Option<i64>> =
+                                (0..xs.len()).map(|i| self.value(node.output, i)).collect();
+                            let tamper = self.tamper == Some(Tamper::DivRoundQuotient { node: ni });
+                            let (outs, r, used) = div_chip.div_round(
+                                region,
+                                row,
+                                &xs,
+                                &ys,
+                                *divisor,
+                                quotient_check(model, node.output),
+                                tamper,
+                            )?;
+                            row += used;
+                            reqs.extend(r);
+                            outs
+                        }
+                        Op::Relu => {
+                            let tamper = match self.tamper {
+                                Some(Tamper::ReluBranch { node, element }) if node == ni => {
+                                    Some(element)
+                                }
+                                _ => None,
+                            };
+                            let (outs, r, used) =
+                                relu_chip.relu(region, row, &xs, in_info.bound, tamper)?;
+                            row += used;
+                            reqs.extend(r);
+                            outs
+                        }
+                        Op::Reshape { .. } => xs,
+                        Op::ArgMax { .. } => {
+                            let last = in_info.shape.last().copied().ok_or(Error::Synthesis)?;
+                            let mut outs = Vec::with_capacity(xs.len() / last);
+                            for (ri, x_row) in xs.chunks(last).enumerate() {
+                                let tamper = match self.tamper {
+                                    Some(Tamper::ArgMaxIndex { node, index })
+                                        if node == ni && ri == 0 =>
+                                    {
+                                        Some(index)
+                                    }
+                                    _ => None,
+                                };
+                                let idx = self.value(node.output, ri);
+                                let (v, r, used) = argmax_chip.argmax(
+                                    region,
+                                    row,
+                                    x_row,
+                                    idx,
+                                    in_info.bound,
+                                    tamper,
+                                )?;
+                                row += used;
+                                reqs.extend(r);
+                                outs.push(v);
+                            }
+                            outs
+                        }
+                        _ => return Err(Error::Synthesis),
+                    };
+                    cells[node.output] = Some(outs);
+                }
+                assert_eq!(
+                    row, self.plan.main_rows,
+                    "main band rows differ from the plan"
+                );
+
+                let mut range_row = 0;
+                for req in &reqs {
+                    range_row += range_chip.check(region, range_row, req)?;
+                }
+                assert_eq!(
+                    range_row, self.plan.range_rows,
+                    "range band rows differ from the plan"
+                );
+
+                let inputs = cells[0].clone().ok_or(Error::Synthesis)?;
+                let outputs = cells[model.output].clone().ok_or(Error::Synthesis)?;
+                Ok((inputs, outputs))
+            },
+        )?;
+
+        let layout = InstanceLayout::of(model);
+        for (v, row) in inputs.iter().zip(layout.input) {
+            layouter.constrain_instance(v.cell, config.instance, row);
+        }
+        for (v, row) in outputs.iter().zip(layout.output) {
+            layouter.constrain_instance(v.cell, config.instance, row);
+        }
+        Ok(())
+    }
+}
