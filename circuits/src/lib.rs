@@ -4,8 +4,9 @@
 //! laid out as one circuit whose witness is read from a [`poa_runtime::Trace`], so the circuit's
 //! public outputs are bit-exact with the runtime.
 //!
-//! - [`chips`]: one chip per op (Gemm, DivRound, Relu, ArgMax) plus the range-check chip they
-//!   share; Reshape costs nothing (its output reuses its input's cells).
+//! - [`chips`]: Gemm (also Conv and SumPool), DivRound, Relu, ArgMax (also MaxPool), affine
+//!   (Add, AddConst, MulConst) and Table (Sigmoid, Tanh), plus the range-check chip they share;
+//!   Reshape costs nothing (its output reuses its input's cells). Every runtime op is supported.
 //! - [`model::ModelCircuit`]: the whole model; [`model::circuit_stats`] reports rows, columns and
 //!   the `k` it needs.
 //! - [`instances`]: the public-instance layout (quantized input, then output), defined once.

@@ -5,14 +5,21 @@
 //! in graph order. The *range-check band* (its own columns) holds every range check the chips
 //! requested, from row 0, beside the main band. [`circuit_stats`] counts rows with the same
 //! per-chip row functions the assignment uses, and `synthesize` asserts they agree.
+//!
+//! Every runtime op has a chip: Gemm, Conv (a dot product per output over its in-bounds taps,
+//! padding skipped) and SumPool (a dot product with unit weights) share the Gemm chip; MaxPool
+//! reuses the ArgMax layout per window; Add, AddConst and MulConst share the affine chip;
+//! Sigmoid/Tanh tables have the Table chip (its lookup table runs beside both bands and also
+//! bounds the rows); Reshape reuses its input's cells.
 
 use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
 use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error, Instance};
 use halo2curves::bn256::Fr;
-use poa_runtime::ops::Op;
-use poa_runtime::tensor::numel;
+use poa_runtime::ops::{argmax as first_max, nchw, Op, Table, Window};
+use poa_runtime::tensor::{broadcast_index, numel};
 use poa_runtime::{QModel, Trace};
 
+use crate::chips::affine::{self, AffineChip, AffineConfig, AffineInstructions, AffineTerm};
 use crate::chips::argmax::{self, ArgMaxChip, ArgMaxConfig, ArgMaxInstructions};
 use crate::chips::div_round::{self, DivRoundChip, DivRoundConfig, DivRoundInstructions};
 use crate::chips::gemm::{self, GemmChip, GemmConfig, GemmInstructions};
@@ -20,12 +27,16 @@ use crate::chips::range_check::{
     self, RangeCheckChip, RangeCheckConfig, RangeCheckInstructions, MAX_BITS, TABLE_ROWS,
 };
 use crate::chips::relu::{self, ReluChip, ReluConfig, ReluInstructions};
+use crate::chips::table::{self, TableChip, TableConfig, TableInstructions, TableTamper};
 use crate::chips::{assign, Columns, RangeRequest, Var, LANES};
 use crate::error::CircuitError;
 use crate::instances::{public_instances, InstanceLayout};
 
 /// Ops the circuit lays out today.
-pub const SUPPORTED_OPS: &[&str] = &["Gemm", "DivRound", "Relu", "Reshape", "ArgMax"];
+pub const SUPPORTED_OPS: &[&str] = &[
+    "Gemm", "Conv", "DivRound", "Relu", "Add", "AddConst", "MulConst", "Reshape", "MaxPool",
+    "SumPool", "Sigmoid", "Tanh", "ArgMax",
+];
 
 /// A deliberate witness fault, for negative tests only: applied during assignment so a test can
 /// show which gate or lookup rejects it. Never set outside tests.
@@ -56,6 +67,42 @@ pub enum Tamper {
         /// Claimed index.
         index: usize,
     },
+    /// Adds one to the accumulator of the first output of Conv node `node`.
+    ConvAccumulator {
+        /// Node index.
+        node: usize,
+    },
+    /// Adds one to the first sum of SumPool node `node`.
+    SumPoolSum {
+        /// Node index.
+        node: usize,
+    },
+    /// In the first window of MaxPool node `node` whose taps differ, claims a tap below the
+    /// maximum as the max.
+    MaxPoolChoice {
+        /// Node index.
+        node: usize,
+    },
+    /// Adds one to the first output of Add, AddConst or MulConst node `node`.
+    AffineOutput {
+        /// Node index.
+        node: usize,
+    },
+    /// Adds one to the table output of element `element` of Table node `node`.
+    TableOutput {
+        /// Node index.
+        node: usize,
+        /// Element index.
+        element: usize,
+    },
+    /// Moves the clamped input of element `element` of Table node `node` (an input outside the
+    /// table's domain) one step inside the domain, with the table's output there.
+    TableClamp {
+        /// Node index.
+        node: usize,
+        /// Element index.
+        element: usize,
+    },
 }
 
 /// Size of a model's circuit.
@@ -67,6 +114,9 @@ pub struct CircuitStats {
     pub main_rows: usize,
     /// Rows of the range-check band.
     pub range_rows: usize,
+    /// Rows of the activation lookup table (runs of equal Sigmoid/Tanh outputs; 1 when the model
+    /// has none).
+    pub table_rows: usize,
     /// Smallest `k` with `rows + blinding rows ≤ 2^k`.
     pub k: u32,
     /// Advice columns.
@@ -87,11 +137,12 @@ impl std::fmt::Display for CircuitStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "k={} rows={} (main {}, range {}) advice={} fixed={} selectors={} lookups={} macs={} instances={}",
+            "k={} rows={} (main {}, range {}, table {}) advice={} fixed={} selectors={} lookups={} macs={} instances={}",
             self.k,
             self.rows,
             self.main_rows,
             self.range_rows,
+            self.table_rows,
             self.advice_columns,
             self.fixed_columns,
             self.selectors,
@@ -110,6 +161,8 @@ pub struct ModelConfig {
     div: DivRoundConfig,
     relu: ReluConfig,
     argmax: ArgMaxConfig,
+    affine: AffineConfig,
+    table: TableConfig,
     range: RangeCheckConfig,
     instance: Column<Instance>,
 }
@@ -130,6 +183,7 @@ pub struct ModelCircuit {
 struct Plan {
     main_rows: usize,
     range_rows: usize,
+    table_rows: usize,
 }
 
 impl ModelCircuit {
@@ -183,6 +237,7 @@ fn stats_from_plan(model: &QModel, plan: &Plan) -> CircuitStats {
     let rows = plan
         .main_rows
         .max(plan.range_rows)
+        .max(plan.table_rows)
         .max(TABLE_ROWS)
         .max(instances);
     // MockProver and keygen reserve blinding_factors + 1 rows at the end.
@@ -195,6 +250,7 @@ fn stats_from_plan(model: &QModel, plan: &Plan) -> CircuitStats {
         rows,
         main_rows: plan.main_rows,
         range_rows: plan.range_rows,
+        table_rows: plan.table_rows,
         k,
         advice_columns: cs.num_advice_columns(),
         fixed_columns: cs.num_fixed_columns(),
@@ -242,7 +298,7 @@ fn plan(model: &QModel) -> Result<Plan, CircuitError> {
     let mut range = 0usize;
     let rc_rows = |bits: &[u32]| -> usize { bits.iter().map(|&b| range_check::rows_for(b)).sum() };
     for (ni, node) in model.nodes.iter().enumerate() {
-        if node.inputs.len() != 1 {
+        if node.inputs.len() != node.op.arity() {
             return Err(layer_err(
                 model,
                 ni,
@@ -282,6 +338,68 @@ fn plan(model: &QModel) -> Result<Plan, CircuitError> {
                 range += n_in * range_check::rows_for(b);
             }
             Op::Reshape { .. } => {}
+            Op::Conv(c) => {
+                let (n, ci, h, w) = nchw(&input.shape)
+                    .ok_or_else(|| layer_err(model, ni, format!("Conv input {:?}", input.shape)))?;
+                let out = &model.tensors[node.output].shape;
+                if c.weight.shape.len() != 4 || c.weight.shape[2..] != c.window.kernel {
+                    return Err(layer_err(
+                        model,
+                        ni,
+                        format!("Conv weight {:?}", c.weight.shape),
+                    ));
+                }
+                let per_image: usize = positions(out)
+                    .map(|p| gemm::rows_for(taps(&c.window, p, (h, w)).len() * ci))
+                    .sum();
+                main += n * out[1] * per_image;
+            }
+            Op::SumPool(win) => {
+                let (n, c, h, w) = nchw(&input.shape)
+                    .ok_or_else(|| layer_err(model, ni, format!("pool input {:?}", input.shape)))?;
+                let out = &model.tensors[node.output].shape;
+                let per_plane: usize = positions(out)
+                    .map(|p| gemm::rows_for(taps(win, p, (h, w)).len()))
+                    .sum();
+                main += n * c * per_plane;
+            }
+            Op::MaxPool(win) => {
+                let (n, c, h, w) = nchw(&input.shape)
+                    .ok_or_else(|| layer_err(model, ni, format!("pool input {:?}", input.shape)))?;
+                let b = argmax::range_bits(input.bound);
+                check_bits(model, ni, b)?;
+                let out = &model.tensors[node.output].shape;
+                let mut per_plane = 0;
+                let mut checks = 0;
+                for p in positions(out) {
+                    let t = taps(win, p, (h, w)).len();
+                    if t == 0 {
+                        return Err(layer_err(
+                            model,
+                            ni,
+                            format!("MaxPool window at output {p:?} lies entirely in the padding"),
+                        ));
+                    }
+                    per_plane += argmax::rows_for(t);
+                    checks += t;
+                }
+                main += n * c * per_plane;
+                range += n * c * checks * range_check::rows_for(b);
+            }
+            Op::Add { .. } | Op::AddConst { .. } | Op::MulConst { .. } => {
+                main += affine::rows_for(n_in);
+            }
+            Op::Table(t) => {
+                if t.values.is_empty() {
+                    return Err(layer_err(model, ni, "empty lookup table".into()));
+                }
+                let b = table::range_bits(t, input.bound);
+                let rb = table::run_bits(t);
+                check_bits(model, ni, b)?;
+                check_bits(model, ni, rb)?;
+                main += table::rows_for(n_in);
+                range += 2 * n_in * (range_check::rows_for(b) + range_check::rows_for(rb));
+            }
             Op::ArgMax { .. } => {
                 let b = argmax::range_bits(input.bound);
                 check_bits(model, ni, b)?;
@@ -292,20 +410,46 @@ fn plan(model: &QModel) -> Result<Plan, CircuitError> {
                 main += (n_in / last) * argmax::rows_for(last);
                 range += n_in * range_check::rows_for(b);
             }
-            other => {
-                return Err(CircuitError::UnsupportedOp {
-                    op: other.kind(),
-                    layer: node.name.clone(),
-                    node: ni,
-                    supported: SUPPORTED_OPS.join(", "),
-                })
-            }
         }
     }
     Ok(Plan {
         main_rows: main,
         range_rows: range,
+        table_rows: table::table_rows(&model_tables(model)),
     })
+}
+
+/// Output positions `(oy, ox)` of an NCHW output shape, row-major.
+fn positions(out: &[usize]) -> impl Iterator<Item = (usize, usize)> {
+    let (oh, ow) = (out[2], out[3]);
+    (0..oh).flat_map(move |oy| (0..ow).map(move |ox| (oy, ox)))
+}
+
+/// In-bounds taps `(ky, kx, y, x)` of output `pos` over an `h × w` plane, in kernel order;
+/// padding taps (constant zero) are skipped.
+fn taps(
+    window: &Window,
+    pos: (usize, usize),
+    hw: (usize, usize),
+) -> Vec<(usize, usize, usize, usize)> {
+    let [kh, kw] = window.kernel;
+    (0..kh)
+        .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
+        .filter_map(|(ky, kx)| window.tap(pos, (ky, kx), hw).map(|(y, x)| (ky, kx, y, x)))
+        .collect()
+}
+
+/// The model's distinct lookup tables in first-use order; table `i` is loaded with id `i + 1`.
+fn model_tables(model: &QModel) -> Vec<&Table> {
+    let mut tables: Vec<&Table> = Vec::new();
+    for node in &model.nodes {
+        if let Op::Table(t) = &node.op {
+            if !tables.contains(&t) {
+                tables.push(t);
+            }
+        }
+    }
+    tables
 }
 
 /// The trace must be this model's run: same digest and tensor count, every tensor within its
@@ -387,6 +531,8 @@ impl Circuit<Fr> for ModelCircuit {
             div: DivRoundChip::configure(meta, cols),
             relu: ReluChip::configure(meta, cols),
             argmax: ArgMaxChip::configure(meta, cols),
+            affine: AffineChip::configure(meta, cols),
+            table: TableChip::configure(meta, cols),
             range: RangeCheckChip::configure(meta),
             instance,
         }
@@ -402,8 +548,12 @@ impl Circuit<Fr> for ModelCircuit {
         let div_chip = DivRoundChip::construct(config.div.clone());
         let relu_chip = ReluChip::construct(config.relu.clone());
         let argmax_chip = ArgMaxChip::construct(config.argmax.clone());
+        let affine_chip = AffineChip::construct(config.affine.clone());
+        let table_chip = TableChip::construct(config.table.clone());
         let range_chip = RangeCheckChip::construct(config.range.clone());
         range_chip.load_table(&mut layouter)?;
+        let tables = model_tables(model);
+        table_chip.load_tables(&mut layouter, &tables)?;
 
         let (inputs, outputs) = layouter.assign_region(
             || "model",
@@ -511,7 +661,165 @@ impl Circuit<Fr> for ModelCircuit {
                             }
                             outs
                         }
-                        _ => return Err(Error::Synthesis),
+                        Op::Conv(c) => {
+                            let (nb, ci, h, w) = nchw(&in_info.shape).ok_or(Error::Synthesis)?;
+                            let out_shape = &model.tensors[node.output].shape;
+                            let [kh, kw] = c.window.kernel;
+                            let per_filter = ci * kh * kw;
+                            let tamper = self.tamper == Some(Tamper::ConvAccumulator { node: ni });
+                            let mut outs = Vec::with_capacity(numel(out_shape));
+                            for b in 0..nb {
+                                for o in 0..out_shape[1] {
+                                    let filt = &c.weight.data[o * per_filter..(o + 1) * per_filter];
+                                    for pos in positions(out_shape) {
+                                        let mut x_cells = Vec::new();
+                                        let mut ws = Vec::new();
+                                        for (ky, kx, y, x) in taps(&c.window, pos, (h, w)) {
+                                            for ch in 0..ci {
+                                                x_cells.push(xs[((b * ci + ch) * h + y) * w + x]);
+                                                ws.push(filt[(ch * kh + ky) * kw + kx]);
+                                            }
+                                        }
+                                        let first = tamper && outs.is_empty();
+                                        let (v, used) = gemm_chip
+                                            .dot(region, row, &x_cells, &ws, c.bias[o], first)?;
+                                        row += used;
+                                        outs.push(v);
+                                    }
+                                }
+                            }
+                            outs
+                        }
+                        Op::SumPool(win) => {
+                            let (_, _, h, w) = nchw(&in_info.shape).ok_or(Error::Synthesis)?;
+                            let out_shape = &model.tensors[node.output].shape;
+                            let tamper = self.tamper == Some(Tamper::SumPoolSum { node: ni });
+                            let mut outs = Vec::with_capacity(numel(out_shape));
+                            for plane in xs.chunks(h * w) {
+                                for pos in positions(out_shape) {
+                                    let cells: Vec<Var> = taps(win, pos, (h, w))
+                                        .into_iter()
+                                        .map(|(_, _, y, x)| plane[y * w + x])
+                                        .collect();
+                                    let ones = vec![1; cells.len()];
+                                    let first = tamper && outs.is_empty();
+                                    let (v, used) =
+                                        gemm_chip.dot(region, row, &cells, &ones, 0, first)?;
+                                    row += used;
+                                    outs.push(v);
+                                }
+                            }
+                            outs
+                        }
+                        Op::MaxPool(win) => {
+                            let (_, _, h, w) = nchw(&in_info.shape).ok_or(Error::Synthesis)?;
+                            let out_shape = &model.tensors[node.output].shape;
+                            let mut tamper =
+                                self.tamper == Some(Tamper::MaxPoolChoice { node: ni });
+                            let mut outs = Vec::with_capacity(numel(out_shape));
+                            for plane in xs.chunks(h * w) {
+                                for pos in positions(out_shape) {
+                                    let cells: Vec<Var> = taps(win, pos, (h, w))
+                                        .into_iter()
+                                        .map(|(_, _, y, x)| plane[y * w + x])
+                                        .collect();
+                                    let vals: Option<Vec<i64>> =
+                                        cells.iter().map(|v| v.value).collect();
+                                    let index = vals.as_ref().map(|v| first_max(v) as i64);
+                                    let mut fault = None;
+                                    if tamper {
+                                        let below = vals.as_ref().and_then(|v| {
+                                            let m = v.iter().max()?;
+                                            v.iter().position(|x| x < m)
+                                        });
+                                        if below.is_some() {
+                                            fault = below;
+                                            tamper = false;
+                                        }
+                                    }
+                                    let (v, r, used) = argmax_chip.max(
+                                        region,
+                                        row,
+                                        &cells,
+                                        index,
+                                        in_info.bound,
+                                        fault,
+                                    )?;
+                                    row += used;
+                                    reqs.extend(r);
+                                    outs.push(v);
+                                }
+                            }
+                            outs
+                        }
+                        Op::Add { shift_a, shift_b } => {
+                            let ys = cells[node.inputs[1]].as_ref().ok_or(Error::Synthesis)?;
+                            let terms: Vec<AffineTerm> = xs
+                                .iter()
+                                .zip(ys)
+                                .map(|(&a, &b)| AffineTerm {
+                                    a,
+                                    b: Some(b),
+                                    alpha: 1i64 << shift_a,
+                                    beta: 1i64 << shift_b,
+                                    gamma: 0,
+                                })
+                                .collect();
+                            let tamper = self.tamper == Some(Tamper::AffineOutput { node: ni });
+                            let (outs, used) = affine_chip.affine(region, row, &terms, tamper)?;
+                            row += used;
+                            outs
+                        }
+                        Op::AddConst { constant } | Op::MulConst { constant } => {
+                            let is_add = matches!(node.op, Op::AddConst { .. });
+                            let terms: Vec<AffineTerm> = xs
+                                .iter()
+                                .enumerate()
+                                .map(|(i, &a)| {
+                                    let c = constant.data
+                                        [broadcast_index(i, &in_info.shape, &constant.shape)];
+                                    AffineTerm {
+                                        a,
+                                        b: None,
+                                        alpha: if is_add { 1 } else { c },
+                                        beta: 0,
+                                        gamma: if is_add { c } else { 0 },
+                                    }
+                                })
+                                .collect();
+                            let tamper = self.tamper == Some(Tamper::AffineOutput { node: ni });
+                            let (outs, used) = affine_chip.affine(region, row, &terms, tamper)?;
+                            row += used;
+                            outs
+                        }
+                        Op::Table(t) => {
+                            let id = tables
+                                .iter()
+                                .position(|u| *u == t)
+                                .ok_or(Error::Synthesis)?
+                                + 1;
+                            let tamper = match self.tamper {
+                                Some(Tamper::TableOutput { node, element }) if node == ni => {
+                                    Some((element, TableTamper::Output))
+                                }
+                                Some(Tamper::TableClamp { node, element }) if node == ni => {
+                                    Some((element, TableTamper::Clamp))
+                                }
+                                _ => None,
+                            };
+                            let (outs, r, used) = table_chip.lookup(
+                                region,
+                                row,
+                                &xs,
+                                t,
+                                id,
+                                in_info.bound,
+                                tamper,
+                            )?;
+                            row += used;
+                            reqs.extend(r);
+                            outs
+                        }
                     };
                     cells[node.output] = Some(outs);
                 }

@@ -1,26 +1,32 @@
-//! The fixture MLPs as circuits: MockProver accepts every test input, the public outputs are the
-//! runtime's outputs bit for bit, and each chip rejects a tampered witness by name.
+//! The fixture models (MLPs, cnn_small, ops_zoo) as circuits: MockProver accepts test inputs,
+//! the public outputs are the runtime's outputs bit for bit, and each chip rejects a tampered
+//! witness by name.
 
 mod common;
 
 use std::sync::OnceLock;
 
-use common::{compile, has_gate, has_lookup, has_permutation, mock, onnx, test_inputs};
+use common::{compile, has_gate, has_lookup, has_permutation, mock, test_inputs};
 use poa_circuits::field::{fe, to_i64};
 use poa_circuits::{
     circuit_stats, public_instances, CircuitError, InstanceLayout, ModelCircuit, Tamper,
 };
-use poa_runtime::ops::Op;
-use poa_runtime::QModel;
+use poa_runtime::graph::GraphBuilder;
+use poa_runtime::ops::{Op, Window};
+use poa_runtime::{QModel, TensorInfo};
 
 fn model(name: &str) -> &'static QModel {
     static SMALL: OnceLock<QModel> = OnceLock::new();
     static DEEP: OnceLock<QModel> = OnceLock::new();
     static ARGMAX: OnceLock<QModel> = OnceLock::new();
+    static CNN: OnceLock<QModel> = OnceLock::new();
+    static ZOO: OnceLock<QModel> = OnceLock::new();
     let cell = match name {
         "mlp_small" => &SMALL,
         "mlp_deep" => &DEEP,
         "mlp_argmax" => &ARGMAX,
+        "cnn_small" => &CNN,
+        "ops_zoo" => &ZOO,
         _ => panic!("unknown fixture {name}"),
     };
     cell.get_or_init(|| compile(name))
@@ -34,9 +40,13 @@ fn node_of(q: &QModel, kind: &str) -> usize {
 }
 
 fn accepts_fixture(name: &str) {
+    accepts_fixture_inputs(name, 3);
+}
+
+fn accepts_fixture_inputs(name: &str, inputs: usize) {
     let q = model(name);
     let layout = InstanceLayout::of(q);
-    for x in test_inputs().iter().take(3) {
+    for x in test_inputs().iter().take(inputs) {
         let trace = q.run(x).expect("runs");
         let circuit = ModelCircuit::new(q, Some(&trace)).expect("builds");
         let instances = public_instances(q, &trace);
@@ -67,6 +77,22 @@ fn accepts_mlp_deep_bit_exact() {
 #[test]
 fn accepts_mlp_argmax_bit_exact() {
     accepts_fixture("mlp_argmax");
+}
+
+#[test]
+fn accepts_cnn_small_bit_exact() {
+    accepts_fixture_inputs("cnn_small", 2);
+}
+
+#[test]
+fn accepts_ops_zoo_bit_exact() {
+    let q = model("ops_zoo");
+    for kind in [
+        "Conv", "MaxPool", "SumPool", "Add", "MulConst", "Sigmoid", "Tanh",
+    ] {
+        node_of(q, kind);
+    }
+    accepts_fixture_inputs("ops_zoo", 2);
 }
 
 fn tampered(name: &str, tamper: Tamper) -> Vec<halo2_proofs::dev::VerifyFailure> {
@@ -129,6 +155,56 @@ fn rejects_wrong_argmax_index() {
     assert!(has_lookup(&failures, "range check limb"), "{failures:#?}");
 }
 
+#[test]
+fn rejects_wrong_conv_accumulator() {
+    // ops_zoo's first Conv pads by one, so its first output has 4 in-bounds taps of 1 channel:
+    // a single Gemm row, checked by the first-row gate.
+    let q = model("ops_zoo");
+    let node = node_of(q, "Conv");
+    let failures = tampered("ops_zoo", Tamper::ConvAccumulator { node });
+    assert!(has_gate(&failures, "gemm first row"), "{failures:#?}");
+}
+
+#[test]
+fn rejects_non_max_tap_as_maxpool_output() {
+    let q = model("ops_zoo");
+    let node = node_of(q, "MaxPool");
+    let failures = tampered("ops_zoo", Tamper::MaxPoolChoice { node });
+    assert!(has_lookup(&failures, "range check limb"), "{failures:#?}");
+}
+
+#[test]
+fn rejects_wrong_sumpool_sum() {
+    let q = model("ops_zoo");
+    let node = node_of(q, "SumPool");
+    let failures = tampered("ops_zoo", Tamper::SumPoolSum { node });
+    assert!(has_gate(&failures, "gemm first row"), "{failures:#?}");
+}
+
+#[test]
+fn rejects_wrong_add() {
+    let q = model("ops_zoo");
+    let node = node_of(q, "Add");
+    let failures = tampered("ops_zoo", Tamper::AffineOutput { node });
+    assert!(has_gate(&failures, "affine"), "{failures:#?}");
+}
+
+#[test]
+fn rejects_wrong_mul_const() {
+    let q = model("ops_zoo");
+    let node = node_of(q, "MulConst");
+    let failures = tampered("ops_zoo", Tamper::AffineOutput { node });
+    assert!(has_gate(&failures, "affine"), "{failures:#?}");
+}
+
+#[test]
+fn rejects_wrong_table_output() {
+    let q = model("ops_zoo");
+    let node = node_of(q, "Sigmoid");
+    let failures = tampered("ops_zoo", Tamper::TableOutput { node, element: 0 });
+    assert!(has_lookup(&failures, "table lookup"), "{failures:#?}");
+}
+
 fn instance_tamper(row: impl Fn(&InstanceLayout) -> usize) {
     let q = model("mlp_small");
     let trace = q.run(&test_inputs()[0]).expect("runs");
@@ -149,46 +225,47 @@ fn rejects_wrong_public_input() {
     instance_tamper(|l| l.input.start + 10);
 }
 
+/// Every runtime op has a chip (see `every_runtime_op_is_supported` in props.rs); what the circuit
+/// still cannot lay out is a MaxPool window lying entirely in the padding (ONNX forbids pads ≥
+/// kernel; the runtime would output 0). It is rejected by name, before any witness.
 #[test]
-fn rejects_unsupported_op_naming_layer() {
-    let onnx = onnx("cnn_small");
-    // Any scales do: the circuit rejects the graph before it looks at values.
-    let q = poa_runtime::quantize_graph(
-        &onnx.graph,
-        poa_runtime::Scales {
-            activation: 6,
-            weight: 6,
-        },
-        1.0,
-    )
-    .expect("cnn quantizes");
-    let conv = q
-        .nodes
-        .iter()
-        .position(|n| n.op.kind() == "Conv")
-        .expect("a Conv layer");
-    let err = ModelCircuit::new(&q, None).expect_err("Conv is not supported yet");
+fn rejects_unlayable_maxpool_window_naming_layer() {
+    let input = TensorInfo {
+        name: "x".into(),
+        shape: vec![1, 1, 2, 2],
+        scale: 4,
+        bound: 64,
+    };
+    let mut g = GraphBuilder::new("padded_pool".into(), input, 4.0);
+    let window = Window {
+        kernel: [1, 1],
+        stride: [1, 1],
+        pads: [1, 1, 1, 1],
+    };
+    g.push("pool".into(), Op::MaxPool(window), vec![0], 4)
+        .expect("the runtime accepts it");
+    let q = g.finish();
+    let err = ModelCircuit::new(&q, None).expect_err("all-padding window");
     match &err {
-        CircuitError::UnsupportedOp {
-            op, layer, node, ..
-        } => {
-            assert_eq!(*op, "Conv");
-            assert_eq!(layer, &q.nodes[conv].name);
-            assert_eq!(*node, conv);
+        CircuitError::UnsupportedShape { layer, reason } => {
+            assert_eq!(layer, "pool");
+            assert!(reason.contains("padding"), "{reason}");
         }
         other => panic!("unexpected error {other:?}"),
     }
-    let msg = err.to_string();
-    assert!(
-        msg.contains("Conv") && msg.contains(&q.nodes[conv].name),
-        "{msg}"
-    );
+    assert!(err.to_string().contains("pool"), "{err}");
     assert_eq!(circuit_stats(&q), Err(err));
 }
 
 #[test]
 fn reports_circuit_stats() {
-    for name in ["mlp_small", "mlp_deep", "mlp_argmax"] {
+    for name in [
+        "mlp_small",
+        "mlp_deep",
+        "mlp_argmax",
+        "cnn_small",
+        "ops_zoo",
+    ] {
         let q = model(name);
         let stats = circuit_stats(q).expect("supported");
         println!("{name}: {stats}");
@@ -197,8 +274,8 @@ fn reports_circuit_stats() {
             stats.main_rows >= stats.macs / 16,
             "{name}: rows track MACs"
         );
-        if name == "mlp_small" {
-            assert!(stats.k <= 12, "mlp_small k = {}", stats.k);
+        if name == "mlp_small" || name == "cnn_small" {
+            assert!(stats.k <= 12, "{name} k = {}", stats.k);
         }
     }
 }

@@ -1,13 +1,15 @@
-//! Random small MLPs built with the runtime's GraphBuilder: the circuit accepts every run and its
-//! public outputs are the runtime's. Also the ArgMax tie rule (first index wins).
+//! Random small MLPs and conv graphs (Conv, pools, MulConst, Add, AddConst, tables) built with
+//! the runtime's GraphBuilder: the circuit accepts every run and its public outputs are the
+//! runtime's. Also the ArgMax tie rule (first index wins), the table clamp, and one graph per
+//! runtime op.
 
 mod common;
 
-use common::{has_lookup, mock};
+use common::{has_gate, has_lookup, mock};
 use poa_circuits::field::to_i64;
-use poa_circuits::{public_instances, InstanceLayout, ModelCircuit, Tamper};
+use poa_circuits::{public_instances, InstanceLayout, ModelCircuit, Tamper, SUPPORTED_OPS};
 use poa_runtime::graph::GraphBuilder;
-use poa_runtime::ops::{Gemm, Op};
+use poa_runtime::ops::{Conv, Gemm, Op, Table, TableFn, Window};
 use poa_runtime::{QModel, Tensor, TensorInfo};
 use proptest::prelude::*;
 
@@ -138,4 +140,288 @@ fn rejects_tie_resolved_to_later_index() {
     instances[out] = poa_circuits::field::fe(3);
     let failures = mock(&circuit, instances).expect_err("later tie index must fail");
     assert!(has_lookup(&failures, "range check limb"), "{failures:#?}");
+}
+
+/// Deterministic small integers from a seed (weights of the random conv graphs).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, lo: i64, hi: i64) -> i64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        lo + ((self.0 >> 33) % (hi - lo + 1) as u64) as i64
+    }
+
+    fn vec(&mut self, n: usize, lo: i64, hi: i64) -> Vec<i64> {
+        (0..n).map(|_| self.next(lo, hi)).collect()
+    }
+}
+
+/// Shape and op choices of one random conv graph.
+#[derive(Clone, Debug)]
+struct ConvCase {
+    c: usize,
+    h: usize,
+    w: usize,
+    co: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pads: [usize; 4],
+    max_pool: bool,
+    pool_kernel: usize,
+    pool_stride: usize,
+    pool_pad: usize,
+    shift: u32,
+    sigmoid: bool,
+    seed: u64,
+}
+
+/// Conv → DivRound → MaxPool|SumPool → MulConst → Add(pool, product) → AddConst → Sigmoid|Tanh.
+fn conv_graph(p: &ConvCase) -> (QModel, Tensor) {
+    let mut rng = Lcg(p.seed);
+    let input = TensorInfo {
+        name: "x".into(),
+        shape: vec![1, p.c, p.h, p.w],
+        scale: 4,
+        bound: 64,
+    };
+    let mut g = GraphBuilder::new("conv_prop".into(), input, 4.0);
+    let [kh, kw] = p.kernel;
+    let conv = Conv {
+        weight: Tensor::new(
+            vec![p.co, p.c, kh, kw],
+            rng.vec(p.co * p.c * kh * kw, -8, 8),
+        ),
+        bias: rng.vec(p.co, -100, 100),
+        window: Window {
+            kernel: p.kernel,
+            stride: p.stride,
+            pads: p.pads,
+        },
+    };
+    let t = g
+        .push("conv".into(), Op::Conv(conv), vec![0], 8)
+        .expect("conv");
+    let t = g
+        .push("rescale".into(), Op::DivRound { divisor: 16 }, vec![t], 4)
+        .expect("rescale");
+    let shape = g.tensor(t).shape.clone();
+    let k = p.pool_kernel.min(shape[2]).min(shape[3]);
+    let pad = p.pool_pad.min(k - 1);
+    let window = Window {
+        kernel: [k, k],
+        stride: [p.pool_stride; 2],
+        pads: [pad; 4],
+    };
+    let pool = if p.max_pool {
+        Op::MaxPool(window)
+    } else {
+        Op::SumPool(window)
+    };
+    let pooled = g.push("pool".into(), pool, vec![t], 4).expect("pool");
+    let mul = Op::MulConst {
+        constant: Tensor::new(vec![p.co, 1, 1], rng.vec(p.co, -3, 3)),
+    };
+    let prod = g.push("mul".into(), mul, vec![pooled], 4).expect("mul");
+    let add = Op::Add {
+        shift_a: p.shift,
+        shift_b: 0,
+    };
+    let sum = g
+        .push("add".into(), add, vec![pooled, prod], 4)
+        .expect("add");
+    let add_c = Op::AddConst {
+        constant: Tensor::new(vec![1, p.co, 1, 1], rng.vec(p.co, -20, 20)),
+    };
+    let t = g.push("add_c".into(), add_c, vec![sum], 4).expect("add_c");
+    let func = if p.sigmoid {
+        TableFn::Sigmoid
+    } else {
+        TableFn::Tanh
+    };
+    let table = Table::build(func, 4, g.tensor(t).bound);
+    g.push("act".into(), Op::Table(table), vec![t], 4)
+        .expect("table");
+    let x = Tensor::new(vec![1, p.c, p.h, p.w], rng.vec(p.c * p.h * p.w, -64, 64));
+    (g.finish(), x)
+}
+
+fn conv_case() -> impl Strategy<Value = ConvCase> {
+    (
+        (1usize..3, 3usize..7, 3usize..7, 1usize..4),
+        (1usize..4, 1usize..4, 1usize..3, 1usize..3),
+        prop::array::uniform4(0usize..3),
+        (any::<bool>(), 1usize..4, 1usize..3, 0usize..2),
+        (0u32..3, any::<bool>(), any::<u64>()),
+    )
+        .prop_map(
+            |(
+                (c, h, w, co),
+                (kh, kw, sh, sw),
+                pads,
+                (max_pool, pk, ps, pp),
+                (shift, sigmoid, seed),
+            )| {
+                // Pads stay below the kernel (as ONNX requires), so no window is all padding.
+                let pads = [
+                    pads[0].min(kh - 1),
+                    pads[1].min(kw - 1),
+                    pads[2].min(kh - 1),
+                    pads[3].min(kw - 1),
+                ];
+                ConvCase {
+                    c,
+                    h,
+                    w,
+                    co,
+                    kernel: [kh, kw],
+                    stride: [sh, sw],
+                    pads,
+                    max_pool,
+                    pool_kernel: pk,
+                    pool_stride: ps,
+                    pool_pad: pp,
+                    shift,
+                    sigmoid,
+                    seed,
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_conv_graphs_are_accepted_bit_exact(p in conv_case()) {
+        let (q, x) = conv_graph(&p);
+        let trace = q.run_quantized(x).expect("runs");
+        let circuit = ModelCircuit::new(&q, Some(&trace)).expect("builds");
+        let instances = public_instances(&q, &trace);
+        let res = mock(&circuit, instances.clone());
+        prop_assert!(res.is_ok(), "{:?}: {:#?}", p, res);
+        let outs: Vec<i64> = instances[InstanceLayout::of(&q).output]
+            .iter()
+            .map(|f| to_i64(f).expect("small"))
+            .collect();
+        prop_assert_eq!(&outs, &trace.output().data);
+    }
+}
+
+/// A lone Sigmoid over inputs far wider than its table's domain.
+fn sigmoid_only(values: &[i64]) -> (QModel, poa_runtime::Trace) {
+    let mut g = GraphBuilder::new("sigmoid".into(), input_info(values.len(), 1000), 64.0);
+    let table = Table::build(TableFn::Sigmoid, 4, 1000);
+    assert!(table.lo > -1000 && table.lo + (table.values.len() as i64) < 1000);
+    g.push("sigmoid".into(), Op::Table(table), vec![0], 4)
+        .expect("sigmoid");
+    let q = g.finish();
+    let trace = q
+        .run_quantized(Tensor::new(vec![1, values.len()], values.to_vec()))
+        .expect("runs");
+    (q, trace)
+}
+
+#[test]
+fn table_clamps_both_edges() {
+    let (q, trace) = sigmoid_only(&[-1000, -3, 0, 5, 999]);
+    let circuit = ModelCircuit::new(&q, Some(&trace)).expect("builds");
+    mock(&circuit, public_instances(&q, &trace)).expect("clamped inputs accepted");
+}
+
+#[test]
+fn rejects_clamp_lie() {
+    for (element, values) in [(0, [-900, 1]), (1, [1, 900])] {
+        let (q, trace) = sigmoid_only(&values);
+        let mut circuit = ModelCircuit::new(&q, Some(&trace)).expect("builds");
+        circuit.tamper = Some(Tamper::TableClamp { node: 0, element });
+        // The instances follow the lie, so only the clamp gate can catch it.
+        let table = match &q.nodes[0].op {
+            Op::Table(t) => t,
+            _ => unreachable!(),
+        };
+        let last = table.lo + table.values.len() as i64 - 1;
+        let lie = if element == 0 { table.lo + 1 } else { last - 1 };
+        let mut instances = public_instances(&q, &trace);
+        let out = InstanceLayout::of(&q).output.start + element;
+        instances[out] = poa_circuits::field::fe(table.lookup(lie));
+        let failures = mock(&circuit, instances).expect_err("clamp lie must fail");
+        assert!(has_gate(&failures, "table clamp"), "{failures:#?}");
+    }
+}
+
+/// The input shape a one-node graph of `op` needs. The match has no wildcard: a new runtime op
+/// does not compile here until the circuit (and this test) covers it.
+fn input_shape_for(op: &Op) -> Vec<usize> {
+    match op {
+        Op::Gemm(_) | Op::ArgMax { .. } => vec![1, 4],
+        Op::Conv(_) | Op::MaxPool(_) | Op::SumPool(_) => vec![1, 1, 3, 3],
+        Op::DivRound { .. }
+        | Op::Relu
+        | Op::Add { .. }
+        | Op::AddConst { .. }
+        | Op::MulConst { .. }
+        | Op::Reshape { .. }
+        | Op::Table(_) => vec![1, 4],
+    }
+}
+
+#[test]
+fn every_runtime_op_is_supported() {
+    let win = Window {
+        kernel: [2, 2],
+        stride: [1, 1],
+        pads: [1, 0, 0, 1],
+    };
+    let ops = vec![
+        Op::Gemm(Gemm {
+            weight: Tensor::new(vec![2, 4], vec![1, -2, 3, -4, 5, 6, -7, 8]),
+            bias: vec![3, -3],
+        }),
+        Op::Conv(Conv {
+            weight: Tensor::new(vec![2, 1, 2, 2], vec![1, 2, 3, 4, -1, -2, -3, -4]),
+            bias: vec![1, 2],
+            window: win.clone(),
+        }),
+        Op::DivRound { divisor: 3 },
+        Op::Relu,
+        Op::Add {
+            shift_a: 1,
+            shift_b: 2,
+        },
+        Op::AddConst {
+            constant: Tensor::new(vec![1], vec![7]),
+        },
+        Op::MulConst {
+            constant: Tensor::new(vec![4], vec![1, -2, 3, 0]),
+        },
+        Op::Reshape { shape: vec![2, 2] },
+        Op::MaxPool(win.clone()),
+        Op::SumPool(win),
+        Op::Table(Table::build(TableFn::Sigmoid, 4, 64)),
+        Op::Table(Table::build(TableFn::Tanh, 4, 64)),
+        Op::ArgMax { keepdims: true },
+    ];
+    for op in ops {
+        let shape = input_shape_for(&op);
+        let info = TensorInfo {
+            name: "x".into(),
+            shape: shape.clone(),
+            scale: 4,
+            bound: 64,
+        };
+        let kind = op.kind();
+        assert!(SUPPORTED_OPS.contains(&kind), "{kind} listed");
+        let mut g = GraphBuilder::new(kind.into(), info, 4.0);
+        let inputs = if op.arity() == 2 { vec![0, 0] } else { vec![0] };
+        g.push("op".into(), op, inputs, 4).expect("runtime accepts");
+        let q = g.finish();
+        let n: usize = shape.iter().product();
+        let x: Vec<i64> = (0..n as i64).map(|i| (i * 37 % 129) - 64).collect();
+        let trace = q.run_quantized(Tensor::new(shape, x)).expect("runs");
+        let circuit = ModelCircuit::new(&q, Some(&trace)).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        mock(&circuit, public_instances(&q, &trace)).unwrap_or_else(|e| panic!("{kind}: {e:#?}"));
+    }
 }

@@ -5,6 +5,7 @@
 //! the index `i*`, `M_j = Σ_{i≤j} s_i·x_i` ends at the maximum `m`, which the `m` lane carries to
 //! every row. Then `e_j = m − x_j − (1 − S_j)` — `1 − S_j` is `[j < i*]` — is range-checked in
 //! `bits(2·bound)` bits: `m ≥ x_j` everywhere and `m ≥ x_j + 1` before `i*` (ties go to the first).
+//! MaxPool uses the same layout per window and keeps the `m` cell ([`ArgMaxInstructions::max`]).
 
 use halo2_proofs::circuit::Region;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
@@ -39,6 +40,20 @@ pub trait ArgMaxInstructions {
     /// checks and the rows used.
     #[allow(clippy::too_many_arguments)]
     fn argmax(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        xs: &[Var],
+        index: Option<i64>,
+        bound: i64,
+        tamper: Option<usize>,
+    ) -> Result<(Var, Vec<RangeRequest>, usize), Error>;
+
+    /// Lays out the maximum of `xs` (bounded by `bound`) the same way, for MaxPool: `index` is
+    /// the position of the first maximum (`tamper`, for negative tests, names another).
+    /// Returns the maximum's cell, the range checks and the rows used.
+    #[allow(clippy::too_many_arguments)]
+    fn max(
         &self,
         region: &mut Region<'_, Fr>,
         offset: usize,
@@ -164,6 +179,37 @@ impl ArgMaxInstructions for ArgMaxChip {
         bound: i64,
         tamper: Option<usize>,
     ) -> Result<(Var, Vec<RangeRequest>, usize), Error> {
+        let (idx, _, reqs, rows) = self.layout(region, offset, xs, index, bound, tamper)?;
+        Ok((idx, reqs, rows))
+    }
+
+    fn max(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        xs: &[Var],
+        index: Option<i64>,
+        bound: i64,
+        tamper: Option<usize>,
+    ) -> Result<(Var, Vec<RangeRequest>, usize), Error> {
+        let (_, max, reqs, rows) = self.layout(region, offset, xs, index, bound, tamper)?;
+        Ok((max, reqs, rows))
+    }
+}
+
+/// The index cell, the maximum cell, the range checks and the rows used.
+type Laid = (Var, Var, Vec<RangeRequest>, usize);
+
+impl ArgMaxChip {
+    fn layout(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        xs: &[Var],
+        index: Option<i64>,
+        bound: i64,
+        tamper: Option<usize>,
+    ) -> Result<Laid, Error> {
         let cfg = &self.config;
         let l = cfg.cols.lanes;
         let n = xs.len();
@@ -187,7 +233,7 @@ impl ArgMaxInstructions for ArgMaxChip {
             assign(region, l[2], row, sum_s, None);
             let idx_var = assign(region, l[3], row, sum_i, None);
             assign(region, l[4], row, sum_m, None);
-            assign(region, l[5], row, max, None);
+            let m_var = assign(region, l[5], row, max, None);
             let e_val = max
                 .zip(x.value)
                 .zip(sum_s)
@@ -209,9 +255,10 @@ impl ArgMaxInstructions for ArgMaxChip {
                 cfg.q_not_last.enable(region, row)?;
             } else {
                 cfg.q_last.enable(region, row)?;
-                out = Some(idx_var);
+                out = Some((idx_var, m_var));
             }
         }
-        out.map(|v| (v, reqs, rows_for(n))).ok_or(Error::Synthesis)
+        out.map(|(i, m)| (i, m, reqs, rows_for(n)))
+            .ok_or(Error::Synthesis)
     }
 }

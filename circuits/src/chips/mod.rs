@@ -7,11 +7,13 @@
 //! band (lanes, weights, accumulator) and the *range-check* band (its own three columns), so the
 //! range checks cost columns, not rows.
 
+pub mod affine;
 pub mod argmax;
 pub mod div_round;
 pub mod gemm;
 pub mod range_check;
 pub mod relu;
+pub mod table;
 
 use halo2_proofs::circuit::{Cell, Region};
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed};
