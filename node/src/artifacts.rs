@@ -5,14 +5,67 @@
 //! <dir>/qmodel.json    the quantized model (poa_runtime::QModel)
 //! <dir>/settings.json  scales, input range, embedding, source digest (Settings)
 //! <dir>/report.json    calibration and held-out accuracy (Report)
+//! <dir>/srs.dev.bin    `poa setup --dev-srs`: the INSECURE seed-generated SRS, fitted to k
+//! <dir>/srs.bin        `poa setup --srs <file>`: the ceremony SRS downsized to k
+//! <dir>/pk.bin         proving key   (poa_prover header + halo2 payload)
+//! <dir>/vk.bin         verifying key (poa_prover header + halo2 payload)
 //! ```
 //! Files are written to a temporary name and renamed, so a crash never leaves half a file.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use poa_prover::Srs;
 use poa_runtime::{Agreement, CalibrationReport, QModel, Scales};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// The dev SRS file in a model folder.
+pub const SRS_DEV_FILE: &str = "srs.dev.bin";
+/// The ceremony SRS file (downsized to the circuit's k) in a model folder.
+pub const SRS_FILE: &str = "srs.bin";
+/// The proving key file.
+pub const PK_FILE: &str = "pk.bin";
+/// The verifying key file.
+pub const VK_FILE: &str = "vk.bin";
+
+/// Loads the SRS `poa setup` left in `dir` (exactly one of [`SRS_FILE`], [`SRS_DEV_FILE`]).
+pub fn load_srs(dir: &Path) -> anyhow::Result<Srs> {
+    let (ceremony, dev) = (dir.join(SRS_FILE), dir.join(SRS_DEV_FILE));
+    let path = match (ceremony.is_file(), dev.is_file()) {
+        (true, false) => ceremony,
+        (false, true) => dev,
+        (true, true) => bail!(
+            "{} holds both {SRS_FILE} and {SRS_DEV_FILE}; rerun `poa setup` to pick one",
+            dir.display()
+        ),
+        (false, false) => bail!(
+            "{} has no SRS ({SRS_FILE} or {SRS_DEV_FILE}); run `poa setup` first",
+            dir.display()
+        ),
+    };
+    Srs::load(&path).with_context(|| format!("loading {}", path.display()))
+}
+
+/// Reads a file `poa setup` wrote, with a hint when it is missing.
+pub fn read_setup_file(dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
+    let path = dir.join(name);
+    if !path.is_file() {
+        bail!(
+            "{} is missing; run `poa setup {}` first",
+            path.display(),
+            dir.display()
+        );
+    }
+    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The warning every command prints when artifacts come from the dev SRS.
+pub const INSECURE_WARNING: &str = "the dev SRS is INSECURE (its secret comes from a public seed, so anyone can forge proofs); use `poa setup --srs <ceremony file>` for anything real";
+
+/// Milliseconds since `t`.
+pub fn ms_since(t: std::time::Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
+}
 
 /// Version of the compiled-folder layout.
 pub const COMPILED_FORMAT: u32 = 1;

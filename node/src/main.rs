@@ -1,7 +1,7 @@
 //! `poa`: the OpenPoA command line.
 //!
 //! Each subcommand is one stage of the pipeline and reads/writes named files, so any stage can
-//! be rerun on its own (compile → run today; setup, prove, verify and chain steps follow).
+//! be rerun on its own (compile → run → setup → prove → verify; chain steps follow).
 
 mod artifacts;
 mod commands;
@@ -28,6 +28,12 @@ enum Command {
     Compile(commands::compile::Args),
     /// Run a compiled model on an input file and print its output, class, embedding and trace hash.
     Run(commands::run::Args),
+    /// Load a ceremony SRS (or generate an insecure dev one) and write the proving and verifying keys.
+    Setup(commands::setup::Args),
+    /// Prove one inference (first sample of an input file); the proof is verified before it is written.
+    Prove(commands::prove::Args),
+    /// Verify a proof JSON against a model folder's verifying key (exit code 1 if it does not verify).
+    Verify(commands::verify::Args),
     /// Run the whole pipeline on the bundled fixtures with embedded defaults.
     Demo(commands::demo::Args),
 }
@@ -45,6 +51,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compile(args) => commands::compile::run(&args, &out),
         Command::Run(args) => commands::run::run(&args, &out),
+        Command::Setup(args) => commands::setup::run(&args, &out),
+        Command::Prove(args) => commands::prove::run(&args, &out),
+        Command::Verify(args) => commands::verify::run(&args, &out),
         Command::Demo(args) => commands::demo::run(&args, &out),
     };
     match result {

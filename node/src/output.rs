@@ -36,6 +36,11 @@ impl Output {
         }
     }
 
+    /// A warning on stderr, in both modes (stdout stays one JSON document with `--json`).
+    pub fn warn(&self, msg: &str) {
+        eprintln!("warning: {msg}");
+    }
+
     /// A progress bar on stderr (hidden with `--json` or when stderr is not a terminal).
     pub fn progress(&self, len: u64, msg: &'static str) -> ProgressBar {
         if self.json {

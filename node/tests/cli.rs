@@ -188,3 +188,188 @@ fn run_rejects_a_tampered_model_folder() {
         .failure();
     assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("digest differs"));
 }
+
+/// `poa [--json] <args…>` on a model folder, asserting nothing yet.
+fn poa_in(json: bool, args: &[&std::ffi::OsStr]) -> assert_cmd::assert::Assert {
+    let mut cmd = poa();
+    if json {
+        cmd.arg("--json");
+    }
+    cmd.args(args).assert()
+}
+
+fn stderr_text(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+#[test]
+fn setup_dev_srs_then_prove_then_verify_and_reject_a_tampered_proof() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mlp");
+    compile("mlp_small", &out).success();
+    let a = poa_in(
+        true,
+        &["setup".as_ref(), out.as_os_str(), "--dev-srs".as_ref()],
+    )
+    .success();
+    assert!(stderr_text(&a).contains("INSECURE"), "dev SRS warns");
+    let v = stdout_json(&a);
+    assert_eq!(v["insecure_srs"], true);
+    assert!(v["stats"]["k"].as_u64().is_some_and(|k| k >= 8), "{v}");
+    for f in ["srs.dev.bin", "pk.bin", "vk.bin"] {
+        assert!(out.join(f).is_file(), "{f} written");
+    }
+
+    let proof = dir.path().join("proof.json");
+    let input = fixtures().join("data/input_0.json");
+    let a = poa_in(
+        true,
+        &[
+            "prove".as_ref(),
+            out.as_os_str(),
+            "--input".as_ref(),
+            input.as_os_str(),
+            "--out".as_ref(),
+            proof.as_os_str(),
+        ],
+    )
+    .success();
+    let v = stdout_json(&a);
+    assert!(v["proof_bytes"].as_u64().is_some_and(|n| n > 500), "{v}");
+    let text = std::fs::read_to_string(&proof).expect("proof written");
+    assert!(text.contains("\"insecure_srs\": true"), "{text}");
+
+    let a = poa_in(
+        true,
+        &["verify".as_ref(), out.as_os_str(), proof.as_os_str()],
+    )
+    .success();
+    assert_eq!(stdout_json(&a)["valid"], true);
+
+    // Flip one hex digit in the middle of the proof bytes.
+    let j: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let hex = j["proof"].as_str().expect("proof hex");
+    let mid = hex.len() / 2;
+    let flipped = if &hex[mid..=mid] == "0" { "1" } else { "0" };
+    let tampered_hex = format!("{}{flipped}{}", &hex[..mid], &hex[mid + 1..]);
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, text.replace(hex, &tampered_hex)).expect("write");
+    let a = poa_in(
+        false,
+        &["verify".as_ref(), out.as_os_str(), tampered.as_os_str()],
+    )
+    .failure();
+    let err = stderr_text(&a);
+    assert!(err.contains("proof does not verify"), "{err}");
+
+    // Change the first public output value.
+    let n_in = 64;
+    let mut j2 = j.clone();
+    j2["instances"][n_in] = serde_json::Value::String(format!("0x{}", "0".repeat(64)));
+    std::fs::write(&tampered, serde_json::to_string(&j2).expect("json")).expect("write");
+    let a = poa_in(
+        true,
+        &["verify".as_ref(), out.as_os_str(), tampered.as_os_str()],
+    )
+    .failure();
+    let v = stdout_json(&a);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("proof does not verify"),
+        "{v}"
+    );
+}
+
+#[test]
+fn setup_takes_a_ceremony_srs_and_rejects_one_too_small() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mlp");
+    compile("mlp_small", &out).success();
+    let small = dir.path().join("kzg5.srs");
+    std::fs::write(&small, poa_prover::Srs::dev(5).to_raw_bytes()).expect("write");
+    let a = poa_in(
+        false,
+        &[
+            "setup".as_ref(),
+            out.as_os_str(),
+            "--srs".as_ref(),
+            small.as_os_str(),
+        ],
+    )
+    .failure();
+    let err = stderr_text(&a);
+    assert!(
+        err.contains("SRS too small") && err.contains("k=5"),
+        "{err}"
+    );
+
+    let big = dir.path().join("kzg12.srs");
+    std::fs::write(&big, poa_prover::Srs::dev(12).to_raw_bytes()).expect("write");
+    let a = poa_in(
+        true,
+        &[
+            "setup".as_ref(),
+            out.as_os_str(),
+            "--srs".as_ref(),
+            big.as_os_str(),
+        ],
+    )
+    .success();
+    assert!(
+        !stderr_text(&a).contains("INSECURE"),
+        "a ceremony SRS does not warn"
+    );
+    assert_eq!(stdout_json(&a)["insecure_srs"], false);
+    assert!(out.join("srs.bin").is_file() && !out.join("srs.dev.bin").exists());
+
+    let proof = dir.path().join("proof.json");
+    let input = fixtures().join("data/input_0_ours.json");
+    poa_in(
+        false,
+        &[
+            "prove".as_ref(),
+            out.as_os_str(),
+            "--input".as_ref(),
+            input.as_os_str(),
+            "--out".as_ref(),
+            proof.as_os_str(),
+        ],
+    )
+    .success();
+    poa_in(
+        false,
+        &["verify".as_ref(), out.as_os_str(), proof.as_os_str()],
+    )
+    .success();
+}
+
+#[test]
+fn setup_needs_exactly_one_srs_source_and_verify_needs_setup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mlp");
+    poa_in(false, &["setup".as_ref(), out.as_os_str()]).failure();
+    poa_in(
+        false,
+        &[
+            "setup".as_ref(),
+            out.as_os_str(),
+            "--dev-srs".as_ref(),
+            "--srs".as_ref(),
+            "x".as_ref(),
+        ],
+    )
+    .failure();
+    compile("mlp_small", &out).success();
+    let a = poa_in(
+        false,
+        &["verify".as_ref(), out.as_os_str(), "p.json".as_ref()],
+    )
+    .failure();
+    assert!(
+        stderr_text(&a).contains("run `poa setup` first"),
+        "{}",
+        stderr_text(&a)
+    );
+}

@@ -1,13 +1,15 @@
-//! `poa demo`: the README's end-to-end command on embedded defaults. Today: compile a fixture
-//! model with its calibration set, report held-out accuracy, and run a sample. Later stages
-//! (setup, prove, verify, chain payout) extend it.
+//! `poa demo`: the README's end-to-end command on embedded defaults: compile a fixture model with
+//! its calibration set (reporting held-out accuracy), run a sample, set up keys on the INSECURE
+//! dev SRS, prove the sample and verify the proof — each step with its time. The chain payout
+//! extends it later.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{compile, run};
-use crate::artifacts::{Compiled, Report, Settings};
+use super::{compile, prove, run, setup, verify};
+use crate::artifacts::{ms_since, Compiled, Report, Settings};
 use crate::output::Output;
 
 /// Arguments of `poa demo`.
@@ -29,6 +31,10 @@ struct DemoResult {
     settings: Settings,
     report: Report,
     run: Vec<run::RunResult>,
+    compile_ms: f64,
+    setup: setup::SetupResult,
+    prove: prove::ProveResult,
+    verify: verify::VerifyResult,
 }
 
 /// Runs `poa demo`.
@@ -48,7 +54,9 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         input_range: None,
         max_scale: poa_runtime::CalibrationOptions::default().max_scale,
     };
+    let t = Instant::now();
     let (settings, report) = compile::compile(&compile_args, out)?;
+    let compile_ms = ms_since(t);
     let compiled = Compiled::load(&model_dir)?;
     let run_args = run::Args {
         dir: model_dir.clone(),
@@ -56,10 +64,18 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         trace: Some(model_dir.join("trace_input_0.json")),
     };
     let results = run::run_file(&compiled, &run_args)?;
+    let setup = setup::setup(&model_dir, setup::SrsSource::Dev, out)?;
+    let proof_file = model_dir.join("proof_input_0.json");
+    let prove = prove::prove_file(&model_dir, &run_args.input, &proof_file, out)?;
+    let verify = verify::verify_file(&model_dir, &proof_file, out)?;
     let result = DemoResult {
         settings,
         report,
         run: results,
+        compile_ms,
+        setup,
+        prove,
+        verify,
     };
     out.result(&result, || {
         let held = result.report.held_out.as_ref().map_or(String::new(), |h| {
@@ -67,16 +83,23 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         });
         let r = &result.run[0];
         format!(
-            "[1/2] compiled {} into {} (scales a=2^{}, w=2^{}; {} MACs)\n      held-out float-vs-quantized argmax agreement: {held}\n\
-             [2/2] ran fixtures/data/input_0.json → class {} (trace {}; full trace in {})",
+            "[1/5] compiled {} into {} in {:.0} ms (scales a=2^{}, w=2^{}; {} MACs)\n      held-out float-vs-quantized argmax agreement: {held}\n\
+             [2/5] ran fixtures/data/input_0.json → class {} (trace {}; full trace in {})\n\
+             [3/5] setup on the dev SRS: {}\n\
+             [4/5] {}\n\
+             [5/5] {}",
             result.settings.model,
             model_dir.display(),
+            result.compile_ms,
             result.settings.scales.activation,
             result.settings.scales.weight,
             result.report.calibration.macs,
             r.class,
             &r.trace_hash[..16],
             model_dir.join("trace_input_0.json").display(),
+            setup::text(&result.setup).replace('\n', "\n      "),
+            prove::text(&result.prove),
+            verify::text(&result.verify),
         )
     })
 }

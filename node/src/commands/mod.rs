@@ -2,4 +2,7 @@
 
 pub mod compile;
 pub mod demo;
+pub mod prove;
 pub mod run;
+pub mod setup;
+pub mod verify;

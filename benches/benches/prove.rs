@@ -1,0 +1,98 @@
+//! keygen / prove / verify per fixture model the circuits support, plus pk load time in both
+//! halo2 serialisations (the measurement behind `poa_prover::artifact::KEY_FORMAT`).
+//! `cargo bench -p poa-benches`; models whose circuit cannot be built are skipped with a note.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use halo2_proofs::SerdeFormat;
+use poa_circuits::{circuit_stats, ModelCircuit};
+use poa_prover::{keygen, prove, verify, Srs};
+use poa_runtime::{calibrate, parse_inputs, CalibrationOptions, OnnxModel, QModel};
+
+const MODELS: &[&str] = &["mlp_small", "mlp_deep", "mlp_argmax"];
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(fixtures().join(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
+}
+
+fn compile(name: &str) -> QModel {
+    let onnx = OnnxModel::from_path(&fixtures().join(format!("models/{name}.onnx")))
+        .expect("fixture imports");
+    let reference = onnx.reference().expect("reference builds");
+    let inputs = parse_inputs(&read("data/calibration.json"), 64).expect("calibration inputs");
+    let outputs: Vec<Vec<f32>> = inputs
+        .iter()
+        .map(|x| reference.run(x).expect("reference runs"))
+        .collect();
+    calibrate(
+        &onnx.graph,
+        &inputs,
+        &outputs,
+        &CalibrationOptions::default(),
+    )
+    .expect("calibrates")
+    .0
+}
+
+fn bench_models(c: &mut Criterion) {
+    let input = parse_inputs(&read("data/input_0.json"), 64).expect("input")[0].clone();
+    for &name in MODELS {
+        let model = compile(name);
+        let stats = match circuit_stats(&model).and_then(|_| ModelCircuit::new(&model, None)) {
+            Ok(circuit) => circuit.stats(),
+            Err(e) => {
+                eprintln!("skipping {name}: {e}");
+                continue;
+            }
+        };
+        eprintln!("{name}: {stats}");
+        let srs = Srs::dev(stats.k);
+        let trace = model.run(&input).expect("runs");
+        let pk = keygen(&model, &srs).expect("keygen");
+        let vk = pk.verifying_key();
+        let proof = prove(&srs, &pk, &model, &trace).expect("proves");
+        eprintln!(
+            "{name}: proof {} bytes, pk {} bytes, vk {} bytes",
+            proof.bytes.len(),
+            pk.to_file_bytes().len(),
+            vk.to_file_bytes().len()
+        );
+
+        let mut g = c.benchmark_group(name);
+        g.sample_size(10);
+        g.bench_function("keygen", |b| {
+            b.iter(|| keygen(black_box(&model), &srs).expect("keygen"))
+        });
+        g.bench_function("prove", |b| {
+            b.iter(|| prove(&srs, &pk, black_box(&model), &trace).expect("proves"))
+        });
+        g.bench_function("verify", |b| {
+            b.iter(|| verify(&srs, &vk, black_box(&proof)).expect("verifies"))
+        });
+        for (label, format) in [
+            ("raw", SerdeFormat::RawBytes),
+            ("processed", SerdeFormat::Processed),
+        ] {
+            let bytes = pk.halo2().to_bytes(format);
+            eprintln!("{name}: pk payload {label} {} bytes", bytes.len());
+            g.bench_function(format!("pk_load_{label}"), |b| {
+                b.iter(|| {
+                    halo2_proofs::plonk::ProvingKey::<halo2curves::bn256::G1Affine>::from_bytes::<
+                        ModelCircuit,
+                    >(black_box(&bytes), format, ())
+                    .expect("loads")
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench_models);
+criterion_main!(benches);

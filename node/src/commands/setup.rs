@@ -1,0 +1,151 @@
+//! `poa setup`: SRS (ceremony file or insecure dev) → proving and verifying keys.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use poa_circuits::{circuit_stats, CircuitStats};
+use poa_prover::{keygen, Srs};
+use serde::Serialize;
+
+use crate::artifacts::{
+    ms_since, write_bytes, Compiled, INSECURE_WARNING, PK_FILE, SRS_DEV_FILE, SRS_FILE, VK_FILE,
+};
+use crate::output::Output;
+
+/// Arguments of `poa setup`.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("srs_source").required(true).args(["srs", "dev_srs"])))]
+pub struct Args {
+    /// Compiled model folder (from `poa compile`); keys are written into it.
+    pub dir: PathBuf,
+    /// Ceremony SRS: a raw halo2 KZG params file (PSE/ezkl `kzg<k>.srs`), downsized to the
+    /// circuit's k.
+    #[arg(long)]
+    pub srs: Option<PathBuf>,
+    /// Generate an INSECURE SRS from a public seed (tests and demos only).
+    #[arg(long)]
+    pub dev_srs: bool,
+}
+
+/// Where the SRS comes from.
+pub enum SrsSource<'a> {
+    /// A ceremony file.
+    Ceremony(&'a Path),
+    /// The insecure dev SRS.
+    Dev,
+}
+
+/// What `poa setup` did.
+#[derive(Serialize)]
+pub struct SetupResult {
+    /// Circuit size.
+    pub stats: Stats,
+    /// Whether the keys come from the insecure dev SRS.
+    pub insecure_srs: bool,
+    /// SRS file written.
+    pub srs_file: PathBuf,
+    /// Milliseconds to generate or load (and downsize) the SRS.
+    pub srs_ms: f64,
+    /// Milliseconds of keygen (vk + pk).
+    pub keygen_ms: f64,
+    /// Bytes of pk.bin.
+    pub pk_bytes: usize,
+    /// Bytes of vk.bin.
+    pub vk_bytes: usize,
+}
+
+/// [`CircuitStats`] as JSON.
+#[derive(Serialize)]
+pub struct Stats {
+    k: u32,
+    rows: usize,
+    advice_columns: usize,
+    fixed_columns: usize,
+    selectors: usize,
+    lookups: usize,
+    macs: usize,
+    instances: usize,
+}
+
+impl From<&CircuitStats> for Stats {
+    fn from(s: &CircuitStats) -> Self {
+        Self {
+            k: s.k,
+            rows: s.rows,
+            advice_columns: s.advice_columns,
+            fixed_columns: s.fixed_columns,
+            selectors: s.selectors,
+            lookups: s.lookups,
+            macs: s.macs,
+            instances: s.instances,
+        }
+    }
+}
+
+/// Runs `poa setup`.
+pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
+    let source = match &args.srs {
+        Some(p) => SrsSource::Ceremony(p),
+        None => SrsSource::Dev,
+    };
+    let r = setup(&args.dir, source, out)?;
+    out.result(&r, || text(&r))
+}
+
+/// The human summary of a setup.
+pub fn text(r: &SetupResult) -> String {
+    let s = &r.stats;
+    format!(
+        "circuit: k={} ({} rows), {} advice + {} fixed columns, {} selectors, {} lookups, {} MACs, {} public instances\n\
+         srs {} ({:.0} ms{}), keygen {:.0} ms → pk.bin {} KiB, vk.bin {} KiB",
+        s.k, s.rows, s.advice_columns, s.fixed_columns, s.selectors, s.lookups, s.macs, s.instances,
+        r.srs_file.display(), r.srs_ms, if r.insecure_srs { ", INSECURE dev SRS" } else { "" },
+        r.keygen_ms, r.pk_bytes / 1024, r.vk_bytes / 1024
+    )
+}
+
+/// Loads or generates the SRS, runs keygen and writes srs/pk/vk into `dir`.
+pub fn setup(dir: &Path, source: SrsSource<'_>, out: &Output) -> anyhow::Result<SetupResult> {
+    let compiled = Compiled::load(dir)?;
+    let stats = circuit_stats(&compiled.qmodel).context("the circuit cannot lay out this model")?;
+    let t = Instant::now();
+    let spinner = out.spinner("preparing SRS");
+    let (srs, name, stale) = match source {
+        SrsSource::Dev => (Srs::dev(stats.k), SRS_DEV_FILE, SRS_FILE),
+        SrsSource::Ceremony(path) => {
+            let big = Srs::load_ceremony(path)
+                .with_context(|| format!("loading ceremony SRS {}", path.display()))?;
+            (big.downsize(stats.k)?, SRS_FILE, SRS_DEV_FILE)
+        }
+    };
+    spinner.finish_and_clear();
+    let srs_ms = ms_since(t);
+    if srs.is_insecure() {
+        out.warn(INSECURE_WARNING);
+    }
+    let t = Instant::now();
+    let spinner = out.spinner("generating keys");
+    let pk = keygen(&compiled.qmodel, &srs)?;
+    spinner.finish_and_clear();
+    let keygen_ms = ms_since(t);
+    let (pk_bytes, vk_bytes) = (pk.to_file_bytes(), pk.verifying_key().to_file_bytes());
+    let srs_file = dir.join(name);
+    write_bytes(&srs_file, &srs.to_file_bytes())?;
+    // One SRS per folder: a key set never pairs with a leftover SRS of the other kind.
+    let stale = dir.join(stale);
+    if stale.exists() {
+        std::fs::remove_file(&stale).with_context(|| format!("removing {}", stale.display()))?;
+    }
+    write_bytes(&dir.join(PK_FILE), &pk_bytes)?;
+    write_bytes(&dir.join(VK_FILE), &vk_bytes)?;
+    Ok(SetupResult {
+        stats: Stats::from(&stats),
+        insecure_srs: srs.is_insecure(),
+        srs_file,
+        srs_ms,
+        keygen_ms,
+        pk_bytes: pk_bytes.len(),
+        vk_bytes: vk_bytes.len(),
+    })
+}

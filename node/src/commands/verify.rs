@@ -1,0 +1,79 @@
+//! `poa verify`: check a proof JSON against the verifying key in a model folder.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use poa_prover::{verify, Proof, VerifyingKey};
+use serde::Serialize;
+
+use crate::artifacts::{load_srs, ms_since, read_setup_file, INSECURE_WARNING, VK_FILE};
+use crate::output::Output;
+
+/// Arguments of `poa verify`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model folder after `poa setup` (SRS, vk.bin).
+    pub dir: PathBuf,
+    /// Proof JSON from `poa prove`.
+    pub proof: PathBuf,
+}
+
+/// A successful verification (failures are errors, exit code 1).
+#[derive(Serialize)]
+pub struct VerifyResult {
+    /// Always true (a failed check is an error).
+    pub valid: bool,
+    /// Model digest the proof is about.
+    pub model_digest: String,
+    /// Public instance count.
+    pub instances: usize,
+    /// Whether the keys come from the insecure dev SRS.
+    pub insecure_srs: bool,
+    /// Milliseconds of verification (excluding file loading).
+    pub verify_ms: f64,
+}
+
+/// Runs `poa verify`.
+pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
+    let r = verify_file(&args.dir, &args.proof, out)?;
+    out.result(&r, || text(&r))
+}
+
+/// The human summary.
+pub fn text(r: &VerifyResult) -> String {
+    format!(
+        "OK: proof verifies for model {} ({} public instances, {:.1} ms){}",
+        &r.model_digest[..16],
+        r.instances,
+        r.verify_ms,
+        if r.insecure_srs {
+            " — INSECURE dev SRS"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Verifies `proof_path` against `dir`'s verifying key.
+pub fn verify_file(dir: &Path, proof_path: &Path, out: &Output) -> anyhow::Result<VerifyResult> {
+    let srs = load_srs(dir)?;
+    let vk = VerifyingKey::from_file_bytes(&read_setup_file(dir, VK_FILE)?)
+        .with_context(|| format!("loading {}", dir.join(VK_FILE).display()))?;
+    let text = std::fs::read_to_string(proof_path)
+        .with_context(|| format!("reading {}", proof_path.display()))?;
+    let proof =
+        Proof::from_json(&text).with_context(|| format!("parsing {}", proof_path.display()))?;
+    if vk.is_insecure() {
+        out.warn(INSECURE_WARNING);
+    }
+    let t = Instant::now();
+    verify(&srs, &vk, &proof).with_context(|| format!("verifying {}", proof_path.display()))?;
+    Ok(VerifyResult {
+        valid: true,
+        model_digest: hex::encode(proof.model_digest),
+        instances: proof.instances.len(),
+        insecure_srs: proof.insecure_srs,
+        verify_ms: ms_since(t),
+    })
+}

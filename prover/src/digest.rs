@@ -1,0 +1,66 @@
+//! What identifies a circuit: the model digest plus a circuit digest over everything else that
+//! shapes the keys. Artifacts carry both so a key, proof or SRS from another setup is refused by
+//! name instead of failing as an opaque "proof does not verify".
+
+use poa_circuits::{circuit_stats, INSTANCE_LAYOUT_VERSION};
+use poa_runtime::QModel;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ProverError, Result};
+
+/// Proof system and transcript of every artifact this crate writes. Part of the circuit digest:
+/// keys and proofs made under another configuration are different artifacts.
+pub const PROOF_SYSTEM: &str = "halo2-axiom-0.5.3/kzg-bn254/shplonk/keccak256-evm-transcript";
+
+/// Identity of one circuit: the model, the instance count and `k` it was laid out at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CircuitId {
+    /// [`QModel::digest`] as bytes.
+    pub model_digest: [u8; 32],
+    /// [`circuit_digest`] for this model and `k`.
+    pub circuit_digest: [u8; 32],
+    /// Circuit size exponent.
+    pub k: u32,
+    /// Number of public instances.
+    pub instances: usize,
+}
+
+impl CircuitId {
+    /// The identity of `model`'s circuit at the `k` [`circuit_stats`] chooses.
+    pub fn of(model: &QModel) -> Result<Self> {
+        let stats = circuit_stats(model)?;
+        let model_digest = model_digest(model)?;
+        // The config string pins the layout the circuits crate reports (rows, columns, lookups);
+        // a chip change that alters it gives a new digest, so stale keys are refused.
+        let config = format!("{PROOF_SYSTEM}; {stats}");
+        let mut h = Sha256::new();
+        h.update(b"openpoa-circuit-digest-v1");
+        h.update(model_digest);
+        h.update(INSTANCE_LAYOUT_VERSION.to_le_bytes());
+        h.update(stats.k.to_le_bytes());
+        h.update((config.len() as u64).to_le_bytes());
+        h.update(config.as_bytes());
+        Ok(Self {
+            model_digest,
+            circuit_digest: h.finalize().into(),
+            k: stats.k,
+            instances: stats.instances,
+        })
+    }
+}
+
+/// [`QModel::digest`] (64 hex characters) as 32 bytes.
+pub fn model_digest(model: &QModel) -> Result<[u8; 32]> {
+    parse_digest("model digest", model.digest())
+}
+
+/// Parses a 64-character hex digest.
+pub(crate) fn parse_digest(what: &'static str, text: &str) -> Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text.trim_start_matches("0x"), &mut out).map_err(|e| {
+        ProverError::ProofFormat {
+            reason: format!("{what} `{text}` is not 32 bytes of hex: {e}"),
+        }
+    })?;
+    Ok(out)
+}

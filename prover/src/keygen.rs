@@ -1,0 +1,102 @@
+//! Key generation: the proving and verifying keys of one model's circuit.
+
+use halo2_proofs::plonk::{keygen_pk, keygen_vk};
+use halo2curves::bn256::G1Affine;
+use poa_circuits::ModelCircuit;
+use poa_runtime::QModel;
+
+use crate::digest::CircuitId;
+use crate::error::{ProverError, Result};
+use crate::srs::Srs;
+
+/// A proving key with the identity of its circuit and its SRS's insecure flag.
+#[derive(Debug)]
+pub struct ProvingKey {
+    pub(crate) pk: halo2_proofs::plonk::ProvingKey<G1Affine>,
+    pub(crate) id: CircuitId,
+    pub(crate) insecure: bool,
+}
+
+/// A verifying key with the identity of its circuit and its SRS's insecure flag.
+#[derive(Clone, Debug)]
+pub struct VerifyingKey {
+    pub(crate) vk: halo2_proofs::plonk::VerifyingKey<G1Affine>,
+    pub(crate) id: CircuitId,
+    pub(crate) insecure: bool,
+}
+
+impl ProvingKey {
+    /// The verifying key inside.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey {
+            vk: self.pk.get_vk().clone(),
+            id: self.id.clone(),
+            insecure: self.insecure,
+        }
+    }
+
+    /// The circuit this key proves.
+    pub fn id(&self) -> &CircuitId {
+        &self.id
+    }
+
+    /// True when made with the dev SRS.
+    pub fn is_insecure(&self) -> bool {
+        self.insecure
+    }
+
+    /// The halo2 key.
+    pub fn halo2(&self) -> &halo2_proofs::plonk::ProvingKey<G1Affine> {
+        &self.pk
+    }
+}
+
+impl VerifyingKey {
+    /// The circuit this key verifies.
+    pub fn id(&self) -> &CircuitId {
+        &self.id
+    }
+
+    /// True when made with the dev SRS.
+    pub fn is_insecure(&self) -> bool {
+        self.insecure
+    }
+
+    /// The halo2 key (for Solidity verifier generation).
+    pub fn halo2(&self) -> &halo2_proofs::plonk::VerifyingKey<G1Affine> {
+        &self.vk
+    }
+}
+
+/// Checks `srs` has exactly the circuit's `k` (a larger one must be [`Srs::downsize`]d first, so
+/// the keys' domain and the SRS agree).
+pub(crate) fn check_srs_k(srs: &Srs, need_k: u32) -> Result<()> {
+    match srs.k() {
+        k if k < need_k => Err(ProverError::SrsTooSmall { have_k: k, need_k }),
+        k if k > need_k => Err(ProverError::KMismatch {
+            what: "SRS (downsize it first)",
+            expected: need_k,
+            found: k,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Generates the keys of `model`'s circuit at the `k` [`poa_circuits::circuit_stats`] picks.
+/// `srs` must have exactly that `k`.
+pub fn keygen(model: &QModel, srs: &Srs) -> Result<ProvingKey> {
+    let id = CircuitId::of(model)?;
+    check_srs_k(srs, id.k)?;
+    let circuit = ModelCircuit::new(model, None)?;
+    let halo2 = |source| ProverError::Halo2 {
+        stage: "keygen",
+        source,
+    };
+    let vk = keygen_vk(srs.params(), &circuit).map_err(halo2)?;
+    let pk = keygen_pk(srs.params(), vk, &circuit).map_err(halo2)?;
+    Ok(ProvingKey {
+        pk,
+        id,
+        insecure: srs.is_insecure(),
+    })
+}

@@ -1,0 +1,96 @@
+//! Proving: one inference's trace → a SHPLONK proof over the Keccak (EVM) transcript.
+
+use halo2_proofs::plonk::create_proof;
+use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
+use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
+use halo2_proofs::transcript::TranscriptWriterBuffer;
+use halo2curves::bn256::{Bn256, Fr, G1Affine};
+use poa_circuits::{public_instances, ModelCircuit};
+use poa_runtime::{QModel, Trace};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, RngCore, SeedableRng};
+
+use crate::digest::{model_digest, CircuitId};
+use crate::error::{ProverError, Result};
+use crate::keygen::{check_srs_k, ProvingKey};
+use crate::srs::Srs;
+use crate::transcript::{Challenge, Keccak};
+
+/// A proof with the public instances it proves and the identity of its circuit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proof {
+    /// Model digest of the proven model.
+    pub model_digest: [u8; 32],
+    /// Circuit digest (see [`CircuitId`]).
+    pub circuit_digest: [u8; 32],
+    /// True when the keys came from the insecure dev SRS.
+    pub insecure_srs: bool,
+    /// Public instances, in [`poa_circuits::instances`] layout.
+    pub instances: Vec<Fr>,
+    /// The proof bytes (Keccak/EVM transcript).
+    pub bytes: Vec<u8>,
+}
+
+/// Proves `trace` (a run of `model`) with fresh OS randomness for the blinding factors.
+pub fn prove(srs: &Srs, pk: &ProvingKey, model: &QModel, trace: &Trace) -> Result<Proof> {
+    prove_with_rng(srs, pk, model, trace, ChaCha20Rng::from_entropy())
+}
+
+/// [`prove`] with a caller-chosen RNG (deterministic proofs in tests).
+pub fn prove_with_rng(
+    srs: &Srs,
+    pk: &ProvingKey,
+    model: &QModel,
+    trace: &Trace,
+    rng: impl RngCore + CryptoRng,
+) -> Result<Proof> {
+    let id = &pk.id;
+    let md = model_digest(model)?;
+    if md != id.model_digest {
+        return Err(ProverError::ModelMismatch {
+            what: "proving key",
+            expected: hex::encode(md),
+            found: hex::encode(id.model_digest),
+        });
+    }
+    // Same model, but keys from another circuit version or k: refuse before proving.
+    let want = CircuitId::of(model)?;
+    if want.circuit_digest != id.circuit_digest {
+        return Err(ProverError::CircuitMismatch {
+            what: "proving key",
+            expected: hex::encode(want.circuit_digest),
+            found: hex::encode(id.circuit_digest),
+        });
+    }
+    check_srs_k(srs, id.k)?;
+    if srs.is_insecure() != pk.insecure {
+        return Err(ProverError::InsecureMismatch {
+            what: "SRS",
+            expected: pk.insecure,
+            found: srs.is_insecure(),
+        });
+    }
+    let circuit = ModelCircuit::new(model, Some(trace))?;
+    let instances = public_instances(model, trace);
+    let mut transcript =
+        <Keccak<Vec<u8>> as TranscriptWriterBuffer<_, G1Affine, Challenge>>::init(Vec::new());
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+        srs.params(),
+        &pk.pk,
+        &[circuit],
+        &[&[&instances]],
+        rng,
+        &mut transcript,
+    )
+    .map_err(|source| ProverError::Halo2 {
+        stage: "proving",
+        source,
+    })?;
+    Ok(Proof {
+        model_digest: id.model_digest,
+        circuit_digest: id.circuit_digest,
+        insecure_srs: pk.insecure,
+        instances,
+        bytes: transcript.finalize(),
+    })
+}

@@ -1,0 +1,177 @@
+//! keygen → prove → verify on fixture models, in memory and through the artifact files, and the
+//! proof/instance tampering every verifier must refuse.
+
+mod common;
+
+use common::{mlp_deep, mlp_small, Setup};
+use poa_circuits::InstanceLayout;
+use poa_prover::{verify, Proof, ProverError, ProvingKey, Srs, VerifyingKey};
+
+fn round_trip_through_files(s: &Setup) {
+    verify(&s.srs, &s.vk, &s.proof).expect("fresh proof verifies");
+    let srs = Srs::from_file_bytes(&s.srs.to_file_bytes()).expect("srs file loads");
+    let vk = VerifyingKey::from_file_bytes(&s.vk.to_file_bytes()).expect("vk file loads");
+    let proof = Proof::from_json(&s.proof.to_json()).expect("proof JSON parses");
+    assert_eq!(proof, s.proof, "proof JSON round-trips exactly");
+    verify(&srs, &vk, &proof).expect("loaded artifacts verify");
+    // A pk read back from disk proves too.
+    let pk = ProvingKey::from_file_bytes(&s.pk.to_file_bytes()).expect("pk file loads");
+    let again = poa_prover::prove(&srs, &pk, &s.model, &s.trace).expect("proves with loaded pk");
+    verify(&srs, &vk, &again).expect("proof from loaded pk verifies");
+    assert_eq!(
+        again.instances, s.proof.instances,
+        "instances are deterministic"
+    );
+}
+
+#[test]
+fn mlp_small_round_trips() {
+    round_trip_through_files(mlp_small());
+}
+
+#[test]
+fn mlp_deep_round_trips() {
+    round_trip_through_files(mlp_deep());
+}
+
+fn assert_fails_verification(s: &Setup, proof: &Proof, what: &str) {
+    match verify(&s.srs, &s.vk, proof) {
+        Err(ProverError::VerificationFailed { .. }) => {}
+        other => panic!("{what}: expected VerificationFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn rejects_tampered_proof_bytes() {
+    let s = mlp_small();
+    let n = s.proof.bytes.len();
+    // First commitment, a middle byte, and the last opening.
+    for i in [0, 31, n / 2, n - 1] {
+        let mut p = s.proof.clone();
+        p.bytes[i] ^= 1;
+        assert_fails_verification(s, &p, &format!("byte {i} flipped"));
+    }
+    let mut short = s.proof.clone();
+    short.bytes.truncate(n - 32);
+    assert_fails_verification(s, &short, "truncated proof");
+    let mut long = s.proof.clone();
+    long.bytes.extend_from_slice(&[0; 32]);
+    assert_fails_verification(s, &long, "proof with trailing bytes");
+}
+
+#[test]
+fn rejects_changed_output_instance() {
+    let s = mlp_small();
+    let layout = InstanceLayout::of(&s.model);
+    let mut p = s.proof.clone();
+    p.instances[layout.output.start] += halo2curves::bn256::Fr::one();
+    assert_fails_verification(s, &p, "output +1");
+}
+
+#[test]
+fn rejects_changed_input_instance() {
+    let s = mlp_small();
+    let layout = InstanceLayout::of(&s.model);
+    let mut p = s.proof.clone();
+    p.instances[layout.input.start + 20] -= halo2curves::bn256::Fr::one();
+    assert_fails_verification(s, &p, "input -1");
+}
+
+#[test]
+fn rejects_dropped_or_extra_instance_by_count() {
+    let s = mlp_small();
+    let mut p = s.proof.clone();
+    p.instances.pop();
+    assert!(matches!(
+        verify(&s.srs, &s.vk, &p),
+        Err(ProverError::InstanceCount { .. })
+    ));
+    let mut p = s.proof.clone();
+    p.instances.push(halo2curves::bn256::Fr::zero());
+    assert!(matches!(
+        verify(&s.srs, &s.vk, &p),
+        Err(ProverError::InstanceCount { .. })
+    ));
+}
+
+#[test]
+fn rejects_vk_and_pk_of_another_model() {
+    let (small, deep) = (mlp_small(), mlp_deep());
+    let err = verify(&deep.srs, &deep.vk, &small.proof).expect_err("other model's vk");
+    assert!(
+        matches!(err, ProverError::ModelMismatch { what: "proof", .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(small.model.digest()), "{err}");
+    let err = poa_prover::prove(&deep.srs, &deep.pk, &small.model, &small.trace)
+        .expect_err("other model's pk");
+    assert!(
+        matches!(
+            err,
+            ProverError::ModelMismatch {
+                what: "proving key",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn rejects_proof_of_same_model_under_another_circuit_digest() {
+    let s = mlp_small();
+    let mut p = s.proof.clone();
+    p.circuit_digest[0] ^= 1;
+    assert!(matches!(
+        verify(&s.srs, &s.vk, &p),
+        Err(ProverError::CircuitMismatch { .. })
+    ));
+}
+
+#[test]
+fn rejects_proof_claiming_a_secure_srs_against_a_dev_vk() {
+    let s = mlp_small();
+    let mut p = s.proof.clone();
+    p.insecure_srs = false;
+    assert!(matches!(
+        verify(&s.srs, &s.vk, &p),
+        Err(ProverError::InsecureMismatch { .. })
+    ));
+}
+
+#[test]
+fn rejects_trace_of_another_model() {
+    let (small, deep) = (mlp_small(), mlp_deep());
+    let err = poa_prover::prove(&small.srs, &small.pk, &small.model, &deep.trace)
+        .expect_err("foreign trace");
+    assert!(matches!(err, ProverError::Circuit(_)), "{err:?}");
+}
+
+#[test]
+fn proof_json_rejects_bad_fields() {
+    let s = mlp_small();
+    let json = s.proof.to_json();
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["insecure_srs"], true);
+    assert_eq!(v["format"], "openpoa-proof-v1");
+    assert_eq!(v["model_digest"], s.model.digest());
+    let first = v["instances"][0].as_str().expect("hex").to_string();
+    assert!(first.starts_with("0x") && first.len() == 66, "{first}");
+
+    // The BN254 modulus itself is not a canonical scalar.
+    let modulus = "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
+    let bad = json.replacen(&first, modulus, 1);
+    assert!(matches!(
+        Proof::from_json(&bad),
+        Err(ProverError::InvalidInstance { index: 0, .. })
+    ));
+    let bad = json.replace("openpoa-proof-v1", "openpoa-proof-v9");
+    assert!(matches!(
+        Proof::from_json(&bad),
+        Err(ProverError::ProofFormat { .. })
+    ));
+    assert!(matches!(
+        Proof::from_json(&json[..json.len() / 2]),
+        Err(ProverError::ProofFormat { .. })
+    ));
+}
