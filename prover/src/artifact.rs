@@ -68,6 +68,21 @@ fn check_vk_k(
     Ok(())
 }
 
+/// Runs halo2's key reader on a checksummed payload. The checksum passed, so only a
+/// deliberately forged payload can make the reader panic; catch it anyway so a bad file is an
+/// error, not a crash.
+fn decode_payload<T>(what: &'static str, read: impl FnOnce() -> std::io::Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .map_err(|_| ProverError::Decode {
+            what,
+            reason: "halo2 reader panicked on the payload".into(),
+        })?
+        .map_err(|e| ProverError::Decode {
+            what,
+            reason: e.to_string(),
+        })
+}
+
 impl ProvingKey {
     /// The pk file: header + halo2 payload.
     pub fn to_file_bytes(&self) -> Vec<u8> {
@@ -78,18 +93,8 @@ impl ProvingKey {
     pub fn from_file_bytes(bytes: &[u8]) -> Result<Self> {
         let what = Kind::ProvingKey.name();
         let (h, payload) = Header::open(Kind::ProvingKey, bytes)?;
-        // The checksum passed, so only a deliberately forged payload can make halo2's reader
-        // panic; catch it anyway so a bad file is an error, not a crash.
-        let pk = std::panic::catch_unwind(|| {
+        let pk = decode_payload(what, || {
             halo2_proofs::plonk::ProvingKey::from_bytes::<ModelCircuit>(payload, KEY_FORMAT, ())
-        })
-        .map_err(|_| ProverError::Decode {
-            what,
-            reason: "halo2 reader panicked on the payload".into(),
-        })?
-        .map_err(|e| ProverError::Decode {
-            what,
-            reason: e.to_string(),
         })?;
         check_vk_k(what, &h, pk.get_vk())?;
         Ok(Self {
@@ -110,16 +115,8 @@ impl VerifyingKey {
     pub fn from_file_bytes(bytes: &[u8]) -> Result<Self> {
         let what = Kind::VerifyingKey.name();
         let (h, payload) = Header::open(Kind::VerifyingKey, bytes)?;
-        let vk = std::panic::catch_unwind(|| {
+        let vk = decode_payload(what, || {
             halo2_proofs::plonk::VerifyingKey::from_bytes::<ModelCircuit>(payload, KEY_FORMAT, ())
-        })
-        .map_err(|_| ProverError::Decode {
-            what,
-            reason: "halo2 reader panicked on the payload".into(),
-        })?
-        .map_err(|e| ProverError::Decode {
-            what,
-            reason: e.to_string(),
         })?;
         check_vk_k(what, &h, &vk)?;
         Ok(Self {
