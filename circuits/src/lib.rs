@@ -21,6 +21,7 @@ pub mod error;
 pub mod field;
 pub mod instances;
 pub mod model;
+pub mod poseidon;
 
 pub use error::CircuitError;
 pub use instances::{public_instances, InstanceLayout, INSTANCE_LAYOUT_VERSION};

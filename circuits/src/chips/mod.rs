@@ -92,3 +92,13 @@ pub struct RangeRequest {
     /// Bits of the bound.
     pub bits: u32,
 }
+
+/// An assigned cell holding an arbitrary field element (packed values, hashes), with its value
+/// when known.
+#[derive(Clone, Copy, Debug)]
+pub struct FVar {
+    /// The cell.
+    pub cell: Cell,
+    /// Its value, when known.
+    pub value: Option<Fr>,
+}
