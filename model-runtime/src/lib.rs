@@ -11,10 +11,13 @@
 //! Number format: a real `v` at scale `s` is the integer `round(v · 2^s)`; all rescaling is the
 //! rounded division of [`quant::div_round`], so a circuit can check it with one range-checked
 //! remainder. This crate has no ZK dependency.
+//!
+//! [`datanet`] keeps the versioned, de-duplicated datanets that attribution scores against.
 
 #![deny(missing_docs)]
 
 pub mod calibrate;
+pub mod datanet;
 pub mod error;
 pub mod float_graph;
 pub mod graph;

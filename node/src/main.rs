@@ -36,6 +36,8 @@ enum Command {
     Verify(commands::verify::Args),
     /// Run the whole pipeline on the bundled fixtures with embedded defaults.
     Demo(commands::demo::Args),
+    /// Create datanets, add or import contributions, seal versions, show them.
+    Datanet(commands::datanet::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Prove(args) => commands::prove::run(&args, &out),
         Command::Verify(args) => commands::verify::run(&args, &out),
         Command::Demo(args) => commands::demo::run(&args, &out),
+        Command::Datanet(args) => commands::datanet::run(&args, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod compile;
+pub mod datanet;
 pub mod demo;
 pub mod prove;
 pub mod run;
