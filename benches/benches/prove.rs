@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use halo2_proofs::SerdeFormat;
+use poa_circuits::Visibility;
 use poa_circuits::{circuit_stats, ModelCircuit};
 use poa_prover::{keygen, prove, verify, Srs};
 use poa_runtime::{calibrate, parse_inputs, CalibrationOptions, OnnxModel, QModel};
@@ -44,7 +45,9 @@ fn bench_models(c: &mut Criterion) {
     let input = parse_inputs(&read("data/input_0.json"), 64).expect("input")[0].clone();
     for &name in MODELS {
         let model = compile(name);
-        let stats = match circuit_stats(&model).and_then(|_| ModelCircuit::new(&model, None)) {
+        let stats = match circuit_stats(&model, &Visibility::default())
+            .and_then(|_| ModelCircuit::new(&model, None, Visibility::default()))
+        {
             Ok(circuit) => circuit.stats(),
             Err(e) => {
                 eprintln!("skipping {name}: {e}");
@@ -54,7 +57,7 @@ fn bench_models(c: &mut Criterion) {
         eprintln!("{name}: {stats}");
         let srs = Srs::dev(stats.k);
         let trace = model.run(&input).expect("runs");
-        let pk = keygen(&model, &srs).expect("keygen");
+        let pk = keygen(&model, &Visibility::default(), &srs).expect("keygen");
         let vk = pk.verifying_key();
         let proof = prove(&srs, &pk, &model, &trace).expect("proves");
         eprintln!(
@@ -67,7 +70,7 @@ fn bench_models(c: &mut Criterion) {
         let mut g = c.benchmark_group(name);
         g.sample_size(10);
         g.bench_function("keygen", |b| {
-            b.iter(|| keygen(black_box(&model), &srs).expect("keygen"))
+            b.iter(|| keygen(black_box(&model), &Visibility::default(), &srs).expect("keygen"))
         });
         g.bench_function("prove", |b| {
             b.iter(|| prove(&srs, &pk, black_box(&model), &trace).expect("proves"))

@@ -17,15 +17,18 @@
 #![deny(missing_docs)]
 
 pub mod chips;
+pub mod commit;
 pub mod error;
 pub mod field;
 pub mod instances;
 pub mod model;
 pub mod poseidon;
+pub mod visibility;
 
 pub use error::CircuitError;
 pub use instances::{public_instances, InstanceLayout, INSTANCE_LAYOUT_VERSION};
 pub use model::{circuit_stats, CircuitStats, ModelCircuit, Tamper, SUPPORTED_OPS};
+pub use visibility::{InputVisibility, Visibility};
 
 /// The scalar field the circuits are defined over (BN254's `Fr`).
 pub use halo2curves::bn256::Fr;

@@ -29,8 +29,11 @@ use crate::chips::range_check::{
 use crate::chips::relu::{self, ReluChip, ReluConfig, ReluInstructions};
 use crate::chips::table::{self, TableChip, TableConfig, TableInstructions, TableTamper};
 use crate::chips::{assign, Columns, RangeRequest, Var, LANES};
+use crate::commit::input_packing;
 use crate::error::CircuitError;
 use crate::instances::{public_instances, InstanceLayout};
+use crate::poseidon::chip::{self as poseidon, PoseidonChip, PoseidonConfig};
+use crate::visibility::{InputVisibility, Visibility};
 
 /// Ops the circuit lays out today.
 pub const SUPPORTED_OPS: &[&str] = &[
@@ -103,6 +106,8 @@ pub enum Tamper {
         /// Element index.
         element: usize,
     },
+    /// Adds one to the input commitment's digest (`hashed` inputs).
+    InputCommitment,
 }
 
 /// Size of a model's circuit.
@@ -163,6 +168,7 @@ pub struct ModelConfig {
     argmax: ArgMaxConfig,
     affine: AffineConfig,
     table: TableConfig,
+    poseidon: PoseidonConfig,
     range: RangeCheckConfig,
     instance: Column<Instance>,
 }
@@ -172,6 +178,7 @@ pub struct ModelConfig {
 pub struct ModelCircuit {
     model: QModel,
     trace: Option<Trace>,
+    vis: Visibility,
     plan: Plan,
     /// Test-only fault injection (see [`Tamper`]).
     #[doc(hidden)]
@@ -187,16 +194,21 @@ struct Plan {
 }
 
 impl ModelCircuit {
-    /// Builds the circuit of `model`, with the witness of `trace` (`None` for keygen). Rejects
-    /// unsupported ops (naming the layer) and a trace that is not this model's.
-    pub fn new(model: &QModel, trace: Option<&Trace>) -> Result<Self, CircuitError> {
-        let plan = plan(model)?;
+    /// Builds the circuit of `model` under `vis`, with the witness of `trace` (`None` for
+    /// keygen). Rejects unsupported ops (naming the layer) and a trace that is not this model's.
+    pub fn new(
+        model: &QModel,
+        trace: Option<&Trace>,
+        vis: Visibility,
+    ) -> Result<Self, CircuitError> {
+        let plan = plan(model, &vis)?;
         if let Some(t) = trace {
             check_trace(model, t)?;
         }
         Ok(Self {
             model: model.clone(),
             trace: trace.cloned(),
+            vis,
             plan,
             tamper: None,
         })
@@ -212,12 +224,17 @@ impl ModelCircuit {
     pub fn instances(&self) -> Option<Vec<Fr>> {
         self.trace
             .as_ref()
-            .map(|t| public_instances(&self.model, t))
+            .map(|t| public_instances(&self.model, t, &self.vis))
+    }
+
+    /// The visibility the circuit was built with.
+    pub fn visibility(&self) -> Visibility {
+        self.vis
     }
 
     /// Size of this circuit.
     pub fn stats(&self) -> CircuitStats {
-        stats_from_plan(&self.model, &self.plan)
+        stats_from_plan(&self.model, &self.vis, &self.plan)
     }
 
     fn value(&self, tensor: usize, i: usize) -> Option<i64> {
@@ -225,15 +242,16 @@ impl ModelCircuit {
     }
 }
 
-/// Size of `model`'s circuit (rows, `k`, columns, lookups, MACs), or why it cannot be built.
-pub fn circuit_stats(model: &QModel) -> Result<CircuitStats, CircuitError> {
-    Ok(stats_from_plan(model, &plan(model)?))
+/// Size of `model`'s circuit under `vis` (rows, `k`, columns, lookups, MACs), or why it cannot
+/// be built.
+pub fn circuit_stats(model: &QModel, vis: &Visibility) -> Result<CircuitStats, CircuitError> {
+    Ok(stats_from_plan(model, vis, &plan(model, vis)?))
 }
 
-fn stats_from_plan(model: &QModel, plan: &Plan) -> CircuitStats {
+fn stats_from_plan(model: &QModel, vis: &Visibility, plan: &Plan) -> CircuitStats {
     let mut cs = ConstraintSystem::<Fr>::default();
     let _ = ModelCircuit::configure(&mut cs);
-    let instances = InstanceLayout::of(model).len();
+    let instances = InstanceLayout::of(model, vis).len();
     let rows = plan
         .main_rows
         .max(plan.range_rows)
@@ -293,9 +311,24 @@ fn quotient_check(model: &QModel, id: usize) -> Option<i64> {
 }
 
 /// Checks every op is supported and counts rows of both bands, chip by chip.
-fn plan(model: &QModel) -> Result<Plan, CircuitError> {
-    let mut main = numel(&model.input().shape).div_ceil(LANES);
-    let mut range = 0usize;
+fn plan(model: &QModel, vis: &Visibility) -> Result<Plan, CircuitError> {
+    let n_input = numel(&model.input().shape);
+    let mut main = n_input.div_ceil(LANES);
+    // Every input value is range-checked to its packing slot, whatever its visibility: a private
+    // input must be shown in range, and a hashed one must pack injectively.
+    let packing = input_packing(model);
+    if packing.slot_bits > MAX_BITS {
+        return Err(CircuitError::RangeTooWide {
+            layer: model.input().name.clone(),
+            bits: packing.slot_bits,
+            limit: MAX_BITS,
+        });
+    }
+    let mut range = n_input * range_check::rows_for(packing.slot_bits);
+    if vis.input == InputVisibility::Hashed {
+        let elements = n_input.div_ceil(packing.per_element);
+        main += elements + poseidon::rows_for(elements);
+    }
     let rc_rows = |bits: &[u32]| -> usize { bits.iter().map(|&b| range_check::rows_for(b)).sum() };
     for (ni, node) in model.nodes.iter().enumerate() {
         if node.inputs.len() != node.op.arity() {
@@ -516,6 +549,7 @@ impl Circuit<Fr> for ModelCircuit {
         Self {
             model: self.model.clone(),
             trace: None,
+            vis: self.vis,
             plan: self.plan.clone(),
             tamper: None,
         }
@@ -533,6 +567,7 @@ impl Circuit<Fr> for ModelCircuit {
             argmax: ArgMaxChip::configure(meta, cols),
             affine: AffineChip::configure(meta, cols),
             table: TableChip::configure(meta, cols),
+            poseidon: PoseidonChip::configure(meta, cols),
             range: RangeCheckChip::configure(meta),
             instance,
         }
@@ -550,12 +585,13 @@ impl Circuit<Fr> for ModelCircuit {
         let argmax_chip = ArgMaxChip::construct(config.argmax.clone());
         let affine_chip = AffineChip::construct(config.affine.clone());
         let table_chip = TableChip::construct(config.table.clone());
+        let poseidon_chip = PoseidonChip::construct(config.poseidon.clone());
         let range_chip = RangeCheckChip::construct(config.range.clone());
         range_chip.load_table(&mut layouter)?;
         let tables = model_tables(model);
         table_chip.load_tables(&mut layouter, &tables)?;
 
-        let (inputs, outputs) = layouter.assign_region(
+        let (inputs, commitment, outputs) = layouter.assign_region(
             || "model",
             |mut region| {
                 let region = &mut region;
@@ -574,6 +610,22 @@ impl Circuit<Fr> for ModelCircuit {
                     })
                     .collect();
                 let mut row = n_in.div_ceil(LANES);
+                let packing = input_packing(model);
+                reqs.extend(input.iter().map(|&var| RangeRequest {
+                    var,
+                    offset: packing.offset,
+                    bits: packing.slot_bits,
+                }));
+                let commitment = if self.vis.input == InputVisibility::Hashed {
+                    let (packed, used) = gemm_chip.pack(region, row, &input, &packing)?;
+                    row += used;
+                    let tamper = self.tamper == Some(Tamper::InputCommitment);
+                    let (digest, used) = poseidon_chip.hash(region, row, &packed, tamper)?;
+                    row += used;
+                    Some(digest)
+                } else {
+                    None
+                };
                 cells[0] = Some(input);
 
                 for (ni, node) in model.nodes.iter().enumerate() {
@@ -839,11 +891,14 @@ impl Circuit<Fr> for ModelCircuit {
 
                 let inputs = cells[0].clone().ok_or(Error::Synthesis)?;
                 let outputs = cells[model.output].clone().ok_or(Error::Synthesis)?;
-                Ok((inputs, outputs))
+                Ok((inputs, commitment, outputs))
             },
         )?;
 
-        let layout = InstanceLayout::of(model);
+        let layout = InstanceLayout::of(model, &self.vis);
+        if let (Some(d), Some(row)) = (commitment, layout.input_commitment) {
+            layouter.constrain_instance(d.cell, config.instance, row);
+        }
         for (v, row) in inputs.iter().zip(layout.input) {
             layouter.constrain_instance(v.cell, config.instance, row);
         }

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use common::{compile, has_gate, has_lookup, has_permutation, mock, test_inputs};
 use poa_circuits::field::{fe, to_i64};
+use poa_circuits::Visibility;
 use poa_circuits::{
     circuit_stats, public_instances, CircuitError, InstanceLayout, ModelCircuit, Tamper,
 };
@@ -45,11 +46,11 @@ fn accepts_fixture(name: &str) {
 
 fn accepts_fixture_inputs(name: &str, inputs: usize) {
     let q = model(name);
-    let layout = InstanceLayout::of(q);
+    let layout = InstanceLayout::of(q, &Visibility::default());
     for x in test_inputs().iter().take(inputs) {
         let trace = q.run(x).expect("runs");
-        let circuit = ModelCircuit::new(q, Some(&trace)).expect("builds");
-        let instances = public_instances(q, &trace);
+        let circuit = ModelCircuit::new(q, Some(&trace), Visibility::default()).expect("builds");
+        let instances = public_instances(q, &trace, &Visibility::default());
         assert_eq!(circuit.instances().as_deref(), Some(instances.as_slice()));
         mock(&circuit, instances.clone()).unwrap_or_else(|e| panic!("{name}: {e:#?}"));
         let outputs: Vec<i64> = instances[layout.output.clone()]
@@ -98,9 +99,13 @@ fn accepts_ops_zoo_bit_exact() {
 fn tampered(name: &str, tamper: Tamper) -> Vec<halo2_proofs::dev::VerifyFailure> {
     let q = model(name);
     let trace = q.run(&test_inputs()[0]).expect("runs");
-    let mut circuit = ModelCircuit::new(q, Some(&trace)).expect("builds");
+    let mut circuit = ModelCircuit::new(q, Some(&trace), Visibility::default()).expect("builds");
     circuit.tamper = Some(tamper);
-    mock(&circuit, public_instances(q, &trace)).expect_err("tampered witness must fail")
+    mock(
+        &circuit,
+        public_instances(q, &trace, &Visibility::default()),
+    )
+    .expect_err("tampered witness must fail")
 }
 
 #[test]
@@ -208,9 +213,9 @@ fn rejects_wrong_table_output() {
 fn instance_tamper(row: impl Fn(&InstanceLayout) -> usize) {
     let q = model("mlp_small");
     let trace = q.run(&test_inputs()[0]).expect("runs");
-    let circuit = ModelCircuit::new(q, Some(&trace)).expect("builds");
-    let mut instances = public_instances(q, &trace);
-    instances[row(&InstanceLayout::of(q))] += fe(1);
+    let circuit = ModelCircuit::new(q, Some(&trace), Visibility::default()).expect("builds");
+    let mut instances = public_instances(q, &trace, &Visibility::default());
+    instances[row(&InstanceLayout::of(q, &Visibility::default()))] += fe(1);
     let failures = mock(&circuit, instances).expect_err("wrong instance must fail");
     assert!(has_permutation(&failures), "{failures:#?}");
 }
@@ -245,7 +250,7 @@ fn rejects_unlayable_maxpool_window_naming_layer() {
     g.push("pool".into(), Op::MaxPool(window), vec![0], 4)
         .expect("the runtime accepts it");
     let q = g.finish();
-    let err = ModelCircuit::new(&q, None).expect_err("all-padding window");
+    let err = ModelCircuit::new(&q, None, Visibility::default()).expect_err("all-padding window");
     match &err {
         CircuitError::UnsupportedShape { layer, reason } => {
             assert_eq!(layer, "pool");
@@ -254,7 +259,7 @@ fn rejects_unlayable_maxpool_window_naming_layer() {
         other => panic!("unexpected error {other:?}"),
     }
     assert!(err.to_string().contains("pool"), "{err}");
-    assert_eq!(circuit_stats(&q), Err(err));
+    assert_eq!(circuit_stats(&q, &Visibility::default()), Err(err));
 }
 
 #[test]
@@ -267,7 +272,7 @@ fn reports_circuit_stats() {
         "ops_zoo",
     ] {
         let q = model(name);
-        let stats = circuit_stats(q).expect("supported");
+        let stats = circuit_stats(q, &Visibility::default()).expect("supported");
         println!("{name}: {stats}");
         assert_eq!(stats.macs, q.macs());
         assert!(

@@ -7,6 +7,7 @@ mod common;
 
 use common::{has_gate, has_lookup, mock};
 use poa_circuits::field::to_i64;
+use poa_circuits::Visibility;
 use poa_circuits::{public_instances, InstanceLayout, ModelCircuit, Tamper, SUPPORTED_OPS};
 use poa_runtime::graph::GraphBuilder;
 use poa_runtime::ops::{Conv, Gemm, Op, Table, TableFn, Window};
@@ -99,11 +100,11 @@ proptest! {
     #[test]
     fn random_mlps_are_accepted_bit_exact((q, x) in case()) {
         let trace = q.run_quantized(Tensor::new(vec![1, x.len()], x)).expect("runs");
-        let circuit = ModelCircuit::new(&q, Some(&trace)).expect("builds");
-        let instances = public_instances(&q, &trace);
+        let circuit = ModelCircuit::new(&q, Some(&trace), Visibility::default()).expect("builds");
+        let instances = public_instances(&q, &trace, &Visibility::default());
         let res = mock(&circuit, instances.clone());
         prop_assert!(res.is_ok(), "{:#?}", res);
-        let outs: Vec<i64> = instances[InstanceLayout::of(&q).output]
+        let outs: Vec<i64> = instances[InstanceLayout::of(&q, &Visibility::default()).output]
             .iter()
             .map(|f| to_i64(f).expect("small"))
             .collect();
@@ -126,17 +127,21 @@ fn argmax_only(values: &[i64]) -> (QModel, poa_runtime::Trace) {
 fn argmax_tie_goes_to_first_index() {
     let (q, trace) = argmax_only(&[3, -7, 9, 9, 1]);
     assert_eq!(trace.output().data, vec![2]);
-    let circuit = ModelCircuit::new(&q, Some(&trace)).expect("builds");
-    mock(&circuit, public_instances(&q, &trace)).expect("first maximum accepted");
+    let circuit = ModelCircuit::new(&q, Some(&trace), Visibility::default()).expect("builds");
+    mock(
+        &circuit,
+        public_instances(&q, &trace, &Visibility::default()),
+    )
+    .expect("first maximum accepted");
 }
 
 #[test]
 fn rejects_tie_resolved_to_later_index() {
     let (q, trace) = argmax_only(&[3, -7, 9, 9, 1]);
-    let mut circuit = ModelCircuit::new(&q, Some(&trace)).expect("builds");
+    let mut circuit = ModelCircuit::new(&q, Some(&trace), Visibility::default()).expect("builds");
     circuit.tamper = Some(Tamper::ArgMaxIndex { node: 0, index: 3 });
-    let mut instances = public_instances(&q, &trace);
-    let out = InstanceLayout::of(&q).output.start;
+    let mut instances = public_instances(&q, &trace, &Visibility::default());
+    let out = InstanceLayout::of(&q, &Visibility::default()).output.start;
     instances[out] = poa_circuits::field::fe(3);
     let failures = mock(&circuit, instances).expect_err("later tie index must fail");
     assert!(has_lookup(&failures, "range check limb"), "{failures:#?}");
@@ -298,11 +303,11 @@ proptest! {
     fn random_conv_graphs_are_accepted_bit_exact(p in conv_case()) {
         let (q, x) = conv_graph(&p);
         let trace = q.run_quantized(x).expect("runs");
-        let circuit = ModelCircuit::new(&q, Some(&trace)).expect("builds");
-        let instances = public_instances(&q, &trace);
+        let circuit = ModelCircuit::new(&q, Some(&trace), Visibility::default()).expect("builds");
+        let instances = public_instances(&q, &trace, &Visibility::default());
         let res = mock(&circuit, instances.clone());
         prop_assert!(res.is_ok(), "{:?}: {:#?}", p, res);
-        let outs: Vec<i64> = instances[InstanceLayout::of(&q).output]
+        let outs: Vec<i64> = instances[InstanceLayout::of(&q, &Visibility::default()).output]
             .iter()
             .map(|f| to_i64(f).expect("small"))
             .collect();
@@ -327,15 +332,20 @@ fn sigmoid_only(values: &[i64]) -> (QModel, poa_runtime::Trace) {
 #[test]
 fn table_clamps_both_edges() {
     let (q, trace) = sigmoid_only(&[-1000, -3, 0, 5, 999]);
-    let circuit = ModelCircuit::new(&q, Some(&trace)).expect("builds");
-    mock(&circuit, public_instances(&q, &trace)).expect("clamped inputs accepted");
+    let circuit = ModelCircuit::new(&q, Some(&trace), Visibility::default()).expect("builds");
+    mock(
+        &circuit,
+        public_instances(&q, &trace, &Visibility::default()),
+    )
+    .expect("clamped inputs accepted");
 }
 
 #[test]
 fn rejects_clamp_lie() {
     for (element, values) in [(0, [-900, 1]), (1, [1, 900])] {
         let (q, trace) = sigmoid_only(&values);
-        let mut circuit = ModelCircuit::new(&q, Some(&trace)).expect("builds");
+        let mut circuit =
+            ModelCircuit::new(&q, Some(&trace), Visibility::default()).expect("builds");
         circuit.tamper = Some(Tamper::TableClamp { node: 0, element });
         // The instances follow the lie, so only the clamp gate can catch it.
         let table = match &q.nodes[0].op {
@@ -344,8 +354,8 @@ fn rejects_clamp_lie() {
         };
         let last = table.lo + table.values.len() as i64 - 1;
         let lie = if element == 0 { table.lo + 1 } else { last - 1 };
-        let mut instances = public_instances(&q, &trace);
-        let out = InstanceLayout::of(&q).output.start + element;
+        let mut instances = public_instances(&q, &trace, &Visibility::default());
+        let out = InstanceLayout::of(&q, &Visibility::default()).output.start + element;
         instances[out] = poa_circuits::field::fe(table.lookup(lie));
         let failures = mock(&circuit, instances).expect_err("clamp lie must fail");
         assert!(has_gate(&failures, "table clamp"), "{failures:#?}");
@@ -421,7 +431,12 @@ fn every_runtime_op_is_supported() {
         let n: usize = shape.iter().product();
         let x: Vec<i64> = (0..n as i64).map(|i| (i * 37 % 129) - 64).collect();
         let trace = q.run_quantized(Tensor::new(shape, x)).expect("runs");
-        let circuit = ModelCircuit::new(&q, Some(&trace)).unwrap_or_else(|e| panic!("{kind}: {e}"));
-        mock(&circuit, public_instances(&q, &trace)).unwrap_or_else(|e| panic!("{kind}: {e:#?}"));
+        let circuit = ModelCircuit::new(&q, Some(&trace), Visibility::default())
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        mock(
+            &circuit,
+            public_instances(&q, &trace, &Visibility::default()),
+        )
+        .unwrap_or_else(|e| panic!("{kind}: {e:#?}"));
     }
 }

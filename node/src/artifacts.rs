@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use poa_circuits::{InputVisibility, Visibility};
 use poa_prover::Srs;
 use poa_runtime::{Agreement, CalibrationReport, QModel, Scales};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -89,8 +90,28 @@ pub struct Settings {
     pub input_shape: Vec<usize>,
     /// Embedding tensor id and shape.
     pub embedding: EmbeddingInfo,
+    /// What the proof makes public about the input: `public`, `hashed` or `private`
+    /// (folders written before this field existed are `public`).
+    #[serde(default = "public_input")]
+    pub input_visibility: String,
     /// `poa` version that wrote the folder.
     pub poa_version: String,
+}
+
+fn public_input() -> String {
+    InputVisibility::Public.to_string()
+}
+
+impl Settings {
+    /// The circuit visibility these settings ask for.
+    pub fn visibility(&self) -> anyhow::Result<Visibility> {
+        let input = self
+            .input_visibility
+            .parse::<InputVisibility>()
+            .map_err(anyhow::Error::msg)
+            .context("settings.json `input_visibility`")?;
+        Ok(Visibility { input })
+    }
 }
 
 /// Where the attribution embedding φ(x) comes from.

@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{parse_digest, CircuitId};
 use crate::error::{ProverError, Result};
-use crate::header::{Header, Kind, FLAG_INSECURE};
+use crate::header::{Header, Kind, FLAG_INPUT_HASHED, FLAG_INPUT_PRIVATE, FLAG_INSECURE};
 use crate::keygen::{ProvingKey, VerifyingKey};
 use crate::prove::Proof;
+use poa_circuits::{InputVisibility, Visibility};
 
 /// halo2 serialization of key payloads. Measured (`cargo bench -p poa-benches`, 2 cores): pk load
 /// RawBytes 3.2 ms vs Processed 4.4 ms (mlp_small, k=9, 2.1 MB) and 4.8 ms vs 9.7 ms (mlp_deep,
@@ -34,7 +35,12 @@ pub const PROOF_FORMAT: &str = "openpoa-proof-v1";
 fn header(kind: Kind, id: &CircuitId, insecure: bool) -> Header {
     Header {
         kind,
-        flags: if insecure { FLAG_INSECURE } else { 0 },
+        flags: if insecure { FLAG_INSECURE } else { 0 }
+            | match id.visibility.input {
+                InputVisibility::Public => 0,
+                InputVisibility::Hashed => FLAG_INPUT_HASHED,
+                InputVisibility::Private => FLAG_INPUT_PRIVATE,
+            },
         k: id.k,
         instances: id.instances as u32,
         model_digest: id.model_digest,
@@ -42,13 +48,28 @@ fn header(kind: Kind, id: &CircuitId, insecure: bool) -> Header {
     }
 }
 
-fn id_of(h: &Header) -> CircuitId {
-    CircuitId {
+fn id_of(h: &Header) -> Result<CircuitId> {
+    let input = match (
+        h.flags & FLAG_INPUT_HASHED != 0,
+        h.flags & FLAG_INPUT_PRIVATE != 0,
+    ) {
+        (false, false) => InputVisibility::Public,
+        (true, false) => InputVisibility::Hashed,
+        (false, true) => InputVisibility::Private,
+        (true, true) => {
+            return Err(ProverError::Decode {
+                what: h.kind.name(),
+                reason: "header flags say the input is both hashed and private".into(),
+            })
+        }
+    };
+    Ok(CircuitId {
         model_digest: h.model_digest,
         circuit_digest: h.circuit_digest,
         k: h.k,
         instances: h.instances as usize,
-    }
+        visibility: Visibility { input },
+    })
 }
 
 /// The halo2 payload must describe the same `k` as the header.
@@ -99,7 +120,7 @@ impl ProvingKey {
         check_vk_k(what, &h, pk.get_vk())?;
         Ok(Self {
             pk,
-            id: id_of(&h),
+            id: id_of(&h)?,
             insecure: h.insecure(),
         })
     }
@@ -121,7 +142,7 @@ impl VerifyingKey {
         check_vk_k(what, &h, &vk)?;
         Ok(Self {
             vk,
-            id: id_of(&h),
+            id: id_of(&h)?,
             insecure: h.insecure(),
         })
     }

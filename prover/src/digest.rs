@@ -2,7 +2,7 @@
 //! shapes the keys. Artifacts carry both so a key, proof or SRS from another setup is refused by
 //! name instead of failing as an opaque "proof does not verify".
 
-use poa_circuits::{circuit_stats, INSTANCE_LAYOUT_VERSION};
+use poa_circuits::{circuit_stats, Visibility, INSTANCE_LAYOUT_VERSION};
 use poa_runtime::QModel;
 use sha2::{Digest, Sha256};
 
@@ -23,16 +23,18 @@ pub struct CircuitId {
     pub k: u32,
     /// Number of public instances.
     pub instances: usize,
+    /// What the proof makes public (stored in the artifact header's flags).
+    pub visibility: Visibility,
 }
 
 impl CircuitId {
     /// The identity of `model`'s circuit at the `k` [`circuit_stats`] chooses.
-    pub fn of(model: &QModel) -> Result<Self> {
-        let stats = circuit_stats(model)?;
+    pub fn of(model: &QModel, vis: &Visibility) -> Result<Self> {
+        let stats = circuit_stats(model, vis)?;
         let model_digest = model_digest(model)?;
         // The config string pins the layout the circuits crate reports (rows, columns, lookups);
         // a chip change that alters it gives a new digest, so stale keys are refused.
-        let config = format!("{PROOF_SYSTEM}; {stats}");
+        let config = format!("{PROOF_SYSTEM}; input={}; {stats}", vis.input);
         let mut h = Sha256::new();
         h.update(b"openpoa-circuit-digest-v1");
         h.update(model_digest);
@@ -45,6 +47,7 @@ impl CircuitId {
             circuit_digest: h.finalize().into(),
             k: stats.k,
             instances: stats.instances,
+            visibility: *vis,
         })
     }
 }

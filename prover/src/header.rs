@@ -25,7 +25,11 @@ use crate::error::{ProverError, Result};
 pub const FORMAT_VERSION: u32 = 1;
 /// Flag: the artifact was made with the insecure, seed-generated dev SRS.
 pub const FLAG_INSECURE: u32 = 1;
-const KNOWN_FLAGS: u32 = FLAG_INSECURE;
+/// Key flag: the circuit's input is `hashed` (its commitment is public).
+pub const FLAG_INPUT_HASHED: u32 = 2;
+/// Key flag: the circuit's input is `private`.
+pub const FLAG_INPUT_PRIVATE: u32 = 4;
+const KNOWN_FLAGS: u32 = FLAG_INSECURE | FLAG_INPUT_HASHED | FLAG_INPUT_PRIVATE;
 /// Size of the header in bytes.
 pub const HEADER_LEN: usize = 128;
 
@@ -206,7 +210,7 @@ mod tests {
             Err(ProverError::UnsupportedVersion { found: 2, .. })
         ));
         let mut f = file.clone();
-        f[12] |= 4;
+        f[12] |= 8;
         assert!(matches!(
             Header::open(Kind::VerifyingKey, &f),
             Err(ProverError::UnknownFlags { .. })

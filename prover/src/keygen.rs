@@ -2,7 +2,7 @@
 
 use halo2_proofs::plonk::{keygen_pk, keygen_vk};
 use halo2curves::bn256::G1Affine;
-use poa_circuits::ModelCircuit;
+use poa_circuits::{ModelCircuit, Visibility};
 use poa_runtime::QModel;
 
 use crate::digest::CircuitId;
@@ -84,10 +84,10 @@ pub(crate) fn check_srs_k(srs: &Srs, need_k: u32) -> Result<()> {
 
 /// Generates the keys of `model`'s circuit at the `k` [`poa_circuits::circuit_stats`] picks.
 /// `srs` must have exactly that `k`.
-pub fn keygen(model: &QModel, srs: &Srs) -> Result<ProvingKey> {
-    let id = CircuitId::of(model)?;
+pub fn keygen(model: &QModel, vis: &Visibility, srs: &Srs) -> Result<ProvingKey> {
+    let id = CircuitId::of(model, vis)?;
     check_srs_k(srs, id.k)?;
-    let circuit = ModelCircuit::new(model, None)?;
+    let circuit = ModelCircuit::new(model, None, *vis)?;
     let halo2 = |source| ProverError::Halo2 {
         stage: "keygen",
         source,

@@ -54,7 +54,7 @@ pub fn prove_with_rng(
         });
     }
     // Same model, but keys from another circuit version or k: refuse before proving.
-    let want = CircuitId::of(model)?;
+    let want = CircuitId::of(model, &id.visibility)?;
     if want.circuit_digest != id.circuit_digest {
         return Err(ProverError::CircuitMismatch {
             what: "proving key",
@@ -70,8 +70,8 @@ pub fn prove_with_rng(
             found: srs.is_insecure(),
         });
     }
-    let circuit = ModelCircuit::new(model, Some(trace))?;
-    let instances = public_instances(model, trace);
+    let circuit = ModelCircuit::new(model, Some(trace), id.visibility)?;
+    let instances = public_instances(model, trace, &id.visibility);
     let mut transcript =
         <Keccak<Vec<u8>> as TranscriptWriterBuffer<_, G1Affine, Challenge>>::init(Vec::new());
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(

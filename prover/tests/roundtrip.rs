@@ -3,8 +3,10 @@
 
 mod common;
 
-use common::{mlp_deep, mlp_small, Setup};
-use poa_circuits::InstanceLayout;
+use common::{mlp_deep, mlp_small, mlp_small_hashed, Setup};
+use poa_circuits::commit::input_commitment;
+use poa_circuits::Visibility;
+use poa_circuits::{InputVisibility, InstanceLayout};
 use poa_prover::{verify, Proof, ProverError, ProvingKey, Srs, VerifyingKey};
 
 fn round_trip_through_files(s: &Setup) {
@@ -27,6 +29,37 @@ fn round_trip_through_files(s: &Setup) {
 #[test]
 fn mlp_small_round_trips() {
     round_trip_through_files(mlp_small());
+}
+
+#[test]
+fn hashed_input_round_trips_and_binds_the_commitment() {
+    let s = mlp_small_hashed();
+    round_trip_through_files(s);
+    assert_eq!(s.vk.id().visibility.input, InputVisibility::Hashed);
+    let layout = InstanceLayout::of(&s.model, &s.vk.id().visibility);
+    let row = layout
+        .input_commitment
+        .expect("hashed input has a commitment row");
+    assert_eq!(
+        s.proof.instances[row],
+        input_commitment(&s.model, &s.trace.input().data),
+        "the public commitment is the native one"
+    );
+    assert_eq!(
+        s.proof.instances.len(),
+        1 + 10,
+        "commitment and 10 logits, no input values"
+    );
+    let mut p = s.proof.clone();
+    p.instances[row] += halo2curves::bn256::Fr::one();
+    assert_fails_verification(s, &p, "input commitment +1");
+    // A hashed-input proof does not verify under the public-input key of the same model.
+    match verify(&mlp_small().srs, &mlp_small().vk, &s.proof) {
+        Err(ProverError::VerificationFailed { .. })
+        | Err(ProverError::CircuitMismatch { .. })
+        | Err(ProverError::InstanceCount { .. }) => {}
+        other => panic!("public-input vk accepted a hashed-input proof: {other:?}"),
+    }
 }
 
 #[test]
@@ -62,7 +95,7 @@ fn rejects_tampered_proof_bytes() {
 #[test]
 fn rejects_changed_output_instance() {
     let s = mlp_small();
-    let layout = InstanceLayout::of(&s.model);
+    let layout = InstanceLayout::of(&s.model, &Visibility::default());
     let mut p = s.proof.clone();
     p.instances[layout.output.start] += halo2curves::bn256::Fr::one();
     assert_fails_verification(s, &p, "output +1");
@@ -71,7 +104,7 @@ fn rejects_changed_output_instance() {
 #[test]
 fn rejects_changed_input_instance() {
     let s = mlp_small();
-    let layout = InstanceLayout::of(&s.model);
+    let layout = InstanceLayout::of(&s.model, &Visibility::default());
     let mut p = s.proof.clone();
     p.instances[layout.input.start + 20] -= halo2curves::bn256::Fr::one();
     assert_fails_verification(s, &p, "input -1");

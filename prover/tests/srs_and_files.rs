@@ -4,6 +4,7 @@
 mod common;
 
 use common::mlp_small;
+use poa_circuits::Visibility;
 use poa_prover::header::{Header, Kind, FLAG_INSECURE, HEADER_LEN};
 use poa_prover::{keygen, prove, verify, ProverError, ProvingKey, Srs, VerifyingKey};
 
@@ -11,7 +12,7 @@ use poa_prover::{keygen, prove, verify, ProverError, ProvingKey, Srs, VerifyingK
 fn keygen_rejects_too_small_srs() {
     let s = mlp_small();
     let need = s.pk.id().k;
-    let err = keygen(&s.model, &Srs::dev(need - 1)).expect_err("too small");
+    let err = keygen(&s.model, &Visibility::default(), &Srs::dev(need - 1)).expect_err("too small");
     assert!(
         matches!(err, ProverError::SrsTooSmall { have_k, need_k } if have_k == need - 1 && need_k == need),
         "{err:?}"
@@ -41,7 +42,7 @@ fn ceremony_params_load_and_downsize_to_the_dev_srs_of_that_k() {
     assert_eq!(fitted.to_raw_bytes(), s.srs.to_raw_bytes());
 
     // Keys and proofs made from it carry no insecure flag.
-    let pk = keygen(&s.model, &fitted).expect("keygen");
+    let pk = keygen(&s.model, &Visibility::default(), &fitted).expect("keygen");
     assert!(!pk.is_insecure());
     let proof = prove(&fitted, &pk, &s.model, &s.trace).expect("proves");
     assert!(!proof.insecure_srs);

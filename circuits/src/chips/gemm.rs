@@ -5,12 +5,13 @@
 //! `acc_0 = bias + Σ_i x_{0,i}·w_{0,i}` on the first row, `acc_j = acc_{j−1} + Σ_i x_{j,i}·w_{j,i}`
 //! after it. The last row's accumulator is the output cell. Rows = ceil(k / LANES) per output.
 
-use halo2_proofs::circuit::Region;
+use halo2_proofs::circuit::{Region, Value};
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 
-use super::{assign, Columns, Var, LANES};
+use super::{assign, Columns, FVar, Var, LANES};
+use crate::commit::Packing;
 use crate::field::{fe, wit128};
 
 /// Selectors of the Gemm chip (its columns are the shared [`Columns`]).
@@ -85,6 +86,46 @@ impl GemmChip {
             q_first,
             q_next,
         }
+    }
+}
+
+impl GemmChip {
+    /// Packs `xs` into field elements by `packing`: one first-row dot product per element, with
+    /// the slot weights `2^(slot_bits·i)` as fixed constants and the slot offsets as the bias.
+    /// Returns the packed cells and rows used ([`Packing::pack`] is the native twin).
+    pub fn pack(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        xs: &[Var],
+        packing: &Packing,
+    ) -> Result<(Vec<FVar>, usize), Error> {
+        let cols = &self.config.cols;
+        let mut out = Vec::new();
+        for (r, chunk) in xs.chunks(packing.per_element).enumerate() {
+            let row = offset + r;
+            let mut value = Some(packing.element_offset(chunk.len()));
+            for lane in 0..LANES {
+                match chunk.get(lane) {
+                    Some(x) => {
+                        assign(region, cols.lanes[lane], row, x.value, Some(x.cell));
+                        let w = packing.slot_weight(lane);
+                        region.assign_fixed(cols.consts[lane], row, w);
+                        value = value.zip(x.value).map(|(acc, v)| acc + fe(v) * w);
+                    }
+                    None => {
+                        assign(region, cols.lanes[lane], row, Some(0), None);
+                    }
+                }
+            }
+            region.assign_fixed(cols.bias, row, packing.element_offset(chunk.len()));
+            self.config.q_first.enable(region, row)?;
+            let val = value.map_or(Value::unknown(), Value::known);
+            let cell = region.assign_advice(cols.acc, row, val).cell();
+            out.push(FVar { cell, value });
+        }
+        let rows = out.len();
+        Ok((out, rows))
     }
 }
 

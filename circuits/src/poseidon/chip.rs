@@ -19,7 +19,9 @@ use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector, Virtual
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 
-use super::{constants, initial_state, sbox, FULL_ROUNDS, PARTIAL_ROUNDS, RATE, WIDTH};
+use super::{
+    constants, initial_state, is_full_round, sbox, FULL_ROUNDS, PARTIAL_ROUNDS, RATE, WIDTH,
+};
 use crate::chips::{Columns, FVar};
 
 /// Rounds of one permutation.
@@ -191,7 +193,7 @@ impl PoseidonChip {
             row += 1;
             // Round rows.
             for (t, rc) in c.round_constants.iter().enumerate() {
-                let full = t < FULL_ROUNDS / 2 || t >= FULL_ROUNDS / 2 + PARTIAL_ROUNDS;
+                let full = is_full_round(t);
                 let boxed = if full { WIDTH } else { 1 };
                 for j in 0..WIDTH {
                     put(region, j, row, state.map(|s| s[j]));

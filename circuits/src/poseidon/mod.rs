@@ -19,14 +19,13 @@ mod spec;
 use halo2curves::bn256::Fr;
 use halo2curves::ff::PrimeField;
 
-pub use spec::{constants, Constants, FULL_ROUNDS, PARTIAL_ROUNDS, RATE, WIDTH};
+pub use spec::{constants, is_full_round, Constants, FULL_ROUNDS, PARTIAL_ROUNDS, RATE, WIDTH};
 
 /// The Poseidon permutation (in place).
 pub fn permute(state: &mut [Fr; WIDTH]) {
     let c = constants();
-    let half = FULL_ROUNDS / 2;
     for (round, rc) in c.round_constants.iter().enumerate() {
-        let full = round < half || round >= half + PARTIAL_ROUNDS;
+        let full = is_full_round(round);
         for (s, k) in state.iter_mut().zip(rc) {
             *s += k;
         }

@@ -14,6 +14,11 @@ pub const FULL_ROUNDS: usize = 8;
 /// Partial rounds (S-box on the first word only).
 pub const PARTIAL_ROUNDS: usize = 57;
 
+/// Whether round `t` is full (S-box on every word): the first and last `FULL_ROUNDS / 2`.
+pub fn is_full_round(t: usize) -> bool {
+    !(FULL_ROUNDS / 2..FULL_ROUNDS / 2 + PARTIAL_ROUNDS).contains(&t)
+}
+
 /// The parameter set, for the Grain generator.
 #[derive(Debug)]
 pub(crate) struct Spec;

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use poa_circuits::InputVisibility;
 use poa_runtime::{
     calibrate, compare, parse_inputs, tensor::numel, CalibrationOptions, OnnxModel, Reference,
 };
@@ -35,6 +36,10 @@ pub struct Args {
     /// Accepted input magnitude (default: calibration max rounded up to a power of two).
     #[arg(long)]
     pub input_range: Option<f64>,
+    /// What proofs reveal about the input: `public` (every value), `hashed` (its Poseidon
+    /// commitment) or `private` (nothing). The output is always public.
+    #[arg(long, default_value_t = InputVisibility::Public)]
+    pub input_visibility: InputVisibility,
     /// Largest scale (fractional bits) the search may pick.
     #[arg(long, default_value_t = CalibrationOptions::default().max_scale)]
     pub max_scale: u32,
@@ -107,6 +112,7 @@ pub fn compile(args: &Args, out: &Output) -> anyhow::Result<(Settings, Report)> 
             shape: emb.shape.clone(),
             scale: emb.scale,
         },
+        input_visibility: args.input_visibility.to_string(),
         poa_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let report = Report {

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use poa_circuits::InputVisibility;
 use serde::Serialize;
 
 use super::{compile, prove, run, setup, verify};
@@ -24,6 +25,9 @@ pub struct Args {
     /// Work folder for the compiled model.
     #[arg(long, default_value = "out/demo")]
     pub out: PathBuf,
+    /// Input visibility of the proof: `public`, `hashed` or `private`.
+    #[arg(long, default_value_t = InputVisibility::Public)]
+    pub input_visibility: InputVisibility,
 }
 
 #[derive(Serialize)]
@@ -52,6 +56,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         tolerance: poa_runtime::CalibrationOptions::default().tolerance,
         min_agreement: poa_runtime::CalibrationOptions::default().min_agreement,
         input_range: None,
+        input_visibility: args.input_visibility,
         max_scale: poa_runtime::CalibrationOptions::default().max_scale,
     };
     let t = Instant::now();

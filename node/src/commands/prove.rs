@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use poa_circuits::InstanceLayout;
+use poa_prover::artifact::fr_to_hex;
 use poa_prover::{prove, verify, ProvingKey};
 use poa_runtime::{parse_inputs, tensor::numel};
 use serde::Serialize;
@@ -44,6 +46,10 @@ pub struct ProveResult {
     pub proof_bytes: usize,
     /// Public instance count.
     pub instances: usize,
+    /// Input visibility of the circuit (`public`, `hashed`, `private`).
+    pub input_visibility: String,
+    /// The public Poseidon commitment to the input (`hashed` inputs), 0x-hex big-endian.
+    pub input_commitment: Option<String>,
     /// Whether the keys come from the insecure dev SRS.
     pub insecure_srs: bool,
 }
@@ -57,8 +63,12 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
 /// The human summary of a proof.
 pub fn text(r: &ProveResult) -> String {
     format!(
-        "proved output {:?} in {:.0} ms (load {:.0} ms, native check {:.0} ms): {} bytes, {} public instances → {}{}",
+        "proved output {:?} with {} input{} in {:.0} ms (load {:.0} ms, native check {:.0} ms): {} bytes, {} public instances → {}{}",
         r.output_q,
+        r.input_visibility,
+        r.input_commitment
+            .as_ref()
+            .map_or(String::new(), |c| format!(" (commitment {c})")),
         r.prove_ms,
         r.load_ms,
         r.verify_ms,
@@ -89,6 +99,7 @@ pub fn prove_file(
     let pk = ProvingKey::from_file_bytes(&read_setup_file(dir, PK_FILE)?)
         .with_context(|| format!("loading {}", dir.join(PK_FILE).display()))?;
     let load_ms = ms_since(t);
+    let vis = pk.id().visibility;
     if pk.is_insecure() {
         out.warn(INSECURE_WARNING);
     }
@@ -112,6 +123,10 @@ pub fn prove_file(
         verify_ms,
         proof_bytes: proof.bytes.len(),
         instances: proof.instances.len(),
+        input_visibility: vis.input.to_string(),
+        input_commitment: InstanceLayout::of(q, &vis)
+            .input_commitment
+            .map(|row| fr_to_hex(&proof.instances[row])),
         insecure_srs: proof.insecure_srs,
     })
 }

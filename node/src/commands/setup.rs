@@ -108,7 +108,9 @@ pub fn text(r: &SetupResult) -> String {
 /// Loads or generates the SRS, runs keygen and writes srs/pk/vk into `dir`.
 pub fn setup(dir: &Path, source: SrsSource<'_>, out: &Output) -> anyhow::Result<SetupResult> {
     let compiled = Compiled::load(dir)?;
-    let stats = circuit_stats(&compiled.qmodel).context("the circuit cannot lay out this model")?;
+    let vis = compiled.settings.visibility()?;
+    let stats =
+        circuit_stats(&compiled.qmodel, &vis).context("the circuit cannot lay out this model")?;
     let t = Instant::now();
     let spinner = out.spinner("preparing SRS");
     let (srs, name, stale) = match source {
@@ -126,7 +128,7 @@ pub fn setup(dir: &Path, source: SrsSource<'_>, out: &Output) -> anyhow::Result<
     }
     let t = Instant::now();
     let spinner = out.spinner("generating keys");
-    let pk = keygen(&compiled.qmodel, &srs)?;
+    let pk = keygen(&compiled.qmodel, &vis, &srs)?;
     spinner.finish_and_clear();
     let keygen_ms = ms_since(t);
     let (pk_bytes, vk_bytes) = (pk.to_file_bytes(), pk.verifying_key().to_file_bytes());

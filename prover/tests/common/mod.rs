@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use poa_circuits::Visibility;
 use poa_prover::{keygen, prove_with_rng, Proof, ProvingKey, Srs, VerifyingKey};
 use poa_runtime::{calibrate, parse_inputs, CalibrationOptions, OnnxModel, QModel, Trace};
 use rand_chacha::ChaCha20Rng;
@@ -55,11 +56,13 @@ pub struct Setup {
     pub proof: Proof,
 }
 
-fn build(name: &str) -> Setup {
+fn build(name: &str, vis: Visibility) -> Setup {
     let model = compile(name);
-    let k = poa_circuits::circuit_stats(&model).expect("supported").k;
+    let k = poa_circuits::circuit_stats(&model, &vis)
+        .expect("supported")
+        .k;
     let srs = Srs::dev(k);
-    let pk = keygen(&model, &srs).expect("keygen");
+    let pk = keygen(&model, &vis, &srs).expect("keygen");
     let vk = pk.verifying_key();
     let trace = trace(&model, 0);
     let proof =
@@ -77,11 +80,22 @@ fn build(name: &str) -> Setup {
 /// mlp_small, set up once per test binary.
 pub fn mlp_small() -> &'static Setup {
     static S: OnceLock<Setup> = OnceLock::new();
-    S.get_or_init(|| build("mlp_small"))
+    S.get_or_init(|| build("mlp_small", Visibility::default()))
 }
 
 /// mlp_deep, set up once per test binary.
 pub fn mlp_deep() -> &'static Setup {
     static S: OnceLock<Setup> = OnceLock::new();
-    S.get_or_init(|| build("mlp_deep"))
+    S.get_or_init(|| build("mlp_deep", Visibility::default()))
+}
+
+/// mlp_small with a `hashed` input, set up once per test binary.
+pub fn mlp_small_hashed() -> &'static Setup {
+    static S: OnceLock<Setup> = OnceLock::new();
+    S.get_or_init(|| {
+        let vis = Visibility {
+            input: poa_circuits::InputVisibility::Hashed,
+        };
+        build("mlp_small", vis)
+    })
 }

@@ -1,0 +1,161 @@
+//! Commitments: model inputs (the same packing and Poseidon hash natively and in the circuit) and
+//! datanet version roots.
+//!
+//! Input values are packed several to a field element so the hash stays cheap: value `x` with
+//! static bound `B` becomes the slot `x + B ∈ [0, 2B]`, `slot_bits = bits(2B)` bits wide, and
+//! element `e` holds slots `e·P .. (e+1)·P` as `Σ slot_i · 2^(slot_bits·i)` with
+//! `P = min(LANES, 252 / slot_bits)` — one Gemm row per element, always under the field size.
+//! The circuit range-checks every slot to `slot_bits` bits, so the packing is injective and the
+//! commitment binds the exact input.
+
+use halo2curves::bn256::Fr;
+use halo2curves::ff::{Field, PrimeField};
+use poa_runtime::datanet::{Leaf, Root};
+use poa_runtime::quant::bits_for;
+use poa_runtime::QModel;
+
+use crate::chips::LANES;
+use crate::field::fe;
+use crate::poseidon::{hash, merkle_root};
+
+/// Field bits a packed element may use (BN254's `Fr` has 254).
+const PACK_BITS: u32 = 252;
+
+/// How a tensor of values bounded by `bound` is packed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Packing {
+    /// Added to every value to make it a non-negative slot.
+    pub offset: i64,
+    /// Bits of one slot.
+    pub slot_bits: u32,
+    /// Slots per field element.
+    pub per_element: usize,
+}
+
+impl Packing {
+    /// The packing of values with `|x| ≤ bound`.
+    pub fn for_bound(bound: i64) -> Self {
+        let slot_bits = bits_for(2 * i128::from(bound)).max(1);
+        Self {
+            offset: bound,
+            slot_bits,
+            per_element: (PACK_BITS / slot_bits).clamp(1, LANES as u32) as usize,
+        }
+    }
+
+    /// `2^(slot_bits·i)`: the weight of slot `i` in its element.
+    pub fn slot_weight(&self, i: usize) -> Fr {
+        Fr::from(2u64).pow_vartime([u64::from(self.slot_bits) * i as u64])
+    }
+
+    /// The constant part of an element holding `n` slots: `offset · Σ_{i<n} 2^(slot_bits·i)`.
+    pub fn element_offset(&self, n: usize) -> Fr {
+        (0..n).fold(Fr::zero(), |acc, i| acc + self.slot_weight(i)) * fe(self.offset)
+    }
+
+    /// Packs `values` (each within the bound) into field elements.
+    pub fn pack(&self, values: &[i64]) -> Vec<Fr> {
+        values
+            .chunks(self.per_element)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .fold(self.element_offset(chunk.len()), |acc, (i, &x)| {
+                        acc + fe(x) * self.slot_weight(i)
+                    })
+            })
+            .collect()
+    }
+}
+
+/// The packing of `model`'s quantized input.
+pub fn input_packing(model: &QModel) -> Packing {
+    Packing::for_bound(model.input().bound)
+}
+
+/// Poseidon commitment to a quantized input of `model` (public instance of `hashed` inputs).
+pub fn input_commitment(model: &QModel, input: &[i64]) -> Fr {
+    hash(&input_packing(model).pack(input))
+}
+
+/// The Poseidon Merkle root of a version's leaves, as sealed: each leaf is
+/// `hash([contributor, label, content_hash_hi128, content_hash_lo128])` (the address
+/// and the hash halves read as big-endian integers), the root is [`merkle_root`] over
+/// them, stored as the field element's canonical 32-byte big-endian form.
+pub fn datanet_root(leaves: &[Leaf]) -> Root {
+    let leaves: Vec<Fr> = leaves
+        .iter()
+        .map(|l| {
+            let (hi, lo) = l.content_hash.0.split_at(16);
+            hash(&[
+                fr_be(&l.contributor.0),
+                Fr::from(u64::from(l.label)),
+                fr_be(hi),
+                fr_be(lo),
+            ])
+        })
+        .collect();
+    let mut bytes = merkle_root(&leaves).to_repr();
+    bytes.as_mut().reverse();
+    let mut be = [0u8; 32];
+    be.copy_from_slice(bytes.as_ref());
+    Root(be)
+}
+
+/// A big-endian byte string (at most 31 bytes, so below the modulus) as a field element.
+fn fr_be(bytes: &[u8]) -> Fr {
+    debug_assert!(bytes.len() < 32);
+    bytes.iter().fold(Fr::zero(), |acc, &b| {
+        acc * Fr::from(256) + Fr::from(u64::from(b))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use halo2curves::ff::PrimeField;
+    use poa_runtime::datanet::{content_hash, Address};
+
+    #[test]
+    fn packing_is_positional_and_offset() {
+        let p = Packing::for_bound(16); // slots of 6 bits: [0, 32]
+        assert_eq!(p.slot_bits, 6);
+        assert_eq!(p.per_element, LANES);
+        let packed = p.pack(&[-16, 0, 16]);
+        assert_eq!(packed, vec![fe(16 * 64 + 32 * 4096)]);
+        assert_ne!(p.pack(&[1, 0]), p.pack(&[0, 1]));
+    }
+
+    #[test]
+    fn wide_slots_use_fewer_lanes() {
+        let p = Packing::for_bound(1 << 40);
+        assert_eq!(p.slot_bits, 42);
+        assert_eq!(p.per_element, 6);
+        assert_eq!(p.pack(&[0; 13]).len(), 3);
+    }
+
+    /// The leaf encoding, spelled out with `from_u128`, and the root in big-endian bytes
+    /// (halo2curves prints field elements as big-endian hex).
+    #[test]
+    fn root_is_the_big_endian_poseidon_merkle_root_of_the_leaves() {
+        let leaf = Leaf {
+            contributor: Address([0xab; 20]),
+            label: 7,
+            content_hash: content_hash(&[0.5, 1.0], 7),
+        };
+        let h = leaf.content_hash.0;
+        let be128 = |b: &[u8]| u128::from_be_bytes(b.try_into().expect("16 bytes"));
+        let address = Fr::from_u128(0xabab_abab) * Fr::from_u128(1 << 64) * Fr::from_u128(1 << 64)
+            + Fr::from_u128(be128(&[0xab; 16]));
+        let expected = merkle_root(&[hash(&[
+            address,
+            Fr::from(7),
+            Fr::from_u128(be128(&h[..16])),
+            Fr::from_u128(be128(&h[16..])),
+        ])]);
+        let root = datanet_root(&[leaf]);
+        assert_eq!(root.to_string(), format!("{expected:?}"));
+        assert_ne!(datanet_root(&[leaf, leaf]), root);
+    }
+}

@@ -1,0 +1,58 @@
+//! What a proof makes public about each part of the statement, chosen when a model is compiled.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// How the model's input appears in the public instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum InputVisibility {
+    /// Every quantized input value is a public instance.
+    #[default]
+    Public,
+    /// Private; its Poseidon commitment ([`crate::commit::input_commitment`]) is public, so a
+    /// verifier can check the proof is about an input it was shown out of band.
+    Hashed,
+    /// Private, nothing about it is public (beyond it being a valid, in-range input).
+    Private,
+}
+
+impl InputVisibility {
+    /// Every visibility, in the order the CLI lists them.
+    pub const ALL: [Self; 3] = [Self::Public, Self::Hashed, Self::Private];
+
+    /// Its name in settings files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Hashed => "hashed",
+            Self::Private => "private",
+        }
+    }
+}
+
+impl fmt::Display for InputVisibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InputVisibility {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown input visibility `{s}` (expected public, hashed or private)")
+            })
+    }
+}
+
+/// Visibility of every part of a model's proof. The output is always public; weights are fixed
+/// columns, so they are part of the verifying key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Visibility {
+    /// The input.
+    pub input: InputVisibility,
+}
