@@ -111,6 +111,33 @@ fn fr_be(bytes: &[u8]) -> Fr {
     })
 }
 
+/// The Poseidon Merkle root committing to an attribution index (public instance of `hashed`
+/// indexes). Leaf `i` encodes entry `i` as
+///
+/// ```text
+/// hash([contributor, label, e_0, e_1, …, e_{m-1}])
+/// ```
+///
+/// where `contributor` is the 20-byte address read as a big-endian integer, `label` the label,
+/// and `e_j` the entry's embedding packed with [`Packing::for_bound`]`(index.embedding_bound)`
+/// (each value `v` becomes the slot `v + bound`, `per_element` slots per element, so
+/// `m = ⌈d / per_element⌉`). The root is [`merkle_root`] over the leaves in index order (the
+/// leaf count is hashed in). Model, datanet and version are not in the leaves: the index root
+/// is bound to them by the statement that publishes it next to the model commitment.
+pub fn index_root(index: &poa_runtime::attribution::AttributionIndex) -> Fr {
+    let packing = Packing::for_bound(index.embedding_bound);
+    let leaves: Vec<Fr> = index
+        .entries
+        .iter()
+        .map(|e| {
+            let mut message = vec![fr_be(&e.contributor.0), Fr::from(u64::from(e.label))];
+            message.extend(packing.pack(&e.embedding));
+            hash(&message)
+        })
+        .collect();
+    merkle_root(&leaves)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +184,59 @@ mod tests {
         let root = datanet_root(&[leaf]);
         assert_eq!(root.to_string(), format!("{expected:?}"));
         assert_ne!(datanet_root(&[leaf, leaf]), root);
+    }
+    fn index_with(entries: Vec<(u8, u32, Vec<i64>)>) -> poa_runtime::attribution::AttributionIndex {
+        use poa_runtime::attribution::{AttributionIndex, IndexEntry, INDEX_FORMAT};
+        AttributionIndex {
+            format_version: INDEX_FORMAT,
+            model_digest: "m".into(),
+            model_name: "m".into(),
+            datanet: "d".into(),
+            version: 1,
+            datanet_root: Root([0; 32]).to_string(),
+            embedding_tensor: 3,
+            embedding_bound: 16,
+            entries: entries
+                .into_iter()
+                .map(|(a, label, embedding)| IndexEntry {
+                    contributor: Address([a; 20]),
+                    label,
+                    embedding,
+                })
+                .collect(),
+        }
+    }
+
+    /// The leaf encoding spelled out: contributor, label, then the packed embedding.
+    #[test]
+    fn index_root_hashes_contributor_label_and_packed_embedding() {
+        let emb: Vec<i64> = (0..20).map(|i| i - 10).collect();
+        let index = index_with(vec![(0x01, 3, emb.clone()), (0x02, 5, vec![16; 20])]);
+        let p = Packing::for_bound(16);
+        assert_eq!(
+            p.pack(&emb).len(),
+            2,
+            "20 slots of 6 bits: two elements of 16 lanes"
+        );
+        let leaf = |a: u8, label: u64, e: &[i64]| {
+            let mut m = vec![fr_be(&[a; 20]), Fr::from(label)];
+            m.extend(p.pack(e));
+            hash(&m)
+        };
+        let expected = merkle_root(&[leaf(1, 3, &emb), leaf(2, 5, &[16; 20])]);
+        assert_eq!(index_root(&index), expected);
+        // Every field of an entry is bound.
+        let mut changed = index.clone();
+        changed.entries[0].embedding[19] += 1;
+        assert_ne!(index_root(&changed), expected);
+        let mut changed = index.clone();
+        changed.entries[1].label = 4;
+        assert_ne!(index_root(&changed), expected);
+        let mut changed = index.clone();
+        changed.entries[1].contributor = Address([3; 20]);
+        assert_ne!(index_root(&changed), expected);
+        let mut changed = index;
+        changed.entries.swap(0, 1);
+        assert_ne!(index_root(&changed), expected);
     }
 }

@@ -12,10 +12,12 @@
 //! rounded division of [`quant::div_round`], so a circuit can check it with one range-checked
 //! remainder. This crate has no ZK dependency.
 //!
-//! [`datanet`] keeps the versioned, de-duplicated datanets that attribution scores against.
+//! [`datanet`] keeps the versioned, de-duplicated datanets that attribution scores against;
+//! [`attribution`] indexes them for a model and computes Proof of Attribution v1 natively.
 
 #![deny(missing_docs)]
 
+pub mod attribution;
 pub mod calibrate;
 pub mod datanet;
 pub mod error;

@@ -38,6 +38,8 @@ enum Command {
     Demo(commands::demo::Args),
     /// Create datanets, add or import contributions, seal versions, show them.
     Datanet(commands::datanet::Args),
+    /// Attribute a model's prediction to the top-k entries of an attribution index (Proof of Attribution v1, natively).
+    Attribute(commands::attribute::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(&args, &out),
         Command::Demo(args) => commands::demo::run(&args, &out),
         Command::Datanet(args) => commands::datanet::run(&args, &out),
+        Command::Attribute(args) => commands::attribute::run(&args, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

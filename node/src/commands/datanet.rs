@@ -9,14 +9,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use poa_circuits::commit::datanet_root;
+use poa_circuits::commit::{datanet_root, index_root};
 use poa_runtime::datanet::{
     import, Address, Datanet, DatanetFile, DatanetId, DatanetSpec, DatanetStore, EntryRef,
     FileStore, NewContribution, Root, SpecSource, Version,
 };
 use serde::Serialize;
 
+use crate::artifacts::{write_json, Compiled};
 use crate::output::Output;
+use poa_runtime::attribution::build_index;
 
 /// The store folder when neither `--store` nor `POA_STORE` is given.
 pub const DEFAULT_STORE: &str = ".poa/datanets";
@@ -46,6 +48,23 @@ pub enum Cmd {
     Show(ShowArgs),
     /// List the datanets in the store.
     List,
+    /// Build the attribution index of a sealed version for a compiled model (embedding of every entry).
+    Index(IndexArgs),
+}
+
+/// Arguments of `poa datanet index`.
+#[derive(clap::Args)]
+pub struct IndexArgs {
+    /// Compiled model folder (from `poa compile`).
+    pub model_dir: PathBuf,
+    /// Datanet id.
+    pub id: String,
+    /// The sealed version to index.
+    #[arg(long)]
+    pub version: u32,
+    /// Where to write the index [default: <model-dir>/index_<datanet>_v<version>.json].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Arguments of `poa datanet create`.
@@ -126,6 +145,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         Cmd::Seal(a) => seal(&mut store, a, out),
         Cmd::Show(a) => show(&store, a, out),
         Cmd::List => list(&store, out),
+        Cmd::Index(a) => index(&store, a, out),
     }
 }
 
@@ -436,5 +456,57 @@ fn list(store: &FileStore, out: &Output) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join("\n")
         }
+    })
+}
+
+#[derive(Serialize)]
+struct Indexed<'a> {
+    datanet: &'a DatanetId,
+    version: u32,
+    datanet_root: &'a str,
+    model: &'a str,
+    model_digest: &'a str,
+    entries: usize,
+    embedding_dim: usize,
+    embedding_bound: i64,
+    index_root: String,
+    out: &'a Path,
+}
+
+fn index(store: &FileStore, a: &IndexArgs, out: &Output) -> anyhow::Result<()> {
+    let id = parse_id(&a.id)?;
+    let compiled = Compiled::load(&a.model_dir)?;
+    let d = store.get(&id)?;
+    let idx = build_index(&compiled.qmodel, &d, a.version)
+        .with_context(|| format!("indexing datanet {id} version {}", a.version))?;
+    let path = a
+        .out
+        .clone()
+        .unwrap_or_else(|| a.model_dir.join(format!("index_{id}_v{}.json", a.version)));
+    write_json(&path, &idx)?;
+    let r = Indexed {
+        datanet: &id,
+        version: a.version,
+        datanet_root: &idx.datanet_root,
+        model: &idx.model_name,
+        model_digest: &idx.model_digest,
+        entries: idx.entries.len(),
+        embedding_dim: idx.dim(),
+        embedding_bound: idx.embedding_bound,
+        index_root: format!("{:?}", index_root(&idx)),
+        out: &path,
+    };
+    out.result(&r, || {
+        format!(
+            "indexed datanet {id} version {} (root {}) for model {}: {} entries, embedding dim {} (|v| <= {})\nindex root {}\nwritten to {}",
+            r.version,
+            r.datanet_root,
+            r.model,
+            r.entries,
+            r.embedding_dim,
+            r.embedding_bound,
+            r.index_root,
+            path.display()
+        )
     })
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod attribute;
 pub mod compile;
 pub mod datanet;
 pub mod demo;

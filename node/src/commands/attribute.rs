@@ -1,0 +1,123 @@
+//! `poa attribute`: run a compiled model on an input and attribute its prediction to the top-k
+//! entries of an attribution index (Proof of Attribution v1, computed natively — the values a
+//! proof would publish).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use poa_circuits::commit::index_root;
+use poa_runtime::attribution::{attribute, AttributionIndex, DEFAULT_K};
+use poa_runtime::{parse_inputs, tensor::numel};
+use serde::Serialize;
+
+use crate::artifacts::Compiled;
+use crate::output::Output;
+
+/// Arguments of `poa attribute`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Compiled model folder (from `poa compile`).
+    pub dir: PathBuf,
+    /// Input file (`{"inputs": [[…]]}` or ezkl's `{"input_data": [[…]]}`); the first sample is attributed.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Attribution index (from `poa datanet index`).
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Number of entries to attribute to (1..=entries).
+    #[arg(long, default_value_t = DEFAULT_K)]
+    pub k: usize,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    model: &'a str,
+    datanet: &'a str,
+    version: u32,
+    index_root: String,
+    #[serde(flatten)]
+    attribution: poa_runtime::attribution::Attribution,
+}
+
+/// `part / whole` in percent (0 when the whole is 0).
+fn pct(part: i128, whole: i128) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+/// Runs `poa attribute`.
+pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
+    let compiled = Compiled::load(&args.dir)?;
+    let q = &compiled.qmodel;
+    let text = std::fs::read_to_string(&args.index)
+        .with_context(|| format!("reading {}", args.index.display()))?;
+    let index: AttributionIndex =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", args.index.display()))?;
+    let text = std::fs::read_to_string(&args.input)
+        .with_context(|| format!("reading {}", args.input.display()))?;
+    let samples = parse_inputs(&text, numel(&q.input().shape))
+        .with_context(|| format!("parsing {}", args.input.display()))?;
+    let x = samples
+        .first()
+        .with_context(|| format!("{} holds no sample", args.input.display()))?;
+    let a = attribute(q, &index, x, args.k)?;
+    let r = Report {
+        model: &index.model_name,
+        datanet: &index.datanet,
+        version: index.version,
+        index_root: format!("{:?}", index_root(&index)),
+        attribution: a,
+    };
+    out.result(&r, || {
+        let a = &r.attribution;
+        let mut s = format!(
+            "model {}, datanet {} v{} ({} entries, index root {})\npredicted class {}\ntop-{} (score v{}, threshold {}):\n{:>4}  {:>6}  {:<42}  {:>5}  {:>14}  {:>7}",
+            r.model,
+            r.datanet,
+            r.version,
+            index.entries.len(),
+            r.index_root,
+            a.predicted_class,
+            a.top.len(),
+            a.score_version,
+            a.threshold,
+            "rank",
+            "entry",
+            "contributor",
+            "label",
+            "score",
+            "share"
+        );
+        for (rank, t) in a.top.iter().enumerate() {
+            s += &format!(
+                "\n{:>4}  {:>6}  {:<42}  {:>5}  {:>14}  {:>6.2}%",
+                rank + 1,
+                t.index,
+                t.contributor.to_string(),
+                t.label,
+                t.score,
+                pct(t.score, a.top_k_total)
+            );
+        }
+        s += &format!(
+            "\nper contributor (top-{k} share / share of all {} entries' score):",
+            index.entries.len(),
+            k = a.top.len()
+        );
+        let mut rows: Vec<_> = a.contributors.iter().collect();
+        rows.sort_by(|x, y| y.top_k_score.cmp(&x.top_k_score).then(y.score.cmp(&x.score)));
+        for c in rows {
+            s += &format!(
+                "\n  {:<42}  {:>2} entries  {:>6.2}%  {:>6.2}%",
+                c.contributor.to_string(),
+                c.top_k_entries,
+                pct(c.top_k_score, a.top_k_total),
+                pct(c.score, a.total)
+            );
+        }
+        s
+    })
+}
