@@ -3,46 +3,18 @@
 //! `cargo bench -p poa-benches`; models whose circuit cannot be built are skipped with a note.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use halo2_proofs::SerdeFormat;
 use poa_circuits::Visibility;
 use poa_circuits::{circuit_stats, ModelCircuit};
+use poa_fixtures::compile;
 use poa_prover::{keygen, prove, verify, Srs};
-use poa_runtime::{calibrate, parse_inputs, CalibrationOptions, OnnxModel, QModel};
 
 const MODELS: &[&str] = &["mlp_small", "mlp_deep", "mlp_argmax"];
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn read(rel: &str) -> String {
-    std::fs::read_to_string(fixtures().join(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
-}
-
-fn compile(name: &str) -> QModel {
-    let onnx = OnnxModel::from_path(&fixtures().join(format!("models/{name}.onnx")))
-        .expect("fixture imports");
-    let reference = onnx.reference().expect("reference builds");
-    let inputs = parse_inputs(&read("data/calibration.json"), 64).expect("calibration inputs");
-    let outputs: Vec<Vec<f32>> = inputs
-        .iter()
-        .map(|x| reference.run(x).expect("reference runs"))
-        .collect();
-    calibrate(
-        &onnx.graph,
-        &inputs,
-        &outputs,
-        &CalibrationOptions::default(),
-    )
-    .expect("calibrates")
-    .0
-}
-
 fn bench_models(c: &mut Criterion) {
-    let input = parse_inputs(&read("data/input_0.json"), 64).expect("input")[0].clone();
+    let input = poa_fixtures::inputs("input_0.json")[0].clone();
     for &name in MODELS {
         let model = compile(name);
         let stats = match circuit_stats(&model, &Visibility::default())

@@ -2,48 +2,20 @@
 //! test in a binary (keygen is the slow part).
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use poa_circuits::Visibility;
 use poa_prover::{keygen, prove_with_rng, Proof, ProvingKey, Srs, VerifyingKey};
-use poa_runtime::{calibrate, parse_inputs, CalibrationOptions, OnnxModel, QModel, Trace};
+use poa_runtime::{QModel, Trace};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-/// `fixtures/` at the repository root.
-pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn read(rel: &str) -> String {
-    std::fs::read_to_string(fixtures().join(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
-}
-
-/// Imports and calibrates `fixtures/models/<name>.onnx` with default options.
-pub fn compile(name: &str) -> QModel {
-    let onnx = OnnxModel::from_path(&fixtures().join(format!("models/{name}.onnx")))
-        .expect("fixture imports");
-    let reference = onnx.reference().expect("reference builds");
-    let inputs = parse_inputs(&read("data/calibration.json"), 64).expect("calibration inputs");
-    let outputs: Vec<Vec<f32>> = inputs
-        .iter()
-        .map(|x| reference.run(x).expect("reference runs"))
-        .collect();
-    calibrate(
-        &onnx.graph,
-        &inputs,
-        &outputs,
-        &CalibrationOptions::default(),
-    )
-    .expect("calibrates")
-    .0
-}
+#[allow(unused_imports)] // not every test binary uses it
+pub use poa_fixtures::compile;
 
 /// Trace of the `i`-th held-out test sample.
 pub fn trace(model: &QModel, i: usize) -> Trace {
-    let inputs = parse_inputs(&read("data/test.json"), 64).expect("test inputs");
-    model.run(&inputs[i]).expect("runs")
+    model.run(&poa_fixtures::test_inputs()[i]).expect("runs")
 }
 
 /// One model with its dev SRS, keys and a proof of test sample 0.
