@@ -2,7 +2,8 @@
 //! datanet version roots.
 //!
 //! Input values are packed several to a field element so the hash stays cheap: value `x` with
-//! static bound `B` becomes the slot `x + B ∈ [0, 2B]`, `slot_bits = bits(2B)` bits wide, and
+//! static bound `B` becomes the slot `x + B ∈ [0, 2B]`, `slot_bits = bits(2B)` rounded up to whole
+//! 8-bit range-check limbs (so a slot costs one lookup row), and
 //! element `e` holds slots `e·P .. (e+1)·P` as `Σ slot_i · 2^(slot_bits·i)` with
 //! `P = min(LANES, 252 / slot_bits)` — one Gemm row per element, always under the field size.
 //! The circuit range-checks every slot to `slot_bits` bits, so the packing is injective and the
@@ -14,6 +15,7 @@ use poa_runtime::datanet::{Leaf, Root};
 use poa_runtime::quant::bits_for;
 use poa_runtime::QModel;
 
+use crate::chips::range_check::LIMB_BITS;
 use crate::chips::LANES;
 use crate::field::fe;
 use crate::poseidon::{hash, merkle_root};
@@ -35,7 +37,8 @@ pub struct Packing {
 impl Packing {
     /// The packing of values with `|x| ≤ bound`.
     pub fn for_bound(bound: i64) -> Self {
-        let slot_bits = bits_for(2 * i128::from(bound)).max(1);
+        // Whole range-check limbs: a slot then costs one lookup row, with no top-limb row.
+        let slot_bits = bits_for(2 * i128::from(bound)).max(1).div_ceil(LIMB_BITS) * LIMB_BITS;
         Self {
             offset: bound,
             slot_bits,
@@ -146,19 +149,19 @@ mod tests {
 
     #[test]
     fn packing_is_positional_and_offset() {
-        let p = Packing::for_bound(16); // slots of 6 bits: [0, 32]
-        assert_eq!(p.slot_bits, 6);
+        let p = Packing::for_bound(16); // [0, 32] needs 6 bits; whole limbs make it 8
+        assert_eq!(p.slot_bits, 8);
         assert_eq!(p.per_element, LANES);
         let packed = p.pack(&[-16, 0, 16]);
-        assert_eq!(packed, vec![fe(16 * 64 + 32 * 4096)]);
+        assert_eq!(packed, vec![fe(16 * 256 + 32 * 65536)]);
         assert_ne!(p.pack(&[1, 0]), p.pack(&[0, 1]));
     }
 
     #[test]
     fn wide_slots_use_fewer_lanes() {
         let p = Packing::for_bound(1 << 40);
-        assert_eq!(p.slot_bits, 42);
-        assert_eq!(p.per_element, 6);
+        assert_eq!(p.slot_bits, 48);
+        assert_eq!(p.per_element, 5);
         assert_eq!(p.pack(&[0; 13]).len(), 3);
     }
 

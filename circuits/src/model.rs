@@ -108,6 +108,13 @@ pub enum Tamper {
     },
     /// Adds one to the input commitment's digest (`hashed` inputs).
     InputCommitment,
+    /// Replaces input value `element` with `value` (e.g. one outside its range-check slot).
+    InputValue {
+        /// Element index.
+        element: usize,
+        /// The value assigned instead.
+        value: i64,
+    },
 }
 
 /// Size of a model's circuit.
@@ -604,7 +611,12 @@ impl Circuit<Fr> for ModelCircuit {
                             region,
                             config.cols.lanes[i % LANES],
                             i / LANES,
-                            self.value(0, i),
+                            match self.tamper {
+                                Some(Tamper::InputValue { element, value }) if element == i => {
+                                    Some(value)
+                                }
+                                _ => self.value(0, i),
+                            },
                             None,
                         )
                     })

@@ -2,10 +2,11 @@
 //!
 //! A check of `b` bits takes `n = max(1, ceil(b / LIMB_BITS))` limbs, laid out down the `limb`
 //! column (one row each), every one looked up in a table of `0..2^LIMB_BITS`. The gate for `n`
-//! recomposes `value + offset = Σ limb_i · 2^(LIMB_BITS·i)`. One more row holds the top limb times
-//! `2^(LIMB_BITS·n − b)`, also looked up, so the top limb is `< 2^(b − LIMB_BITS·(n−1))` and the
-//! bound is exactly `2^b`, not the next multiple of `LIMB_BITS`. A check costs `n + 1` rows of the
-//! range-check band, which runs beside the main band.
+//! recomposes `value + offset = Σ limb_i · 2^(LIMB_BITS·i)`. When `b` is not a multiple of
+//! `LIMB_BITS`, one more row holds the top limb times `2^(LIMB_BITS·n − b)`, also looked up, so
+//! the top limb is `< 2^(b − LIMB_BITS·(n−1))` and the bound is exactly `2^b`; the gate's top-limb
+//! constraint is multiplied by that fixed shift, so a whole-limb check (shift 0) has no extra row.
+//! A check costs `n` or `n + 1` rows of the range-check band, which runs beside the main band.
 
 use halo2_proofs::circuit::{Layouter, Region, Value};
 use halo2_proofs::plonk::{
@@ -72,7 +73,12 @@ pub fn limbs_for(bits: u32) -> usize {
 
 /// Rows of the range-check band one check of `bits` bits uses.
 pub fn rows_for(bits: u32) -> usize {
-    limbs_for(bits) + 1
+    limbs_for(bits) + usize::from(!is_whole_limbs(bits))
+}
+
+/// True when `bits` fills its limbs exactly, so the limb table alone bounds the top limb.
+fn is_whole_limbs(bits: u32) -> bool {
+    bits > 0 && bits.is_multiple_of(LIMB_BITS)
 }
 
 impl RangeCheckChip {
@@ -119,7 +125,11 @@ impl RangeCheckChip {
                     q,
                     [
                         ("recompose", v + c - recomposed),
-                        ("top limb", limbs[n].clone() - limbs[n - 1].clone() * s),
+                        // s = 0 marks a whole-limb check: no top-limb row follows.
+                        (
+                            "top limb",
+                            s.clone() * (limbs[n].clone() - limbs[n - 1].clone() * s),
+                        ),
                     ],
                 )
             });
@@ -163,9 +173,15 @@ impl RangeCheckInstructions for RangeCheckChip {
         }
         let n = limbs_for(req.bits);
         let shift_bits = LIMB_BITS as usize * n - req.bits as usize;
+        let top_row = !is_whole_limbs(req.bits);
         assign(region, cfg.value, offset, req.var.value, Some(req.var.cell));
         region.assign_fixed(cfg.offset, offset, fe(req.offset));
-        region.assign_fixed(cfg.shift, offset, fe128(1i128 << shift_bits));
+        let shift = if top_row {
+            fe128(1i128 << shift_bits)
+        } else {
+            Fr::zero()
+        };
+        region.assign_fixed(cfg.shift, offset, shift);
         cfg.q_limbs[n - 1].enable(region, offset)?;
 
         // Limbs by Euclidean division, so the recomposition always holds and an out-of-range
@@ -185,12 +201,12 @@ impl RangeCheckInstructions for RangeCheckChip {
             rest = rest.map(|r| r.div_euclid(base));
             region.assign_advice(cfg.limb, offset + i, wit128(limb));
             cfg.q_lookup.enable(region, offset + i)?;
-            if i + 1 == n {
+            if i + 1 == n && top_row {
                 let top = limb.map(|l| l * (1i128 << shift_bits));
                 region.assign_advice(cfg.limb, offset + n, wit128(top));
                 cfg.q_lookup.enable(region, offset + n)?;
             }
         }
-        Ok(n + 1)
+        Ok(rows_for(req.bits))
     }
 }
