@@ -1,16 +1,25 @@
 //! Where results go: human text on stdout (progress on stderr), or one JSON document.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
+
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 /// Output mode chosen by `--json`.
 pub struct Output {
     json: bool,
+    /// Warnings already printed: a pipeline (`poa demo`) runs several steps that each warn
+    /// about the same thing, and once is enough.
+    warned: RefCell<HashSet<String>>,
 }
 
 impl Output {
     pub fn new(json: bool) -> Self {
-        Self { json }
+        Self {
+            json,
+            warned: RefCell::new(HashSet::new()),
+        }
     }
 
     /// Prints a result: `text` for people, `value` as JSON with `--json`.
@@ -36,9 +45,12 @@ impl Output {
         }
     }
 
-    /// A warning on stderr, in both modes (stdout stays one JSON document with `--json`).
+    /// A warning on stderr, in both modes (stdout stays one JSON document with `--json`); the
+    /// same message is printed once per run.
     pub fn warn(&self, msg: &str) {
-        eprintln!("warning: {msg}");
+        if self.warned.borrow_mut().insert(msg.to_string()) {
+            eprintln!("warning: {msg}");
+        }
     }
 
     /// A progress bar on stderr (hidden with `--json` or when stderr is not a terminal).
