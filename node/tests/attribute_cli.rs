@@ -82,6 +82,24 @@ fn index_a_sealed_version_and_attribute_an_input() {
             assert!(v["index_root"]
                 .as_str()
                 .is_some_and(|r| r.starts_with("0x")));
+            // The reward split pays out exactly the (default, 1 OPEN) fee.
+            let amount = |x: &serde_json::Value| -> u128 {
+                x.as_str()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or_else(|| panic!("amount string, got {x}"))
+            };
+            let w = &v["reward"];
+            assert_eq!(amount(&w["fee"]), 1_000_000_000_000_000_000, "{text}");
+            let contributors = w["contributors"].as_array().expect("contributors");
+            assert!(!contributors.is_empty(), "{text}");
+            let paid = amount(&w["owner"])
+                + amount(&w["prover"])
+                + amount(&w["treasury"])
+                + contributors
+                    .iter()
+                    .map(|c| amount(&c["amount"]))
+                    .sum::<u128>();
+            assert_eq!(paid, amount(&w["fee"]), "{text}");
         } else {
             assert!(text.contains("predicted class"), "{text}");
             let rows = text
@@ -94,8 +112,51 @@ fn index_a_sealed_version_and_attribute_an_input() {
                 })
                 .count();
             assert_eq!(rows, k, "{text}");
+            assert!(text.contains("reward preview"), "{text}");
+            for party in ["owner", "contributor", "prover", "treasury"] {
+                assert!(
+                    text.lines().any(|l| l.trim_start().starts_with(party)),
+                    "{party}: {text}"
+                );
+            }
+            assert!(text.contains("0.300000000000000000"), "{text}");
         }
     }
+    // Custom fee and shares, with an SVG and an HTML report.
+    for (name, head) in [("reward.svg", "<svg"), ("reward.html", "<!DOCTYPE html>")] {
+        let report = dir.path().join(name);
+        let a = poa()
+            .arg("--json")
+            .arg("attribute")
+            .arg(&model)
+            .arg("--input")
+            .arg(fixtures().join("data/input_0_ours.json"))
+            .arg("--index")
+            .arg(&index)
+            .args(["--fee", "1000", "--shares", "0,10000,0,0", "--report"])
+            .arg(&report)
+            .assert()
+            .success();
+        let v: serde_json::Value = serde_json::from_str(&stdout(&a)).expect("JSON");
+        assert_eq!(v["reward"]["owner"], "0");
+        assert_eq!(v["reward"]["fee"], "1000");
+        let doc = std::fs::read_to_string(&report).expect("report written");
+        assert!(doc.starts_with(head), "{doc}");
+        assert!(doc.contains("<rect"), "{doc}");
+        assert!(doc.contains("</svg>"), "{doc}");
+    }
+    // Shares not summing to 100 % are refused.
+    let a = poa()
+        .arg("attribute")
+        .arg(&model)
+        .arg("--input")
+        .arg(fixtures().join("data/input_0_ours.json"))
+        .arg("--index")
+        .arg(&index)
+        .args(["--shares", "3000,5000,1500,400"])
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("10000"));
     // k beyond the index is refused.
     poa()
         .arg("attribute")

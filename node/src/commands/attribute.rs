@@ -1,17 +1,20 @@
 //! `poa attribute`: run a compiled model on an input and attribute its prediction to the top-k
 //! entries of an attribution index (Proof of Attribution v1, computed natively — the values a
-//! proof would publish).
+//! proof would publish), and preview the reward split a contract would pay for it.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use poa_circuits::commit::index_root;
-use poa_runtime::attribution::{attribute, AttributionIndex, DEFAULT_K};
+use poa_runtime::attribution::{
+    attribute, split, AttributionIndex, RewardShares, RewardSplit, DEFAULT_K,
+};
 use poa_runtime::{parse_inputs, tensor::numel};
 use serde::Serialize;
 
-use crate::artifacts::Compiled;
+use crate::artifacts::{write_bytes, Compiled};
 use crate::output::Output;
+use crate::reward_report::{self, format_open};
 
 /// Arguments of `poa attribute`.
 #[derive(clap::Args)]
@@ -27,6 +30,15 @@ pub struct Args {
     /// Number of entries to attribute to (1..=entries).
     #[arg(long, default_value_t = DEFAULT_K)]
     pub k: usize,
+    /// Fee to split in the reward preview, in token units (18 decimals: 10^18 = 1 OPEN).
+    #[arg(long, default_value_t = 1_000_000_000_000_000_000)]
+    pub fee: u128,
+    /// Reward shares in basis points: owner,contributors,prover,treasury (summing to 10000).
+    #[arg(long, default_value_t = RewardShares::default())]
+    pub shares: RewardShares,
+    /// Also write the reward preview as a self-contained report (`.svg`, or `.html`/`.htm`).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -37,6 +49,18 @@ struct Report<'a> {
     index_root: String,
     #[serde(flatten)]
     attribution: poa_runtime::attribution::Attribution,
+    reward: RewardSplit,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<String>,
+}
+
+/// `part / whole` in percent for token amounts (0 when the whole is 0).
+fn pct_u(part: u128, whole: u128) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
 }
 
 /// `part / whole` in percent (0 when the whole is 0).
@@ -64,12 +88,35 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         .first()
         .with_context(|| format!("{} holds no sample", args.input.display()))?;
     let a = attribute(q, &index, x, args.k)?;
+    let top: Vec<_> = a.top.iter().map(|t| (t.contributor, t.score)).collect();
+    let reward = split(args.fee, &args.shares, &top)?;
+    if let Some(path) = &args.report {
+        let title = format!(
+            "Reward preview: model {}, datanet {} v{}, top-{}",
+            index.model_name,
+            index.datanet,
+            index.version,
+            a.top.len()
+        );
+        let is_html = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+        let doc = if is_html {
+            reward_report::html(&reward, &title)
+        } else {
+            reward_report::svg(&reward, &title)
+        };
+        write_bytes(path, doc.as_bytes())?;
+    }
     let r = Report {
         model: &index.model_name,
         datanet: &index.datanet,
         version: index.version,
         index_root: format!("{:?}", index_root(&index)),
         attribution: a,
+        reward,
+        report: args.report.as_ref().map(|p| p.display().to_string()),
     };
     out.result(&r, || {
         let a = &r.attribution;
@@ -117,6 +164,35 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
                 pct(c.top_k_score, a.top_k_total),
                 pct(c.score, a.total)
             );
+        }
+        let w = &r.reward;
+        s += &format!(
+            "\nreward preview (fee {} OPEN, shares {} bps; rounding dust {} units to the treasury):\n  {:<12}  {:<42}  {:>28}  {:>7}",
+            format_open(w.fee),
+            w.shares,
+            w.dust,
+            "party",
+            "address or role",
+            "amount (OPEN)",
+            "share"
+        );
+        let mut line = |party: &str, who: &str, amount: u128| {
+            s += &format!(
+                "\n  {:<12}  {:<42}  {:>28}  {:>6.2}%",
+                party,
+                who,
+                format_open(amount),
+                pct_u(amount, w.fee)
+            );
+        };
+        line("owner", "model owner", w.owner);
+        for c in &w.contributors {
+            line("contributor", &c.contributor.to_string(), c.amount);
+        }
+        line("prover", "prover", w.prover);
+        line("treasury", "treasury", w.treasury);
+        if let Some(p) = &r.report {
+            s += &format!("\nreward report written to {p}");
         }
         s
     })
