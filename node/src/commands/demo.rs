@@ -1,7 +1,8 @@
 //! `poa demo`: the README's end-to-end command on embedded defaults: compile a fixture model with
 //! its calibration set (reporting held-out accuracy), run a sample, set up keys on the INSECURE
-//! dev SRS, prove the sample and verify the proof — each step with its time. The chain payout
-//! extends it later.
+//! dev SRS, prove the sample and verify the proof — each step with its time — then import, seal
+//! and index the fixture datanet and attribute the sample natively. The chain payout extends it
+//! later.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,7 +10,7 @@ use std::time::Instant;
 use poa_circuits::InputVisibility;
 use serde::Serialize;
 
-use super::{compile, prove, run, setup, verify};
+use super::{compile, demo_attribution, prove, run, setup, verify};
 use crate::artifacts::{ms_since, Compiled, Report, Settings};
 use crate::output::Output;
 
@@ -39,6 +40,7 @@ struct DemoResult {
     setup: setup::SetupResult,
     prove: prove::ProveResult,
     verify: verify::VerifyResult,
+    attribution: demo_attribution::AttributionStep,
 }
 
 /// Runs `poa demo`.
@@ -73,6 +75,11 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
     let proof_file = model_dir.join("proof_input_0.json");
     let prove = prove::prove_file(&model_dir, &run_args.input, &proof_file, out)?;
     let verify = verify::verify_file(&model_dir, &proof_file, out)?;
+    let sample = poa_runtime::parse_inputs(
+        &std::fs::read_to_string(&run_args.input)?,
+        poa_runtime::tensor::numel(&compiled.qmodel.input().shape),
+    )?;
+    let attribution = demo_attribution::run(&compiled, &args.fixtures, &model_dir, &sample[0])?;
     let result = DemoResult {
         settings,
         report,
@@ -81,6 +88,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         setup,
         prove,
         verify,
+        attribution,
     };
     out.result(&result, || {
         let held = result.report.held_out.as_ref().map_or(String::new(), |h| {
@@ -88,11 +96,12 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         });
         let r = &result.run[0];
         format!(
-            "[1/5] compiled {} into {} in {:.0} ms (scales a=2^{}, w=2^{}; {} MACs)\n      held-out float-vs-quantized argmax agreement: {held}\n\
-             [2/5] ran fixtures/data/input_0.json → class {} (trace {}; full trace in {})\n\
-             [3/5] setup on the dev SRS: {}\n\
-             [4/5] {}\n\
-             [5/5] {}",
+            "[1/7] compiled {} into {} in {:.0} ms (scales a=2^{}, w=2^{}; {} MACs)\n      held-out float-vs-quantized argmax agreement: {held}\n\
+             [2/7] ran fixtures/data/input_0.json → class {} (trace {}; full trace in {})\n\
+             [3/7] setup on the dev SRS: {}\n\
+             [4/7] {}\n\
+             [5/7] {}\n\
+             {}",
             result.settings.model,
             model_dir.display(),
             result.compile_ms,
@@ -105,6 +114,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
             setup::text(&result.setup).replace('\n', "\n      "),
             prove::text(&result.prove),
             verify::text(&result.verify),
+            demo_attribution::text(&result.attribution),
         )
     })
 }

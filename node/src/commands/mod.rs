@@ -4,6 +4,7 @@ pub mod attribute;
 pub mod compile;
 pub mod datanet;
 pub mod demo;
+pub mod demo_attribution;
 pub mod prove;
 pub mod run;
 pub mod setup;
