@@ -1,7 +1,7 @@
 //! `poa datanet index` and `poa attribute` end to end: compile the small MLP, import and seal
 //! the fixture datanet, index it, attribute a held-out input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
@@ -17,6 +17,17 @@ fn poa() -> Command {
 
 fn stdout(a: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&a.get_output().stdout).into_owned()
+}
+
+/// `<cmd> attribute <model> --input <fixture input> --index <index>`.
+fn attribute(mut cmd: Command, model: &Path, index: &Path) -> Command {
+    cmd.arg("attribute")
+        .arg(model)
+        .arg("--input")
+        .arg(fixtures().join("data/input_0_ours.json"))
+        .arg("--index")
+        .arg(index);
+    cmd
 }
 
 #[test]
@@ -65,13 +76,7 @@ fn index_a_sealed_version_and_attribute_an_input() {
         if json {
             cmd.arg("--json");
         }
-        let a = cmd
-            .arg("attribute")
-            .arg(&model)
-            .arg("--input")
-            .arg(fixtures().join("data/input_0_ours.json"))
-            .arg("--index")
-            .arg(&index)
+        let a = attribute(cmd, &model, &index)
             .args(["--k", &k.to_string()])
             .assert()
             .success();
@@ -146,25 +151,13 @@ fn index_a_sealed_version_and_attribute_an_input() {
         assert!(doc.contains("</svg>"), "{doc}");
     }
     // Shares not summing to 100 % are refused.
-    let a = poa()
-        .arg("attribute")
-        .arg(&model)
-        .arg("--input")
-        .arg(fixtures().join("data/input_0_ours.json"))
-        .arg("--index")
-        .arg(&index)
+    let a = attribute(poa(), &model, &index)
         .args(["--shares", "3000,5000,1500,400"])
         .assert()
         .failure();
     assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("10000"));
     // k beyond the index is refused.
-    poa()
-        .arg("attribute")
-        .arg(&model)
-        .arg("--input")
-        .arg(fixtures().join("data/input_0_ours.json"))
-        .arg("--index")
-        .arg(&index)
+    attribute(poa(), &model, &index)
         .args(["--k", "5000"])
         .assert()
         .failure();
