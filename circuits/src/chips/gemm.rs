@@ -104,7 +104,8 @@ impl GemmChip {
         let mut out = Vec::new();
         for (r, chunk) in xs.chunks(packing.per_element).enumerate() {
             let row = offset + r;
-            let mut value = Some(packing.element_offset(chunk.len()));
+            let bias = packing.element_offset(chunk.len());
+            let mut value = Some(bias);
             for lane in 0..LANES {
                 match chunk.get(lane) {
                     Some(x) => {
@@ -118,7 +119,7 @@ impl GemmChip {
                     }
                 }
             }
-            region.assign_fixed(cols.bias, row, packing.element_offset(chunk.len()));
+            region.assign_fixed(cols.bias, row, bias);
             self.config.q_first.enable(region, row)?;
             let val = value.map_or(Value::unknown(), Value::known);
             let cell = region.assign_advice(cols.acc, row, val).cell();

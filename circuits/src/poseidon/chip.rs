@@ -148,13 +148,13 @@ impl PoseidonChip {
     ) -> Result<(FVar, usize), Error> {
         let cols = &self.config.cols;
         let c = constants();
+        let init = initial_state(message.len());
         let known = message.iter().all(|m| m.value.is_some());
-        let mut state: Option<[Fr; WIDTH]> = known.then(|| initial_state(message.len()));
+        let mut state: Option<[Fr; WIDTH]> = known.then_some(init);
         let put = |region: &mut Region<'_, Fr>, col: usize, row: usize, v: Option<Fr>| {
             let val = v.map_or(Value::unknown(), Value::known);
             region.assign_advice(cols.lanes[col], row, val).cell()
         };
-        let init = initial_state(message.len());
         let chunks: Vec<&[FVar]> = if message.is_empty() {
             vec![&[]]
         } else {

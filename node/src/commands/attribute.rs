@@ -64,7 +64,7 @@ fn pct_u(part: u128, whole: u128) -> f64 {
 }
 
 /// `part / whole` in percent (0 when the whole is 0).
-fn pct(part: i128, whole: i128) -> f64 {
+pub fn pct(part: i128, whole: i128) -> f64 {
     if whole == 0 {
         0.0
     } else {

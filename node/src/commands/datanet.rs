@@ -12,7 +12,7 @@ use clap::Subcommand;
 use poa_circuits::commit::{datanet_root, index_root};
 use poa_runtime::datanet::{
     import, Address, Datanet, DatanetFile, DatanetId, DatanetSpec, DatanetStore, EntryRef,
-    FileStore, NewContribution, Root, SpecSource, Version,
+    FileStore, NewContribution, Root, SealedVersion, SpecSource, Version,
 };
 use serde::Serialize;
 
@@ -344,12 +344,16 @@ struct Sealed<'a> {
     open: u32,
 }
 
+/// Seals the open version of datanet `id` under the Poseidon root of its leaves.
+pub fn seal_open(store: &mut impl DatanetStore, id: &DatanetId) -> anyhow::Result<SealedVersion> {
+    let d = store.get(id)?;
+    let root = datanet_root(&d.version(d.open_version())?.leaves());
+    Ok(store.seal(id, root)?)
+}
+
 fn seal(store: &mut FileStore, a: &SealArgs, out: &Output) -> anyhow::Result<()> {
     let id = parse_id(&a.id)?;
-    let d = store.get(&id)?;
-    let open = d.version(d.open_version())?;
-    let root = datanet_root(&open.leaves());
-    let sealed = store.seal(&id, root)?;
+    let sealed = seal_open(store, &id)?;
     let r = Sealed {
         datanet: &id,
         version: sealed.version,

@@ -6,12 +6,14 @@
 use std::path::Path;
 
 use anyhow::Context;
-use poa_circuits::commit::{datanet_root, index_root};
+use poa_circuits::commit::index_root;
 use poa_runtime::attribution::{attribute, build_index, Attribution, DEFAULT_K};
 use poa_runtime::datanet::{import, DatanetFile, DatanetStore, FileStore};
 use poa_runtime::tensor::numel;
 use serde::Serialize;
 
+use super::attribute::pct;
+use super::datanet::seal_open;
 use crate::artifacts::{write_json, Compiled};
 
 /// What the datanet and attribution steps did.
@@ -53,9 +55,7 @@ pub fn run(
     let (spec, _) = file.spec(Some(vec![numel(&q.input().shape)]), Some(classes))?;
     let id = store.create(spec)?.id;
     let report = import(&mut store, &id, &file).context("importing the fixture datanet")?;
-    let d = store.get(&id)?;
-    let root = datanet_root(&d.version(d.open_version())?.leaves());
-    let sealed = store.seal(&id, root)?;
+    let sealed = seal_open(&mut store, &id)?;
     let index = build_index(q, &store.get(&id)?, sealed.version)?;
     write_json(
         &model_dir.join(format!("index_{id}_v{}.json", sealed.version)),
@@ -85,8 +85,8 @@ pub fn text(s: &AttributionStep) -> String {
         .iter()
         .filter(|c| c.top_k_score > 0)
         .map(|c| {
-            let pct = 100.0 * c.top_k_score as f64 / a.top_k_total.max(1) as f64;
-            (c.contributor.to_string()[..10].to_string(), pct)
+            let share = pct(c.top_k_score, a.top_k_total);
+            (c.contributor.to_string()[..10].to_string(), share)
         })
         .collect();
     shares.sort_by(|x, y| y.1.total_cmp(&x.1));
