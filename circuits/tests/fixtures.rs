@@ -6,8 +6,8 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::{compile, has_gate, has_lookup, has_permutation, mock, test_inputs};
-use poa_circuits::field::{fe, to_i64};
+use common::{compile, has_gate, has_lookup, has_permutation, mock, mock_outputs, test_inputs};
+use poa_circuits::field::fe;
 use poa_circuits::Visibility;
 use poa_circuits::{
     circuit_stats, public_instances, CircuitError, InstanceLayout, ModelCircuit, Tamper,
@@ -46,17 +46,9 @@ fn accepts_fixture(name: &str) {
 
 fn accepts_fixture_inputs(name: &str, inputs: usize) {
     let q = model(name);
-    let layout = InstanceLayout::of(q, &Visibility::default());
     for x in test_inputs().iter().take(inputs) {
         let trace = q.run(x).expect("runs");
-        let circuit = ModelCircuit::new(q, Some(&trace), Visibility::default()).expect("builds");
-        let instances = public_instances(q, &trace, &Visibility::default());
-        assert_eq!(circuit.instances().as_deref(), Some(instances.as_slice()));
-        mock(&circuit, instances.clone()).unwrap_or_else(|e| panic!("{name}: {e:#?}"));
-        let outputs: Vec<i64> = instances[layout.output.clone()]
-            .iter()
-            .map(|f| to_i64(f).expect("small output"))
-            .collect();
+        let outputs = mock_outputs(q, &trace).unwrap_or_else(|e| panic!("{name}: {e:#?}"));
         assert_eq!(
             outputs,
             trace.output().data,

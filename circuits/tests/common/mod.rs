@@ -2,10 +2,26 @@
 #![allow(dead_code)]
 
 use halo2_proofs::dev::{MockProver, VerifyFailure};
-use poa_circuits::{Fr, ModelCircuit};
+use poa_circuits::field::to_i64;
+use poa_circuits::{public_instances, Fr, InstanceLayout, ModelCircuit, Visibility};
+use poa_runtime::{QModel, Trace};
 
 #[allow(unused_imports)] // not every test binary uses both
 pub use poa_fixtures::{compile, test_inputs};
+
+/// MockProver on `trace`'s public-input circuit; on success, the public outputs it exposes,
+/// decoded back to integers (to compare with the runtime's).
+pub fn mock_outputs(q: &QModel, trace: &Trace) -> Result<Vec<i64>, Vec<VerifyFailure>> {
+    let vis = Visibility::default();
+    let circuit = ModelCircuit::new(q, Some(trace), vis).expect("builds");
+    let instances = public_instances(q, trace, &vis);
+    assert_eq!(circuit.instances().as_deref(), Some(instances.as_slice()));
+    mock(&circuit, instances.clone())?;
+    Ok(instances[InstanceLayout::of(q, &vis).output]
+        .iter()
+        .map(|f| to_i64(f).expect("small output"))
+        .collect())
+}
 
 /// Runs MockProver at the circuit's own `k` with the given instances.
 pub fn mock(circuit: &ModelCircuit, instances: Vec<Fr>) -> Result<(), Vec<VerifyFailure>> {
