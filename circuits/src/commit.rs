@@ -107,7 +107,7 @@ pub fn datanet_root(leaves: &[Leaf]) -> Root {
 }
 
 /// A big-endian byte string (at most 31 bytes, so below the modulus) as a field element.
-fn fr_be(bytes: &[u8]) -> Fr {
+pub(crate) fn fr_be(bytes: &[u8]) -> Fr {
     debug_assert!(bytes.len() < 32);
     bytes.iter().fold(Fr::zero(), |acc, &b| {
         acc * Fr::from(256) + Fr::from(u64::from(b))

@@ -48,4 +48,10 @@ pub enum CircuitError {
         /// The chip's limit.
         limit: u32,
     },
+    /// The attribution part cannot be built: index of another model, bad k, malformed index.
+    #[error("attribution: {reason}")]
+    Attribution {
+        /// What is wrong.
+        reason: String,
+    },
 }

@@ -1,9 +1,23 @@
 //! The public-instance layout — defined here and nowhere else.
 //!
-//! Version [`INSTANCE_LAYOUT_VERSION`]: one instance column holding, in order,
+//! Version [`INSTANCE_LAYOUT_VERSION`]: one instance column. An attribution proof starts with
+//! the attribution header ([`AttributionRows`], `7 + 2k` rows):
+//!
+//! | row | value |
+//! |---|---|
+//! | 0 | model id ([`crate::attribution::model_id`]) |
+//! | 1 | adapter id (0: the base model) |
+//! | 2 | input commitment ([`crate::commit::input_commitment`]) for `hashed` inputs, else 0 |
+//! | 3 | predicted class ŷ |
+//! | 4 | index root ([`crate::commit::index_root`]) |
+//! | 5 | request nonce |
+//! | 6 | prover address (20 bytes as a big-endian integer) |
+//! | 7 + 2t, 8 + 2t | contributor address and score of the t-th highest score, t < k |
+//!
+//! Then (every proof, the whole layout of an inference-only proof):
 //! 1. the input part, by [`InputVisibility`]: `public` — the quantized input values (row-major,
-//!    `model.input()` shape); `hashed` — one element, [`crate::commit::input_commitment`];
-//!    `private` — nothing;
+//!    `model.input()` shape); `hashed` — one element, the input commitment (in the header's row
+//!    2 instead, for attribution proofs); `private` — nothing;
 //! 2. the output values (row-major; class indices for a model ending in ArgMax).
 //!
 //! Values are signed integers encoded with [`crate::field::fe`].
@@ -16,12 +30,58 @@ use crate::field::fe;
 use crate::visibility::{InputVisibility, Visibility};
 
 /// Version of the instance layout; bump on any change to what is public or its order.
-/// (2: the input part depends on the input visibility.)
-pub const INSTANCE_LAYOUT_VERSION: u32 = 2;
+/// (2: the input part depends on the input visibility; 3: the attribution header.)
+pub const INSTANCE_LAYOUT_VERSION: u32 = 3;
+
+/// Rows of the attribution header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttributionRows {
+    /// Entries published.
+    pub k: usize,
+}
+
+impl AttributionRows {
+    /// Model id row.
+    pub const MODEL_ID: usize = 0;
+    /// Adapter id row.
+    pub const ADAPTER_ID: usize = 1;
+    /// Input commitment row.
+    pub const INPUT_COMMITMENT: usize = 2;
+    /// Predicted class row.
+    pub const CLASS: usize = 3;
+    /// Index root row.
+    pub const INDEX_ROOT: usize = 4;
+    /// Request nonce row.
+    pub const NONCE: usize = 5;
+    /// Prover address row.
+    pub const PROVER: usize = 6;
+
+    /// Row of the t-th published contributor.
+    pub fn contributor(t: usize) -> usize {
+        7 + 2 * t
+    }
+
+    /// Row of the t-th published score.
+    pub fn score(t: usize) -> usize {
+        8 + 2 * t
+    }
+
+    /// Rows of the header.
+    pub fn len(&self) -> usize {
+        7 + 2 * self.k
+    }
+
+    /// Never empty (the fixed fields are always there).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
 
 /// Row ranges of each public part inside the single instance column.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstanceLayout {
+    /// The attribution header (attribution proofs).
+    pub attribution: Option<AttributionRows>,
     /// Rows of the quantized input (`public` inputs; empty otherwise).
     pub input: std::ops::Range<usize>,
     /// Row of the input commitment (`hashed` inputs).
@@ -31,16 +91,30 @@ pub struct InstanceLayout {
 }
 
 impl InstanceLayout {
-    /// The layout for a model under `vis`.
+    /// The layout of an inference proof for a model under `vis`.
     pub fn of(model: &QModel, vis: &Visibility) -> Self {
+        Self::build(model, vis, None)
+    }
+
+    /// The layout of an attribution proof publishing `k` entries.
+    pub fn attributed(model: &QModel, vis: &Visibility, k: usize) -> Self {
+        Self::build(model, vis, Some(AttributionRows { k }))
+    }
+
+    fn build(model: &QModel, vis: &Visibility, attribution: Option<AttributionRows>) -> Self {
         let n_in: usize = model.input().shape.iter().product();
         let n_out: usize = model.output_info().shape.iter().product();
-        let (input, input_commitment, start) = match vis.input {
-            InputVisibility::Public => (0..n_in, None, n_in),
-            InputVisibility::Hashed => (0..0, Some(0), 1),
-            InputVisibility::Private => (0..0, None, 0),
+        let h = attribution.map_or(0, |a| a.len());
+        let (input, input_commitment, start) = match (vis.input, attribution) {
+            (InputVisibility::Public, _) => (h..h + n_in, None, h + n_in),
+            (InputVisibility::Hashed, None) => (0..0, Some(0), 1),
+            (InputVisibility::Hashed, Some(_)) => {
+                (h..h, Some(AttributionRows::INPUT_COMMITMENT), h)
+            }
+            (InputVisibility::Private, _) => (h..h, None, h),
         };
         Self {
+            attribution,
             input,
             input_commitment,
             output: start..start + n_out,

@@ -16,6 +16,7 @@
 
 #![deny(missing_docs)]
 
+pub mod attribution;
 pub mod chips;
 pub mod commit;
 pub mod error;
@@ -25,8 +26,9 @@ pub mod model;
 pub mod poseidon;
 pub mod visibility;
 
+pub use attribution::{AttributionPublic, AttributionSetup, Request};
 pub use error::CircuitError;
-pub use instances::{public_instances, InstanceLayout, INSTANCE_LAYOUT_VERSION};
+pub use instances::{public_instances, AttributionRows, InstanceLayout, INSTANCE_LAYOUT_VERSION};
 pub use model::{circuit_stats, CircuitStats, ModelCircuit, Tamper, SUPPORTED_OPS};
 pub use visibility::{InputVisibility, Visibility};
 

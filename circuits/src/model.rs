@@ -12,13 +12,17 @@
 //! Sigmoid/Tanh tables have the Table chip (its lookup table runs beside both bands and also
 //! bounds the rows); Reshape reuses its input's cells.
 
-use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+use halo2_proofs::circuit::{Layouter, Region, SimpleFloorPlanner};
 use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error, Instance};
 use halo2curves::bn256::Fr;
 use poa_runtime::ops::{argmax as first_max, nchw, Op, Table, Window};
 use poa_runtime::tensor::{broadcast_index, numel};
 use poa_runtime::{QModel, Trace};
 
+use crate::attribution::chip::{self as topk, SlotCells, TopKChip, TopKConfig, TopKTamper};
+use crate::attribution::{
+    attribution_instances, model_id, AttributionSetup, AttributionWitness, Request, NO_ADAPTER,
+};
 use crate::chips::affine::{self, AffineChip, AffineConfig, AffineInstructions, AffineTerm};
 use crate::chips::argmax::{self, ArgMaxChip, ArgMaxConfig, ArgMaxInstructions};
 use crate::chips::div_round::{self, DivRoundChip, DivRoundConfig, DivRoundInstructions};
@@ -28,10 +32,10 @@ use crate::chips::range_check::{
 };
 use crate::chips::relu::{self, ReluChip, ReluConfig, ReluInstructions};
 use crate::chips::table::{self, TableChip, TableConfig, TableInstructions, TableTamper};
-use crate::chips::{assign, Columns, RangeRequest, Var, LANES};
+use crate::chips::{assign, Columns, FVar, RangeRequest, Var, LANES};
 use crate::commit::input_packing;
 use crate::error::CircuitError;
-use crate::instances::{public_instances, InstanceLayout};
+use crate::instances::{public_instances, AttributionRows, InstanceLayout};
 use crate::poseidon::chip::{self as poseidon, PoseidonChip, PoseidonConfig};
 use crate::visibility::{InputVisibility, Visibility};
 
@@ -115,6 +119,16 @@ pub enum Tamper {
         /// The value assigned instead.
         value: i64,
     },
+    /// A fault in the attribution rows (see [`TopKTamper`]).
+    Attribution(TopKTamper),
+    /// Publishes another top-k set: the k-th entry swapped for the best unselected one, slots
+    /// and threshold made consistent with the swap.
+    TopKSet,
+    /// Claims `index` as the predicted class (models whose output is not already a class).
+    PredictedClass {
+        /// Claimed class.
+        index: usize,
+    },
 }
 
 /// Size of a model's circuit.
@@ -176,6 +190,7 @@ pub struct ModelConfig {
     affine: AffineConfig,
     table: TableConfig,
     poseidon: PoseidonConfig,
+    topk: TopKConfig,
     range: RangeCheckConfig,
     instance: Column<Instance>,
 }
@@ -186,10 +201,19 @@ pub struct ModelCircuit {
     model: QModel,
     trace: Option<Trace>,
     vis: Visibility,
+    attribution: Option<Attributed>,
     plan: Plan,
     /// Test-only fault injection (see [`Tamper`]).
     #[doc(hidden)]
     pub tamper: Option<Tamper>,
+}
+
+/// The attribution part of a circuit: its setup and, when proving, the request and witness.
+#[derive(Clone, Debug)]
+struct Attributed {
+    setup: AttributionSetup,
+    request: Option<Request>,
+    witness: Option<AttributionWitness>,
 }
 
 /// Row counts, computed once from the model.
@@ -208,7 +232,7 @@ impl ModelCircuit {
         trace: Option<&Trace>,
         vis: Visibility,
     ) -> Result<Self, CircuitError> {
-        let plan = plan(model, &vis)?;
+        let plan = plan(model, &vis, None)?;
         if let Some(t) = trace {
             check_trace(model, t)?;
         }
@@ -216,9 +240,48 @@ impl ModelCircuit {
             model: model.clone(),
             trace: trace.cloned(),
             vis,
+            attribution: None,
             plan,
             tamper: None,
         })
+    }
+
+    /// Adds the top-k attribution over `setup`'s index (see [`crate::attribution`]). A circuit
+    /// with a trace needs the `request` it answers; keygen passes `None` for both.
+    pub fn with_attribution(
+        mut self,
+        setup: AttributionSetup,
+        request: Option<Request>,
+    ) -> Result<Self, CircuitError> {
+        let witness = match (&self.trace, request) {
+            (Some(t), Some(_)) => Some(setup.witness(&self.model, t)?),
+            (Some(_), None) => {
+                return Err(CircuitError::Attribution {
+                    reason: "a proof needs the request (nonce, prover) it answers".into(),
+                })
+            }
+            (None, _) => None,
+        };
+        self.plan = plan(&self.model, &self.vis, Some(&setup))?;
+        self.attribution = Some(Attributed {
+            setup,
+            request,
+            witness,
+        });
+        Ok(self)
+    }
+
+    /// The attribution setup, for attribution circuits.
+    pub fn attribution(&self) -> Option<&AttributionSetup> {
+        self.attribution.as_ref().map(|a| &a.setup)
+    }
+
+    /// The instance layout of this circuit.
+    pub fn layout(&self) -> InstanceLayout {
+        match &self.attribution {
+            Some(a) => InstanceLayout::attributed(&self.model, &self.vis, a.setup.k()),
+            None => InstanceLayout::of(&self.model, &self.vis),
+        }
     }
 
     /// The model.
@@ -229,9 +292,18 @@ impl ModelCircuit {
     /// Public instances of the carried trace (`None` without one), in the
     /// [`crate::instances`] layout.
     pub fn instances(&self) -> Option<Vec<Fr>> {
-        self.trace
-            .as_ref()
-            .map(|t| public_instances(&self.model, t, &self.vis))
+        let t = self.trace.as_ref()?;
+        Some(match &self.attribution {
+            None => public_instances(&self.model, t, &self.vis),
+            Some(a) => attribution_instances(
+                &self.model,
+                t,
+                &self.vis,
+                &a.setup,
+                a.witness.as_ref()?,
+                a.request.as_ref()?,
+            ),
+        })
     }
 
     /// The visibility the circuit was built with.
@@ -241,7 +313,7 @@ impl ModelCircuit {
 
     /// Size of this circuit.
     pub fn stats(&self) -> CircuitStats {
-        stats_from_plan(&self.model, &self.vis, &self.plan)
+        stats_from_plan(&self.model, &self.plan, self.layout().len())
     }
 
     fn value(&self, tensor: usize, i: usize) -> Option<i64> {
@@ -252,13 +324,13 @@ impl ModelCircuit {
 /// Size of `model`'s circuit under `vis` (rows, `k`, columns, lookups, MACs), or why it cannot
 /// be built.
 pub fn circuit_stats(model: &QModel, vis: &Visibility) -> Result<CircuitStats, CircuitError> {
-    Ok(stats_from_plan(model, vis, &plan(model, vis)?))
+    let instances = InstanceLayout::of(model, vis).len();
+    Ok(stats_from_plan(model, &plan(model, vis, None)?, instances))
 }
 
-fn stats_from_plan(model: &QModel, vis: &Visibility, plan: &Plan) -> CircuitStats {
+fn stats_from_plan(model: &QModel, plan: &Plan, instances: usize) -> CircuitStats {
     let mut cs = ConstraintSystem::<Fr>::default();
     let _ = ModelCircuit::configure(&mut cs);
-    let instances = InstanceLayout::of(model, vis).len();
     let rows = plan
         .main_rows
         .max(plan.range_rows)
@@ -318,7 +390,11 @@ fn quotient_check(model: &QModel, id: usize) -> Option<i64> {
 }
 
 /// Checks every op is supported and counts rows of both bands, chip by chip.
-fn plan(model: &QModel, vis: &Visibility) -> Result<Plan, CircuitError> {
+fn plan(
+    model: &QModel,
+    vis: &Visibility,
+    attribution: Option<&AttributionSetup>,
+) -> Result<Plan, CircuitError> {
     let n_input = numel(&model.input().shape);
     let mut main = n_input.div_ceil(LANES);
     // Every input value is range-checked to its packing slot, whatever its visibility: a private
@@ -452,11 +528,41 @@ fn plan(model: &QModel, vis: &Visibility) -> Result<Plan, CircuitError> {
             }
         }
     }
+    if let Some(setup) = attribution {
+        let (m, r) = attribution_rows(model, setup)?;
+        main += m;
+        range += r;
+    }
     Ok(Plan {
         main_rows: main,
         range_rows: range,
         table_rows: table::table_rows(&model_tables(model)),
     })
+}
+
+/// Main-band and range-band rows of the attribution part: the predicted class (an ArgMax over
+/// the outputs unless the model ends in one), one dot product per entry, the top-k chip's rows,
+/// and their range checks.
+fn attribution_rows(
+    model: &QModel,
+    setup: &AttributionSetup,
+) -> Result<(usize, usize), CircuitError> {
+    let (n, k) = (setup.index().entries.len(), setup.k());
+    let rc = range_check::rows_for;
+    let (mut main, mut range) = (0, 0);
+    if !model.outputs_class() {
+        let out = model.output_info();
+        let b = argmax::range_bits(out.bound);
+        check_bits(model, model.nodes.len() - 1, b)?;
+        let n_out = numel(&out.shape);
+        main += argmax::rows_for(n_out);
+        range += n_out * rc(b);
+    }
+    main += n * gemm::rows_for(setup.index().dim()) + topk::rows_for(n, k);
+    range += n * (rc(setup.dot_bits) + rc(setup.key_bits))
+        + k * rc(setup.slot_index_bits())
+        + (k - 1) * rc(setup.key_bits);
+    Ok((main, range))
 }
 
 /// Output positions `(oy, ox)` of an NCHW output shape, row-major.
@@ -557,6 +663,11 @@ impl Circuit<Fr> for ModelCircuit {
             model: self.model.clone(),
             trace: None,
             vis: self.vis,
+            attribution: self.attribution.as_ref().map(|a| Attributed {
+                setup: a.setup.clone(),
+                request: None,
+                witness: None,
+            }),
             plan: self.plan.clone(),
             tamper: None,
         }
@@ -575,6 +686,7 @@ impl Circuit<Fr> for ModelCircuit {
             affine: AffineChip::configure(meta, cols),
             table: TableChip::configure(meta, cols),
             poseidon: PoseidonChip::configure(meta, cols),
+            topk: TopKChip::configure(meta, cols),
             range: RangeCheckChip::configure(meta),
             instance,
         }
@@ -593,12 +705,13 @@ impl Circuit<Fr> for ModelCircuit {
         let affine_chip = AffineChip::construct(config.affine.clone());
         let table_chip = TableChip::construct(config.table.clone());
         let poseidon_chip = PoseidonChip::construct(config.poseidon.clone());
+        let topk_chip = TopKChip::construct(config.topk.clone());
         let range_chip = RangeCheckChip::construct(config.range.clone());
         range_chip.load_table(&mut layouter)?;
         let tables = model_tables(model);
         table_chip.load_tables(&mut layouter, &tables)?;
 
-        let (inputs, commitment, outputs) = layouter.assign_region(
+        let (inputs, commitment, outputs, attributed) = layouter.assign_region(
             || "model",
             |mut region| {
                 let region = &mut region;
@@ -887,6 +1000,21 @@ impl Circuit<Fr> for ModelCircuit {
                     };
                     cells[node.output] = Some(outs);
                 }
+                let attributed = match &self.attribution {
+                    Some(a) => {
+                        let chips = AttributionChips {
+                            gemm: &gemm_chip,
+                            argmax: &argmax_chip,
+                            topk: &topk_chip,
+                        };
+                        let (laid, r, used) =
+                            self.layout_attribution(region, row, &chips, a, &cells, commitment)?;
+                        row += used;
+                        reqs.extend(r);
+                        Some(laid)
+                    }
+                    None => None,
+                };
                 assert_eq!(
                     row, self.plan.main_rows,
                     "main band rows differ from the plan"
@@ -903,11 +1031,14 @@ impl Circuit<Fr> for ModelCircuit {
 
                 let inputs = cells[0].clone().ok_or(Error::Synthesis)?;
                 let outputs = cells[model.output].clone().ok_or(Error::Synthesis)?;
-                Ok((inputs, commitment, outputs))
+                Ok((inputs, commitment, outputs, attributed))
             },
         )?;
 
-        let layout = InstanceLayout::of(model, &self.vis);
+        let layout = self.layout();
+        if let Some(a) = attributed {
+            a.bind(&mut layouter, config.instance);
+        }
         if let (Some(d), Some(row)) = (commitment, layout.input_commitment) {
             layouter.constrain_instance(d.cell, config.instance, row);
         }
@@ -918,5 +1049,137 @@ impl Circuit<Fr> for ModelCircuit {
             layouter.constrain_instance(v.cell, config.instance, row);
         }
         Ok(())
+    }
+}
+
+/// The chips the attribution part lays out with.
+struct AttributionChips<'a> {
+    gemm: &'a GemmChip,
+    argmax: &'a ArgMaxChip,
+    topk: &'a TopKChip,
+}
+
+/// The attribution cells bound to the header of the public instances.
+struct AttributionCells {
+    class: Var,
+    /// Model id, adapter id, index root, zero commitment (see [`TopKChip::pin`]).
+    pins: Vec<FVar>,
+    slots: Vec<SlotCells>,
+    /// True when the input commitment row is bound to the hash's digest instead of a pin.
+    hashed: bool,
+}
+
+impl AttributionCells {
+    fn bind(&self, layouter: &mut impl Layouter<Fr>, instance: Column<Instance>) {
+        let mut at = |cell, row| layouter.constrain_instance(cell, instance, row);
+        at(self.pins[0].cell, AttributionRows::MODEL_ID);
+        at(self.pins[1].cell, AttributionRows::ADAPTER_ID);
+        at(self.pins[2].cell, AttributionRows::INDEX_ROOT);
+        if !self.hashed {
+            at(self.pins[3].cell, AttributionRows::INPUT_COMMITMENT);
+        }
+        at(self.class.cell, AttributionRows::CLASS);
+        for (t, slot) in self.slots.iter().enumerate() {
+            at(slot.contributor.cell, AttributionRows::contributor(t));
+            at(slot.score.cell, AttributionRows::score(t));
+        }
+    }
+}
+
+/// `w` with its k-th entry swapped for the best unselected one (the [`Tamper::TopKSet`] fault).
+fn swapped_top_k(w: &AttributionWitness) -> AttributionWitness {
+    let mut w = w.clone();
+    let chosen: Vec<usize> = w.top.indices.clone();
+    let best_other = (0..w.scores.len())
+        .filter(|i| !chosen.contains(i))
+        .max_by(|&a, &b| w.scores[a].cmp(&w.scores[b]).then(b.cmp(&a)));
+    if let Some(j) = best_other {
+        let mut set: Vec<usize> = chosen[..chosen.len() - 1].to_vec();
+        set.push(j);
+        set.sort_by(|&a, &b| w.scores[b].cmp(&w.scores[a]).then(a.cmp(&b)));
+        w.top.scores = set.iter().map(|&i| w.scores[i]).collect();
+        w.top.threshold = w.top.scores.last().copied().unwrap_or(0);
+        w.top.indices = set;
+    }
+    w
+}
+
+impl ModelCircuit {
+    /// Lays out the attribution part from `row`: the predicted class, one dot product per index
+    /// entry against the embedding's cells, the score and slot rows, the pinned constants.
+    fn layout_attribution(
+        &self,
+        region: &mut Region<'_, Fr>,
+        mut row: usize,
+        chips: &AttributionChips<'_>,
+        a: &Attributed,
+        cells: &[Option<Vec<Var>>],
+        commitment: Option<FVar>,
+    ) -> Result<(AttributionCells, Vec<RangeRequest>, usize), Error> {
+        let model = &self.model;
+        let start = row;
+        let mut reqs = Vec::new();
+        let outputs = cells[model.output].as_ref().ok_or(Error::Synthesis)?;
+        let class = if model.outputs_class() {
+            *outputs.first().ok_or(Error::Synthesis)?
+        } else {
+            let tamper = match self.tamper {
+                Some(Tamper::PredictedClass { index }) => Some(index),
+                _ => None,
+            };
+            let class = a.witness.as_ref().map(|w| i64::from(w.class));
+            let bound = model.output_info().bound;
+            let (v, r, used) = chips
+                .argmax
+                .argmax(region, row, outputs, class, bound, tamper)?;
+            row += used;
+            reqs.extend(r);
+            v
+        };
+        let query = cells[model.embedding].as_ref().ok_or(Error::Synthesis)?;
+        let setup = &a.setup;
+        let mut dots = Vec::with_capacity(setup.index().entries.len());
+        for entry in &setup.index().entries {
+            let (v, used) = chips
+                .gemm
+                .dot(region, row, query, &entry.embedding, 0, false)?;
+            row += used;
+            dots.push(v);
+        }
+        let witness = match (self.tamper, a.witness.as_ref()) {
+            (Some(Tamper::TopKSet), Some(w)) => Some(swapped_top_k(w)),
+            (_, w) => w.cloned(),
+        };
+        let fault = match self.tamper {
+            Some(Tamper::Attribution(t)) => Some(t),
+            _ => None,
+        };
+        let (scores, r, used) =
+            chips
+                .topk
+                .scores(region, row, setup, &dots, class, witness.as_ref(), fault)?;
+        row += used;
+        reqs.extend(r);
+        let (slots, r, used) =
+            chips
+                .topk
+                .slots(region, row, setup, witness.as_ref(), &scores.tau, fault)?;
+        row += used;
+        reqs.extend(r);
+        let pins = [
+            model_id(model),
+            Fr::from(NO_ADAPTER),
+            setup.root(),
+            Fr::zero(),
+        ];
+        let (pins, used) = chips.topk.pin(region, row, pins)?;
+        row += used;
+        let laid = AttributionCells {
+            class,
+            pins,
+            slots,
+            hashed: commitment.is_some(),
+        };
+        Ok((laid, reqs, row - start))
     }
 }

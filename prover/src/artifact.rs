@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{parse_digest, CircuitId};
 use crate::error::{ProverError, Result};
-use crate::header::{Header, Kind, FLAG_INPUT_HASHED, FLAG_INPUT_PRIVATE, FLAG_INSECURE};
+use crate::header::{
+    Header, Kind, FLAG_ATTRIBUTION, FLAG_INPUT_HASHED, FLAG_INPUT_PRIVATE, FLAG_INSECURE,
+};
 use crate::keygen::{ProvingKey, VerifyingKey};
 use crate::prove::Proof;
 use poa_circuits::{InputVisibility, Visibility};
@@ -40,7 +42,8 @@ fn header(kind: Kind, id: &CircuitId, insecure: bool) -> Header {
                 InputVisibility::Public => 0,
                 InputVisibility::Hashed => FLAG_INPUT_HASHED,
                 InputVisibility::Private => FLAG_INPUT_PRIVATE,
-            },
+            }
+            | if id.attributed { FLAG_ATTRIBUTION } else { 0 },
         k: id.k,
         instances: id.instances as u32,
         model_digest: id.model_digest,
@@ -69,6 +72,7 @@ fn id_of(h: &Header) -> Result<CircuitId> {
         k: h.k,
         instances: h.instances as usize,
         visibility: Visibility { input },
+        attributed: h.flags & FLAG_ATTRIBUTION != 0,
     })
 }
 

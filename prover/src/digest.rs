@@ -2,7 +2,8 @@
 //! shapes the keys. Artifacts carry both so a key, proof or SRS from another setup is refused by
 //! name instead of failing as an opaque "proof does not verify".
 
-use poa_circuits::{circuit_stats, Visibility, INSTANCE_LAYOUT_VERSION};
+use poa_circuits::{ModelCircuit, Visibility, INSTANCE_LAYOUT_VERSION};
+use poa_runtime::attribution::SCORE_VERSION;
 use poa_runtime::QModel;
 use sha2::{Digest, Sha256};
 
@@ -12,7 +13,8 @@ use crate::error::{ProverError, Result};
 /// keys and proofs made under another configuration are different artifacts.
 pub const PROOF_SYSTEM: &str = "halo2-axiom-0.5.3/kzg-bn254/shplonk/keccak256-evm-transcript";
 
-/// Identity of one circuit: the model, the instance count and `k` it was laid out at.
+/// Identity of one circuit: the model, the instance count, `k`, and whether it proves
+/// attribution.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CircuitId {
     /// [`QModel::digest`] as bytes.
@@ -25,16 +27,35 @@ pub struct CircuitId {
     pub instances: usize,
     /// What the proof makes public (stored in the artifact header's flags).
     pub visibility: Visibility,
+    /// True for an attribution circuit (inference + top-k over a fixed index; header flag).
+    pub attributed: bool,
 }
 
 impl CircuitId {
-    /// The identity of `model`'s circuit at the `k` [`circuit_stats`] chooses.
+    /// The identity of `model`'s inference circuit at the `k` [`poa_circuits::circuit_stats`]
+    /// chooses.
     pub fn of(model: &QModel, vis: &Visibility) -> Result<Self> {
-        let stats = circuit_stats(model, vis)?;
+        Self::of_circuit(&ModelCircuit::new(model, None, *vis)?)
+    }
+
+    /// The identity of any circuit (inference, or with attribution).
+    pub fn of_circuit(circuit: &ModelCircuit) -> Result<Self> {
+        let model = circuit.model();
+        let vis = circuit.visibility();
+        let stats = circuit.stats();
         let model_digest = model_digest(model)?;
+        // The attribution part: the index (its root binds every entry), k, and the score.
+        let attribution = circuit.attribution().map_or(String::new(), |a| {
+            format!(
+                "; attribution=score-v{SCORE_VERSION},k={},entries={},root={:?}",
+                a.k(),
+                a.index().entries.len(),
+                a.root()
+            )
+        });
         // The config string pins the layout the circuits crate reports (rows, columns, lookups);
         // a chip change that alters it gives a new digest, so stale keys are refused.
-        let config = format!("{PROOF_SYSTEM}; input={}; {stats}", vis.input);
+        let config = format!("{PROOF_SYSTEM}; input={}; {stats}{attribution}", vis.input);
         let mut h = Sha256::new();
         h.update(b"openpoa-circuit-digest-v1");
         h.update(model_digest);
@@ -47,7 +68,8 @@ impl CircuitId {
             circuit_digest: h.finalize().into(),
             k: stats.k,
             instances: stats.instances,
-            visibility: *vis,
+            visibility: vis,
+            attributed: circuit.attribution().is_some(),
         })
     }
 }

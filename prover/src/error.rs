@@ -143,6 +143,12 @@ pub enum ProverError {
         /// What is wrong.
         reason: String,
     },
+    /// An attribution key used without its index and request, or the reverse.
+    #[error("attribution: {reason}")]
+    Attribution {
+        /// What is wrong.
+        reason: String,
+    },
     /// The circuit could not be built or witnessed.
     #[error(transparent)]
     Circuit(#[from] poa_circuits::CircuitError),

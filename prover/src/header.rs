@@ -29,7 +29,9 @@ pub const FLAG_INSECURE: u32 = 1;
 pub const FLAG_INPUT_HASHED: u32 = 2;
 /// Key flag: the circuit's input is `private`.
 pub const FLAG_INPUT_PRIVATE: u32 = 4;
-const KNOWN_FLAGS: u32 = FLAG_INSECURE | FLAG_INPUT_HASHED | FLAG_INPUT_PRIVATE;
+/// Key flag: the circuit proves top-k attribution on top of the inference.
+pub const FLAG_ATTRIBUTION: u32 = 8;
+const KNOWN_FLAGS: u32 = FLAG_INSECURE | FLAG_INPUT_HASHED | FLAG_INPUT_PRIVATE | FLAG_ATTRIBUTION;
 /// Size of the header in bytes.
 pub const HEADER_LEN: usize = 128;
 

@@ -1,6 +1,6 @@
 //! Key generation: the proving and verifying keys of one model's circuit.
 
-use halo2_proofs::plonk::{keygen_pk, keygen_vk};
+use halo2_proofs::plonk::{keygen_pk, keygen_vk, Circuit};
 use halo2curves::bn256::G1Affine;
 use poa_circuits::{ModelCircuit, Visibility};
 use poa_runtime::QModel;
@@ -82,18 +82,24 @@ pub(crate) fn check_srs_k(srs: &Srs, need_k: u32) -> Result<()> {
     }
 }
 
-/// Generates the keys of `model`'s circuit at the `k` [`poa_circuits::circuit_stats`] picks.
-/// `srs` must have exactly that `k`.
+/// Generates the keys of `model`'s inference circuit at the `k` [`poa_circuits::circuit_stats`]
+/// picks. `srs` must have exactly that `k`.
 pub fn keygen(model: &QModel, vis: &Visibility, srs: &Srs) -> Result<ProvingKey> {
-    let id = CircuitId::of(model, vis)?;
+    keygen_circuit(&ModelCircuit::new(model, None, *vis)?, srs)
+}
+
+/// Generates the keys of `circuit` (any witness it carries is ignored), e.g. an attribution
+/// circuit ([`ModelCircuit::with_attribution`]). `srs` must have exactly the circuit's `k`.
+pub fn keygen_circuit(circuit: &ModelCircuit, srs: &Srs) -> Result<ProvingKey> {
+    let id = CircuitId::of_circuit(circuit)?;
     check_srs_k(srs, id.k)?;
-    let circuit = ModelCircuit::new(model, None, *vis)?;
+    let circuit = &circuit.without_witnesses();
     let halo2 = |source| ProverError::Halo2 {
         stage: "keygen",
         source,
     };
-    let vk = keygen_vk(srs.params(), &circuit).map_err(halo2)?;
-    let pk = keygen_pk(srs.params(), vk, &circuit).map_err(halo2)?;
+    let vk = keygen_vk(srs.params(), circuit).map_err(halo2)?;
+    let pk = keygen_pk(srs.params(), vk, circuit).map_err(halo2)?;
     Ok(ProvingKey {
         pk,
         id,

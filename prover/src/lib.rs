@@ -23,8 +23,8 @@ pub mod verify;
 
 pub use digest::CircuitId;
 pub use error::{ProverError, Result};
-pub use keygen::{keygen, ProvingKey, VerifyingKey};
-pub use prove::{prove, prove_with_rng, Proof};
+pub use keygen::{keygen, keygen_circuit, ProvingKey, VerifyingKey};
+pub use prove::{prove, prove_attributed, prove_circuit, prove_with_rng, Proof};
 pub use srs::Srs;
 pub use verify::verify;
 

@@ -5,7 +5,7 @@ use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
 use halo2_proofs::transcript::TranscriptWriterBuffer;
 use halo2curves::bn256::{Bn256, Fr, G1Affine};
-use poa_circuits::{public_instances, ModelCircuit};
+use poa_circuits::{AttributionSetup, ModelCircuit, Request};
 use poa_runtime::{QModel, Trace};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
@@ -44,7 +44,39 @@ pub fn prove_with_rng(
     trace: &Trace,
     rng: impl RngCore + CryptoRng,
 ) -> Result<Proof> {
+    if pk.id.attributed {
+        return Err(ProverError::Attribution {
+            reason: "this proving key proves attribution: it needs the index and the request"
+                .into(),
+        });
+    }
+    let circuit = ModelCircuit::new(model, Some(trace), pk.id.visibility)?;
+    prove_circuit(srs, pk, &circuit, rng)
+}
+
+/// Proves inference and top-k attribution of `trace` over `setup`'s index, bound to `request`.
+pub fn prove_attributed(
+    srs: &Srs,
+    pk: &ProvingKey,
+    model: &QModel,
+    trace: &Trace,
+    setup: AttributionSetup,
+    request: Request,
+) -> Result<Proof> {
+    let circuit = ModelCircuit::new(model, Some(trace), pk.id.visibility)?
+        .with_attribution(setup, Some(request))?;
+    prove_circuit(srs, pk, &circuit, ChaCha20Rng::from_entropy())
+}
+
+/// Proves `circuit` (which carries its witness) under `pk`, refusing a key of another circuit.
+pub fn prove_circuit(
+    srs: &Srs,
+    pk: &ProvingKey,
+    circuit: &ModelCircuit,
+    rng: impl RngCore + CryptoRng,
+) -> Result<Proof> {
     let id = &pk.id;
+    let model = circuit.model();
     let md = model_digest(model)?;
     if md != id.model_digest {
         return Err(ProverError::ModelMismatch {
@@ -54,7 +86,7 @@ pub fn prove_with_rng(
         });
     }
     // Same model, but keys from another circuit version or k: refuse before proving.
-    let want = CircuitId::of(model, &id.visibility)?;
+    let want = CircuitId::of_circuit(circuit)?;
     if want.circuit_digest != id.circuit_digest {
         return Err(ProverError::CircuitMismatch {
             what: "proving key",
@@ -70,14 +102,15 @@ pub fn prove_with_rng(
             found: srs.is_insecure(),
         });
     }
-    let circuit = ModelCircuit::new(model, Some(trace), id.visibility)?;
-    let instances = public_instances(model, trace, &id.visibility);
+    let instances = circuit.instances().ok_or(ProverError::Attribution {
+        reason: "the circuit carries no witness to prove".into(),
+    })?;
     let mut transcript =
         <Keccak<Vec<u8>> as TranscriptWriterBuffer<_, G1Affine, Challenge>>::init(Vec::new());
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
         srs.params(),
         &pk.pk,
-        &[circuit],
+        std::slice::from_ref(circuit),
         &[&[&instances]],
         rng,
         &mut transcript,

@@ -1,0 +1,474 @@
+//! The top-k attribution chip: per-entry score rows, the published slots, and the pinned
+//! constants of the statement.
+//!
+//! **Score rows**, one per index entry `i`, contiguous (lanes; `label`, `M`, `contributor` and
+//! `k` are shared fixed lanes, `tag = i + 1` a fixed column of its own):
+//!
+//! | lane | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 |
+//! |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+//! | | dot | b | r | z | ŷ | inv | eq | s | sel | cnt | key | τ | e |
+//!
+//! `dot` is a copy of the entry's Gemm accumulator `⟨φ_i, φ(x)⟩`; `b`, `r = b·dot`,
+//! `z = b·dot + (1−b)(−dot−1)` with `z` range-checked is the Relu of the Relu chip;
+//! `eq = [label = ŷ]` by `eq·(label − ŷ) = 0`, `eq = 1 − (label − ŷ)·inv`; `s = eq·r`;
+//! `sel` boolean with its running count `cnt` ending at `k`; `key = s·M + M − tag`;
+//! `e = sel·(key − τ) + (1 − sel)·(τ − 1 − key)` range-checked. `ŷ` and `τ` are carried equal
+//! down the rows.
+//!
+//! **Slot rows**, one per published entry `t` (best first): lanes `(idx, contributor, score,
+//! key, diff)`, `key = score·M + M − (idx + 1)`, `diff = key − key_next − 1` range-checked
+//! (strictly decreasing, so the slots are distinct entries), `idx` range-checked (so
+//! `idx + 1 ≠ 0`), and the lookup `(idx + 1, 1, contributor, score) ∈ {(tag, sel,
+//! contributor, s)}` over every row: only score rows have a non-zero tag, so each slot is a
+//! selected entry with its true contributor and score. The last slot's key is τ (a copy).
+//!
+//! **Pin row**: lanes 0..4 equal fixed constants (model id, adapter id, index root, and the
+//! zero input commitment of non-hashed inputs), copied to the public instances.
+
+use halo2_proofs::circuit::{Region, Value};
+use halo2_proofs::plonk::{
+    Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector, VirtualCells,
+};
+use halo2_proofs::poly::Rotation;
+use halo2curves::bn256::Fr;
+
+use super::{address_fe, AttributionSetup, AttributionWitness};
+use crate::chips::{assign, Columns, FVar, RangeRequest, Var};
+use crate::field::{fe, fe128, wit128};
+
+// Score-row lanes.
+const DOT: usize = 0;
+const B: usize = 1;
+const R: usize = 2;
+const Z: usize = 3;
+const CLS: usize = 4;
+const INV: usize = 5;
+const EQ: usize = 6;
+const S: usize = 7;
+const SEL: usize = 8;
+const CNT: usize = 9;
+const KEY: usize = 10;
+const TAU: usize = 11;
+const E: usize = 12;
+// Shared fixed lanes.
+const LABEL: usize = 0;
+const BASE: usize = 1;
+const CONTRIB: usize = 2;
+const K: usize = 3;
+// Slot-row lanes.
+const IDX: usize = 0;
+const ADDR: usize = 1;
+const SCORE: usize = 2;
+const SKEY: usize = 3;
+const DIFF: usize = 4;
+/// Values the pin row holds.
+pub const PINS: usize = 4;
+
+/// Columns, selectors and the entry-tag column of the top-k chip.
+#[derive(Clone, Debug)]
+pub struct TopKConfig {
+    cols: Columns,
+    /// `i + 1` on entry `i`'s score row, zero on every other row.
+    tag: Column<Fixed>,
+    q_score: Selector,
+    q_first: Selector,
+    q_next: Selector,
+    q_last: Selector,
+    q_slot: Selector,
+    q_slot_next: Selector,
+    q_pin: Selector,
+}
+
+/// A deliberate fault in the attribution witness (negative tests only).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TopKTamper {
+    /// Adds one to entry `entry`'s score on its score row.
+    EntryScore(usize),
+    /// Adds one to the first slot's contributor.
+    SlotContributor,
+    /// Adds one to the first slot's score (its key follows, so only the lookup can object).
+    SlotScore,
+}
+
+/// The top-k chip.
+#[derive(Clone, Debug)]
+pub struct TopKChip {
+    config: TopKConfig,
+}
+
+/// Main-band rows of the score and slot rows of `n` entries and `k` slots, plus the pin row and
+/// an all-zero row (the lookup's unselected input `(0, 0, 0, 0)` must be in its table).
+pub fn rows_for(n: usize, k: usize) -> usize {
+    n + k + 2
+}
+
+fn q(m: &mut VirtualCells<'_, Fr>, cols: &Columns, lane: usize, r: Rotation) -> Expression<Fr> {
+    m.query_advice(cols.lanes[lane], r)
+}
+
+impl TopKChip {
+    /// Wraps a configuration.
+    pub fn construct(config: TopKConfig) -> Self {
+        Self { config }
+    }
+
+    /// Creates the score, count, slot and pin gates and the slot lookup.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, cols: Columns) -> TopKConfig {
+        let tag = meta.fixed_column();
+        let [q_score, q_first, q_next, q_last, q_pin] = std::array::from_fn(|_| meta.selector());
+        let q_slot = meta.complex_selector();
+        let q_slot_next = meta.selector();
+        let one = || Expression::Constant(Fr::one());
+        let cur = Rotation::cur();
+
+        meta.create_gate("attribution score", |m| {
+            let sel_q = m.query_selector(q_score);
+            let [dot, b, r, z, cls, inv, eq, s, sel, key, tau, e] =
+                [DOT, B, R, Z, CLS, INV, EQ, S, SEL, KEY, TAU, E].map(|l| q(m, &cols, l, cur));
+            let label = m.query_fixed(cols.consts[LABEL], cur);
+            let base = m.query_fixed(cols.consts[BASE], cur);
+            let tag = m.query_fixed(tag, cur);
+            let diff = label - cls;
+            Constraints::with_selector(
+                sel_q,
+                [
+                    ("b boolean", b.clone() * (one() - b.clone())),
+                    ("r = b·dot", r.clone() - b.clone() * dot.clone()),
+                    (
+                        "z = b·dot + (1-b)(-dot-1)",
+                        z - (b.clone() * dot.clone() - (one() - b) * (dot + one())),
+                    ),
+                    ("eq·(label - ŷ) = 0", eq.clone() * diff.clone()),
+                    ("eq = 1 - (label - ŷ)·inv", eq.clone() - one() + diff * inv),
+                    ("s = eq·r", s.clone() - eq * r),
+                    ("sel boolean", sel.clone() * (one() - sel.clone())),
+                    (
+                        "key = s·M + M - tag",
+                        key.clone() - s * base.clone() - base + tag,
+                    ),
+                    (
+                        "e = sel·(key - τ) + (1-sel)·(τ - 1 - key)",
+                        e - sel.clone() * (key.clone() - tau.clone())
+                            - (one() - sel) * (tau - one() - key),
+                    ),
+                ],
+            )
+        });
+        meta.create_gate("attribution first entry", |m| {
+            let qs = m.query_selector(q_first);
+            let (cnt, sel) = (q(m, &cols, CNT, cur), q(m, &cols, SEL, cur));
+            vec![("cnt = sel", qs * (cnt - sel))]
+        });
+        meta.create_gate("attribution next entry", |m| {
+            let qs = m.query_selector(q_next);
+            let prev = Rotation::prev();
+            let step = |m: &mut VirtualCells<'_, Fr>, l| q(m, &cols, l, cur) - q(m, &cols, l, prev);
+            let (dcnt, dcls, dtau) = (step(m, CNT), step(m, CLS), step(m, TAU));
+            let sel = q(m, &cols, SEL, cur);
+            Constraints::with_selector(
+                qs,
+                [
+                    ("cnt = cnt_prev + sel", dcnt - sel),
+                    ("ŷ = ŷ_prev", dcls),
+                    ("τ = τ_prev", dtau),
+                ],
+            )
+        });
+        meta.create_gate("attribution selected count", |m| {
+            let qs = m.query_selector(q_last);
+            let cnt = q(m, &cols, CNT, cur);
+            let k = m.query_fixed(cols.consts[K], cur);
+            vec![("cnt = k", qs * (cnt - k))]
+        });
+        meta.create_gate("attribution slot key", |m| {
+            let qs = m.query_selector(q_slot);
+            let [idx, score, key] = [IDX, SCORE, SKEY].map(|l| q(m, &cols, l, cur));
+            let base = m.query_fixed(cols.consts[BASE], cur);
+            vec![(
+                "key = score·M + M - (idx + 1)",
+                qs * (key - score * base.clone() - base + idx + one()),
+            )]
+        });
+        meta.create_gate("attribution slot order", |m| {
+            let qs = m.query_selector(q_slot_next);
+            let key = q(m, &cols, SKEY, cur);
+            let next = q(m, &cols, SKEY, Rotation::next());
+            let diff = q(m, &cols, DIFF, cur);
+            vec![(
+                "diff = key - key_next - 1",
+                qs * (diff - key + next + one()),
+            )]
+        });
+        meta.create_gate("attribution pinned constants", |m| {
+            let qs = m.query_selector(q_pin);
+            (0..PINS)
+                .map(|j| {
+                    let v = q(m, &cols, j, cur);
+                    let c = m.query_fixed(cols.consts[j], cur);
+                    ("lane = constant", qs.clone() * (v - c))
+                })
+                .collect::<Vec<_>>()
+        });
+        meta.lookup_any("attribution top-k entry", |m| {
+            let qs = m.query_selector(q_slot);
+            let [idx, addr, score] = [IDX, ADDR, SCORE].map(|l| q(m, &cols, l, cur));
+            vec![
+                (qs.clone() * (idx + one()), m.query_fixed(tag, cur)),
+                (qs.clone(), q(m, &cols, SEL, cur)),
+                (qs.clone() * addr, m.query_fixed(cols.consts[CONTRIB], cur)),
+                (qs * score, q(m, &cols, S, cur)),
+            ]
+        });
+        TopKConfig {
+            cols,
+            tag,
+            q_score,
+            q_first,
+            q_next,
+            q_last,
+            q_slot,
+            q_slot_next,
+            q_pin,
+        }
+    }
+}
+
+/// The cells the score rows leave for the slots and the instances.
+pub struct ScoreCells {
+    /// τ on the last score row (the last slot's key must equal it).
+    pub tau: FVar,
+}
+
+/// A published slot's cells.
+pub struct SlotCells {
+    /// The contributor address.
+    pub contributor: FVar,
+    /// The score.
+    pub score: FVar,
+}
+
+fn fvar(
+    region: &mut Region<'_, Fr>,
+    cols: &Columns,
+    lane: usize,
+    row: usize,
+    v: Option<Fr>,
+) -> FVar {
+    let val = v.map_or(Value::unknown(), Value::known);
+    let cell = region.assign_advice(cols.lanes[lane], row, val).cell();
+    FVar { cell, value: v }
+}
+
+/// The range check of an [`FVar`] known to hold a small non-negative integer (its value as
+/// `i64`, `None` when unknown or not small — a wrong witness then fails the check).
+fn small(v: &FVar) -> Var {
+    Var {
+        cell: v.cell,
+        value: v.value.and_then(|f| crate::field::to_i64(&f)),
+    }
+}
+
+impl TopKChip {
+    /// Lays out the score rows from `offset`: `dots[i]` is entry `i`'s dot product cell, `class`
+    /// the predicted-class cell. Returns τ's cell, the range checks and the rows used.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn scores(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        setup: &AttributionSetup,
+        dots: &[Var],
+        class: Var,
+        wit: Option<&AttributionWitness>,
+        tamper: Option<TopKTamper>,
+    ) -> Result<(ScoreCells, Vec<RangeRequest>, usize), Error> {
+        let cfg = &self.config;
+        let cols = &cfg.cols;
+        let entries = &setup.index().entries;
+        let n = entries.len();
+        let base = setup.key_base();
+        let selected: Option<Vec<bool>> = wit.map(|w| {
+            let mut s = vec![false; n];
+            w.top.indices.iter().for_each(|&i| s[i] = true);
+            s
+        });
+        let tau: Option<Fr> = wit.map(|w| {
+            fe128(w.top.threshold * base + base - 1 - *w.top.indices.last().unwrap_or(&0) as i128)
+        });
+        let mut reqs = Vec::with_capacity(2 * n);
+        let mut cnt = Some(Fr::zero());
+        let mut tau_cell = None;
+        for (i, (entry, dot)) in entries.iter().zip(dots).enumerate() {
+            let row = offset + i;
+            let label = i64::from(entry.label);
+            assign(region, cols.lanes[DOT], row, dot.value, Some(dot.cell));
+            let b = dot.value.map(|d| i64::from(d >= 0));
+            assign(region, cols.lanes[B], row, b, None);
+            let r = dot.value.map(|d| d.max(0));
+            assign(region, cols.lanes[R], row, r, None);
+            let z = dot.value.map(|d| if d >= 0 { d } else { -d - 1 });
+            let z = assign(region, cols.lanes[Z], row, z, None);
+            reqs.push(RangeRequest {
+                var: z,
+                offset: 0,
+                bits: setup.dot_bits,
+            });
+            let cls = assign(
+                region,
+                cols.lanes[CLS],
+                row,
+                class.value,
+                (i == 0).then_some(class.cell),
+            );
+            let diff = cls.value.map(|c| fe(label - c));
+            let inv = diff.map(|d| d.invert().unwrap_or(Fr::zero()));
+            fvar(region, cols, INV, row, inv);
+            let eq = cls.value.map(|c| i64::from(c == label));
+            assign(region, cols.lanes[EQ], row, eq, None);
+            let mut s = wit.map(|w| w.scores[i]);
+            if tamper == Some(TopKTamper::EntryScore(i)) {
+                s = s.map(|s| s + 1);
+            }
+            region.assign_advice(cols.lanes[S], row, wit128(s));
+            let sel = selected.as_ref().map(|v| i64::from(v[i]));
+            assign(region, cols.lanes[SEL], row, sel, None);
+            cnt = cnt.zip(sel).map(|(c, s)| c + fe(s));
+            fvar(region, cols, CNT, row, cnt);
+            let key = s.map(|s| fe128(s * base + base - 1 - i as i128));
+            fvar(region, cols, KEY, row, key);
+            let t = fvar(region, cols, TAU, row, tau);
+            let e = key.zip(tau).zip(sel).map(|((key, tau), sel)| {
+                if sel == 1 {
+                    key - tau
+                } else {
+                    tau - Fr::one() - key
+                }
+            });
+            let e = fvar(region, cols, E, row, e);
+            reqs.push(RangeRequest {
+                var: small(&e),
+                offset: 0,
+                bits: setup.key_bits,
+            });
+            region.assign_fixed(cols.consts[LABEL], row, fe(label));
+            region.assign_fixed(cols.consts[BASE], row, fe128(base));
+            region.assign_fixed(cols.consts[CONTRIB], row, address_fe(&entry.contributor));
+            region.assign_fixed(cols.consts[K], row, fe(setup.k() as i64));
+            region.assign_fixed(cfg.tag, row, fe(i as i64 + 1));
+            cfg.q_score.enable(region, row)?;
+            if i == 0 {
+                cfg.q_first.enable(region, row)?;
+            } else {
+                cfg.q_next.enable(region, row)?;
+            }
+            if i + 1 == n {
+                cfg.q_last.enable(region, row)?;
+                tau_cell = Some(t);
+            }
+        }
+        let tau = tau_cell.ok_or(Error::Synthesis)?;
+        Ok((ScoreCells { tau }, reqs, n))
+    }
+
+    /// Lays out the `k` slots (best first) from `offset`, the last one's key equal to `tau`.
+    /// Returns the slots' cells, the range checks and the rows used.
+    pub(crate) fn slots(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        setup: &AttributionSetup,
+        wit: Option<&AttributionWitness>,
+        tau: &FVar,
+        tamper: Option<TopKTamper>,
+    ) -> Result<(Vec<SlotCells>, Vec<RangeRequest>, usize), Error> {
+        let cfg = &self.config;
+        let cols = &cfg.cols;
+        let k = setup.k();
+        let base = setup.key_base();
+        let entries = &setup.index().entries;
+        let mut out = Vec::with_capacity(k);
+        let mut reqs = Vec::with_capacity(2 * k);
+        let keys: Option<Vec<i128>> = wit.map(|w| {
+            w.top
+                .indices
+                .iter()
+                .zip(&w.top.scores)
+                .map(|(&i, &s)| s * base + base - 1 - i as i128)
+                .collect()
+        });
+        for t in 0..k {
+            let row = offset + t;
+            let idx = wit.map(|w| w.top.indices[t] as i64);
+            let idx_var = assign(region, cols.lanes[IDX], row, idx, None);
+            reqs.push(RangeRequest {
+                var: idx_var,
+                offset: 0,
+                bits: setup.slot_index_bits(),
+            });
+            let mut addr = idx.map(|i| address_fe(&entries[i as usize].contributor));
+            let mut score = wit.map(|w| w.top.scores[t]);
+            if t == 0 {
+                match tamper {
+                    Some(TopKTamper::SlotContributor) => addr = addr.map(|a| a + Fr::one()),
+                    Some(TopKTamper::SlotScore) => score = score.map(|s| s + 1),
+                    _ => {}
+                }
+            }
+            let contributor = fvar(region, cols, ADDR, row, addr);
+            let score_var = fvar(region, cols, SCORE, row, score.map(fe128));
+            let key = score
+                .zip(idx)
+                .map(|(s, i)| fe128(s * base + base - 1 - i128::from(i)));
+            let key_var = fvar(region, cols, SKEY, row, key);
+            region.assign_fixed(cols.consts[BASE], row, fe128(base));
+            cfg.q_slot.enable(region, row)?;
+            if t + 1 < k {
+                let diff = keys.as_ref().map(|ks| fe128(ks[t] - ks[t + 1] - 1));
+                let diff = fvar(region, cols, DIFF, row, diff);
+                reqs.push(RangeRequest {
+                    var: small(&diff),
+                    offset: 0,
+                    bits: setup.key_bits,
+                });
+                cfg.q_slot_next.enable(region, row)?;
+            } else {
+                region.constrain_equal(key_var.cell, tau.cell);
+            }
+            out.push(SlotCells {
+                contributor,
+                score: score_var,
+            });
+        }
+        Ok((out, reqs, k))
+    }
+
+    /// Lays out the pin row (each of `values` in its own lane, equal to a fixed constant) and
+    /// the all-zero row after it. Returns the pinned cells and the rows used.
+    pub fn pin(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        values: [Fr; PINS],
+    ) -> Result<(Vec<FVar>, usize), Error> {
+        let cfg = &self.config;
+        let cols = &cfg.cols;
+        let cells = values
+            .iter()
+            .enumerate()
+            .map(|(j, &v)| {
+                region.assign_fixed(cols.consts[j], offset, v);
+                fvar(region, cols, j, offset, Some(v))
+            })
+            .collect();
+        cfg.q_pin.enable(region, offset)?;
+        // The zero row: tag, sel, contributor and score all zero.
+        let zero = offset + 1;
+        region.assign_fixed(cfg.tag, zero, Fr::zero());
+        region.assign_fixed(cols.consts[CONTRIB], zero, Fr::zero());
+        for lane in [SEL, S] {
+            assign(region, cols.lanes[lane], zero, Some(0), None);
+        }
+        Ok((cells, 2))
+    }
+}

@@ -1,0 +1,230 @@
+//! The attribution circuit: MockProver accepts the runtime's top-k and publishes exactly what
+//! `poa_runtime::attribution::attribute` computes; each forged part is rejected by the
+//! constraint that guards it.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{compile, has_gate, has_lookup, has_permutation, mock, test_inputs};
+use halo2_proofs::dev::VerifyFailure;
+use halo2curves::ff::Field;
+use poa_circuits::attribution::chip::TopKTamper;
+use poa_circuits::attribution::{address_fe, model_id};
+use poa_circuits::commit::index_root;
+use poa_circuits::field::fe128;
+use poa_circuits::{
+    AttributionPublic, AttributionRows, AttributionSetup, Fr, InputVisibility, ModelCircuit,
+    Request, Tamper, Visibility,
+};
+use poa_fixtures::{index_of, run_index};
+use poa_runtime::attribution::{attribute, AttributionIndex, IndexEntry};
+use poa_runtime::datanet::Address;
+use poa_runtime::QModel;
+use proptest::prelude::*;
+
+const PROVER: Address = Address([0x77; 20]);
+
+fn request() -> Request {
+    Request {
+        nonce: Fr::from(42),
+        prover: PROVER,
+    }
+}
+
+/// The attribution circuit of `input` over `index`.
+fn circuit(
+    q: &QModel,
+    index: &Arc<AttributionIndex>,
+    k: usize,
+    vis: Visibility,
+    input: &[f32],
+) -> ModelCircuit {
+    let setup = AttributionSetup::new(q, index.clone(), k).expect("setup");
+    let trace = q.run(input).expect("runs");
+    ModelCircuit::new(q, Some(&trace), vis)
+        .expect("builds")
+        .with_attribution(setup, Some(request()))
+        .expect("attribution")
+}
+
+fn run(c: &ModelCircuit) -> Result<(), Vec<VerifyFailure>> {
+    mock(c, c.instances().expect("witness"))
+}
+
+/// The public header equals the native attribution, and MockProver accepts.
+fn check_agrees(
+    q: &QModel,
+    index: &Arc<AttributionIndex>,
+    k: usize,
+    vis: Visibility,
+    input: &[f32],
+) {
+    let c = circuit(q, index, k, vis, input);
+    run(&c).expect("MockProver accepts the honest attribution");
+    let native = attribute(q, index, input, k).expect("native");
+    let public = AttributionPublic::decode(&c.instances().expect("witness"), k).expect("header");
+    assert_eq!(public.model_id, model_id(q));
+    assert_eq!(public.adapter_id, Fr::ZERO);
+    assert_eq!(public.class, Fr::from(u64::from(native.predicted_class)));
+    assert_eq!(public.index_root, index_root(index));
+    assert_eq!(public.nonce, Fr::from(42));
+    assert_eq!(public.prover, address_fe(&PROVER));
+    let expected: Vec<(Fr, Fr)> = native
+        .top
+        .iter()
+        .map(|a| (address_fe(&a.contributor), fe128(a.score)))
+        .collect();
+    assert_eq!(public.top, expected);
+}
+
+#[test]
+fn honest_attribution_is_accepted_and_equals_the_runtime() {
+    for name in ["mlp_small", "mlp_argmax"] {
+        let q = compile(name);
+        let index = run_index(&q, 40);
+        for input in test_inputs().iter().take(3) {
+            check_agrees(&q, &index, 8, Visibility::default(), input);
+        }
+        let hashed = Visibility {
+            input: InputVisibility::Hashed,
+        };
+        check_agrees(&q, &index, 3, hashed, &test_inputs()[5]);
+    }
+}
+
+#[test]
+fn stats_grow_with_entries() {
+    let q = compile("mlp_small");
+    let stats = |n| {
+        let setup = AttributionSetup::new(&q, run_index(&q, n), 8).expect("setup");
+        ModelCircuit::new(&q, None, Visibility::default())
+            .expect("builds")
+            .with_attribution(setup, None)
+            .expect("keygen circuit")
+            .stats()
+    };
+    let (small, large) = (stats(16), stats(64));
+    let d = q.tensors[q.embedding].shape.iter().product::<usize>();
+    // Each entry: its dot product's Gemm rows plus one score row.
+    assert_eq!(
+        large.main_rows - small.main_rows,
+        48 * (d.div_ceil(16) + 1),
+        "{small} → {large}"
+    );
+    assert_eq!(large.instances, small.instances);
+}
+
+fn first_failing(tamper: Tamper) -> Vec<VerifyFailure> {
+    let q = compile("mlp_small");
+    let index = run_index(&q, 40);
+    let mut c = circuit(&q, &index, 8, Visibility::default(), &test_inputs()[0]);
+    let instances = c.instances().expect("witness");
+    c.tamper = Some(tamper);
+    mock(&c, instances).expect_err("tampered witness must be rejected")
+}
+
+#[test]
+fn another_top_k_set_is_rejected_by_the_threshold_range_check() {
+    let f = first_failing(Tamper::TopKSet);
+    assert!(has_lookup(&f, "range check limb"), "{f:?}");
+}
+
+#[test]
+fn a_swapped_contributor_is_rejected_by_the_slot_lookup() {
+    let f = first_failing(Tamper::Attribution(TopKTamper::SlotContributor));
+    assert!(has_lookup(&f, "attribution top-k entry"), "{f:?}");
+}
+
+#[test]
+fn a_tampered_published_score_is_rejected_by_the_slot_lookup() {
+    let f = first_failing(Tamper::Attribution(TopKTamper::SlotScore));
+    assert!(has_lookup(&f, "attribution top-k entry"), "{f:?}");
+}
+
+#[test]
+fn a_tampered_entry_score_is_rejected_by_the_score_gate() {
+    let f = first_failing(Tamper::Attribution(TopKTamper::EntryScore(3)));
+    assert!(has_gate(&f, "attribution score"), "{f:?}");
+}
+
+#[test]
+fn a_wrong_predicted_class_is_rejected_by_the_argmax_range_check() {
+    let q = compile("mlp_small");
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let truth = poa_runtime::attribution::predicted_class(&q, &trace) as usize;
+    let f = first_failing(Tamper::PredictedClass {
+        index: (truth + 1) % 4,
+    });
+    assert!(has_lookup(&f, "range check limb"), "{f:?}");
+}
+
+/// Changing a public header value (same witness) breaks the copy into the instance column.
+#[test]
+fn changed_public_header_values_are_rejected() {
+    let q = compile("mlp_small");
+    let index = run_index(&q, 40);
+    let c = circuit(&q, &index, 8, Visibility::default(), &test_inputs()[0]);
+    let honest = c.instances().expect("witness");
+    for row in [
+        AttributionRows::MODEL_ID,
+        AttributionRows::ADAPTER_ID,
+        AttributionRows::INPUT_COMMITMENT,
+        AttributionRows::CLASS,
+        AttributionRows::INDEX_ROOT,
+        AttributionRows::contributor(0),
+        AttributionRows::contributor(7),
+        AttributionRows::score(2),
+    ] {
+        let mut inst = honest.clone();
+        inst[row] += Fr::ONE;
+        let f = mock(&c, inst).expect_err("changed instance must be rejected");
+        assert!(has_permutation(&f), "row {row}: {f:?}");
+    }
+}
+
+#[test]
+fn bad_setups_are_clear_errors() {
+    let q = compile("mlp_small");
+    let index = run_index(&q, 5);
+    let e = AttributionSetup::new(&q, index.clone(), 6).expect_err("k > entries");
+    assert!(e.to_string().contains("k = 6"), "{e}");
+    let other = compile("mlp_deep");
+    let e = AttributionSetup::new(&other, index.clone(), 2).expect_err("index of another model");
+    assert!(e.to_string().contains("attribution"), "{e}");
+    let setup = AttributionSetup::new(&q, index, 2).expect("setup");
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let e = ModelCircuit::new(&q, Some(&trace), Visibility::default())
+        .expect("builds")
+        .with_attribution(setup, None)
+        .expect_err("a proof needs its request");
+    assert!(e.to_string().contains("request"), "{e}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Random indexes with many ties (embeddings from a few values, labels from few classes):
+    /// MockProver accepts and publishes the runtime's top-k, ties to the lower index.
+    #[test]
+    fn random_indexes_agree_with_the_runtime(
+        n in 2usize..24,
+        k_frac in 0.0f64..1.0,
+        seed in any::<u64>(),
+        input in 0usize..20,
+    ) {
+        let q = compile("mlp_small");
+        let d: usize = q.tensors[q.embedding].shape.iter().product();
+        let bound = q.tensors[q.embedding].bound;
+        let mut s = seed;
+        let mut next = move |m: u64| { s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407); (s >> 33) % m };
+        let entries = (0..n).map(|_| IndexEntry {
+            contributor: Address([next(4) as u8; 20]),
+            label: next(2) as u32,
+            embedding: (0..d).map(|_| [0, 1, -1, bound, -bound][next(5) as usize]).collect(),
+        }).collect();
+        let index = index_of(&q, entries);
+        let k = 1 + ((n - 1) as f64 * k_frac) as usize;
+        check_agrees(&q, &index, k, Visibility::default(), &test_inputs()[input]);
+    }
+}
