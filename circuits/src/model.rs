@@ -559,9 +559,8 @@ fn attribution_rows(
         range += n_out * rc(b);
     }
     main += n * gemm::rows_for(setup.index().dim()) + topk::rows_for(n, k);
-    range += n * (rc(setup.dot_bits) + rc(setup.key_bits))
-        + k * rc(setup.slot_index_bits())
-        + (k - 1) * rc(setup.key_bits);
+    range +=
+        2 * n * rc(setup.dot_bits) + k * rc(setup.slot_index_bits()) + (k - 1) * rc(setup.key_bits);
     Ok((main, range))
 }
 
@@ -1154,16 +1153,15 @@ impl ModelCircuit {
             Some(Tamper::Attribution(t)) => Some(t),
             _ => None,
         };
-        let (scores, r, used) =
+        let (r, used) =
             chips
                 .topk
                 .scores(region, row, setup, &dots, class, witness.as_ref(), fault)?;
         row += used;
         reqs.extend(r);
-        let (slots, r, used) =
-            chips
-                .topk
-                .slots(region, row, setup, witness.as_ref(), &scores.tau, fault)?;
+        let (slots, r, used) = chips
+            .topk
+            .slots(region, row, setup, witness.as_ref(), fault)?;
         row += used;
         reqs.extend(r);
         let pins = [

@@ -228,3 +228,26 @@ proptest! {
         check_agrees(&q, &index, k, Visibility::default(), &test_inputs()[input]);
     }
 }
+
+/// Equal scores everywhere: the runtime publishes the k lowest indices, and the same scores
+/// with the tie broken towards a higher index are rejected.
+#[test]
+fn ties_must_go_to_the_lower_index() {
+    let q = compile("mlp_small");
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let class = poa_runtime::attribution::predicted_class(&q, &trace);
+    let entries = (0..12)
+        .map(|i| IndexEntry {
+            contributor: Address([i as u8 + 1; 20]),
+            label: class,
+            embedding: trace.embedding().data.clone(),
+        })
+        .collect();
+    let index = index_of(&q, entries);
+    check_agrees(&q, &index, 4, Visibility::default(), &test_inputs()[0]);
+    let mut c = circuit(&q, &index, 4, Visibility::default(), &test_inputs()[0]);
+    let instances = c.instances().expect("witness");
+    c.tamper = Some(Tamper::TopKSet);
+    let f = mock(&c, instances).expect_err("a tie broken upwards must be rejected");
+    assert!(has_lookup(&f, "range check limb"), "{f:?}");
+}

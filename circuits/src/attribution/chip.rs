@@ -1,26 +1,31 @@
 //! The top-k attribution chip: per-entry score rows, the published slots, and the pinned
 //! constants of the statement.
 //!
-//! **Score rows**, one per index entry `i`, contiguous (lanes; `label`, `M`, `contributor` and
-//! `k` are shared fixed lanes, `tag = i + 1` a fixed column of its own):
+//! **Score rows**, one per index entry `i`, contiguous (lanes; `label`, `contributor` and `k`
+//! are shared fixed lanes, `tag = i + 1` a fixed column of its own):
 //!
 //! | lane | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 |
 //! |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
-//! | | dot | b | r | z | ŷ | inv | eq | s | sel | cnt | key | τ | e |
+//! | | dot | b | r | z | ŷ | inv | eq | s | sel | cnt | τ | f | e |
 //!
 //! `dot` is a copy of the entry's Gemm accumulator `⟨φ_i, φ(x)⟩`; `b`, `r = b·dot`,
 //! `z = b·dot + (1−b)(−dot−1)` with `z` range-checked is the Relu of the Relu chip;
 //! `eq = [label = ŷ]` by `eq·(label − ŷ) = 0`, `eq = 1 − (label − ŷ)·inv`; `s = eq·r`;
-//! `sel` boolean with its running count `cnt` ending at `k`; `key = s·M + M − tag`;
-//! `e = sel·(key − τ) + (1 − sel)·(τ − 1 − key)` range-checked. `ŷ` and `τ` are carried equal
-//! down the rows.
+//! `sel` boolean with its running count `cnt` ending at `k`. The threshold: `τ` (carried equal
+//! down the rows) and a boolean `f` that may only step from 0 to 1, once (`f_i = [i > p]`, `p`
+//! the last selected entry scoring exactly τ), with
+//! `e = sel·(s − τ − f) + (1 − sel)·(τ − s − 1 + f)` range-checked: a selected entry scores
+//! above τ, or τ at or before `p`; an unselected one below τ, or τ after `p`. So the selected set
+//! is the k best by score, ties to the lower index, and each comparison needs only the score's
+//! bits (not an index-extended key).
 //!
 //! **Slot rows**, one per published entry `t` (best first): lanes `(idx, contributor, score,
-//! key, diff)`, `key = score·M + M − (idx + 1)`, `diff = key − key_next − 1` range-checked
-//! (strictly decreasing, so the slots are distinct entries), `idx` range-checked (so
-//! `idx + 1 ≠ 0`), and the lookup `(idx + 1, 1, contributor, score) ∈ {(tag, sel,
-//! contributor, s)}` over every row: only score rows have a non-zero tag, so each slot is a
-//! selected entry with its true contributor and score. The last slot's key is τ (a copy).
+//! key, diff)`, `key = score·M + M − (idx + 1)` (`M = 2^⌈log₂ N⌉`: by score, then lower index),
+//! `diff = key − key_next − 1` range-checked (strictly decreasing, so the slots are k distinct
+//! entries in the runtime's order), `idx` range-checked (so `idx + 1 ≠ 0`), and the lookup
+//! `(idx + 1, 1, contributor, score) ∈ {(tag, sel, contributor, s)}` over every row: only score
+//! rows have a non-zero tag, so each slot is a selected entry with its true contributor and
+//! score. k distinct selected entries out of exactly k selected: the slots are the top-k.
 //!
 //! **Pin row**: lanes 0..4 equal fixed constants (model id, adapter id, index root, and the
 //! zero input commitment of non-hashed inputs), copied to the public instances.
@@ -34,7 +39,7 @@ use halo2curves::bn256::Fr;
 
 use super::{address_fe, AttributionSetup, AttributionWitness};
 use crate::chips::{assign, Columns, FVar, RangeRequest, Var};
-use crate::field::{fe, fe128, wit128};
+use crate::field::{fe, fe128};
 
 // Score-row lanes.
 const DOT: usize = 0;
@@ -47,8 +52,8 @@ const EQ: usize = 6;
 const S: usize = 7;
 const SEL: usize = 8;
 const CNT: usize = 9;
-const KEY: usize = 10;
-const TAU: usize = 11;
+const TAU: usize = 10;
+const F: usize = 11;
 const E: usize = 12;
 // Shared fixed lanes.
 const LABEL: usize = 0;
@@ -124,11 +129,9 @@ impl TopKChip {
 
         meta.create_gate("attribution score", |m| {
             let sel_q = m.query_selector(q_score);
-            let [dot, b, r, z, cls, inv, eq, s, sel, key, tau, e] =
-                [DOT, B, R, Z, CLS, INV, EQ, S, SEL, KEY, TAU, E].map(|l| q(m, &cols, l, cur));
+            let [dot, b, r, z, cls, inv, eq, s, sel, tau, f, e] =
+                [DOT, B, R, Z, CLS, INV, EQ, S, SEL, TAU, F, E].map(|l| q(m, &cols, l, cur));
             let label = m.query_fixed(cols.consts[LABEL], cur);
-            let base = m.query_fixed(cols.consts[BASE], cur);
-            let tag = m.query_fixed(tag, cur);
             let diff = label - cls;
             Constraints::with_selector(
                 sel_q,
@@ -143,14 +146,11 @@ impl TopKChip {
                     ("eq = 1 - (label - ŷ)·inv", eq.clone() - one() + diff * inv),
                     ("s = eq·r", s.clone() - eq * r),
                     ("sel boolean", sel.clone() * (one() - sel.clone())),
+                    ("f boolean", f.clone() * (one() - f.clone())),
                     (
-                        "key = s·M + M - tag",
-                        key.clone() - s * base.clone() - base + tag,
-                    ),
-                    (
-                        "e = sel·(key - τ) + (1-sel)·(τ - 1 - key)",
-                        e - sel.clone() * (key.clone() - tau.clone())
-                            - (one() - sel) * (tau - one() - key),
+                        "e = sel·(s - τ - f) + (1-sel)·(τ - s - 1 + f)",
+                        e - sel.clone() * (s.clone() - tau.clone() - f.clone())
+                            - (one() - sel) * (tau - s - one() + f),
                     ),
                 ],
             )
@@ -164,7 +164,7 @@ impl TopKChip {
             let qs = m.query_selector(q_next);
             let prev = Rotation::prev();
             let step = |m: &mut VirtualCells<'_, Fr>, l| q(m, &cols, l, cur) - q(m, &cols, l, prev);
-            let (dcnt, dcls, dtau) = (step(m, CNT), step(m, CLS), step(m, TAU));
+            let (dcnt, dcls, dtau, df) = (step(m, CNT), step(m, CLS), step(m, TAU), step(m, F));
             let sel = q(m, &cols, SEL, cur);
             Constraints::with_selector(
                 qs,
@@ -172,6 +172,10 @@ impl TopKChip {
                     ("cnt = cnt_prev + sel", dcnt - sel),
                     ("ŷ = ŷ_prev", dcls),
                     ("τ = τ_prev", dtau),
+                    (
+                        "f steps from 0 to 1 at most once",
+                        df.clone() * (one() - df),
+                    ),
                 ],
             )
         });
@@ -234,12 +238,6 @@ impl TopKChip {
     }
 }
 
-/// The cells the score rows leave for the slots and the instances.
-pub struct ScoreCells {
-    /// τ on the last score row (the last slot's key must equal it).
-    pub tau: FVar,
-}
-
 /// A published slot's cells.
 pub struct SlotCells {
     /// The contributor address.
@@ -260,18 +258,9 @@ fn fvar(
     FVar { cell, value: v }
 }
 
-/// The range check of an [`FVar`] known to hold a small non-negative integer (its value as
-/// `i64`, `None` when unknown or not small — a wrong witness then fails the check).
-fn small(v: &FVar) -> Var {
-    Var {
-        cell: v.cell,
-        value: v.value.and_then(|f| crate::field::to_i64(&f)),
-    }
-}
-
 impl TopKChip {
     /// Lays out the score rows from `offset`: `dots[i]` is entry `i`'s dot product cell, `class`
-    /// the predicted-class cell. Returns τ's cell, the range checks and the rows used.
+    /// the predicted-class cell. Returns the range checks and the rows used.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn scores(
         &self,
@@ -282,31 +271,44 @@ impl TopKChip {
         class: Var,
         wit: Option<&AttributionWitness>,
         tamper: Option<TopKTamper>,
-    ) -> Result<(ScoreCells, Vec<RangeRequest>, usize), Error> {
+    ) -> Result<(Vec<RangeRequest>, usize), Error> {
         let cfg = &self.config;
         let cols = &cfg.cols;
         let entries = &setup.index().entries;
         let n = entries.len();
-        let base = setup.key_base();
+        let small = |v: i128| i64::try_from(v).map_err(|_| Error::Synthesis);
         let selected: Option<Vec<bool>> = wit.map(|w| {
             let mut s = vec![false; n];
             w.top.indices.iter().for_each(|&i| s[i] = true);
             s
         });
-        let tau: Option<Fr> = wit.map(|w| {
-            fe128(w.top.threshold * base + base - 1 - *w.top.indices.last().unwrap_or(&0) as i128)
+        let tau = wit.map(|w| small(w.top.threshold)).transpose()?;
+        // p: the last selected entry scoring exactly τ (f_i = [i > p]).
+        let p = wit.map(|w| {
+            w.top
+                .indices
+                .iter()
+                .zip(&w.top.scores)
+                .filter(|&(_, &s)| s == w.top.threshold)
+                .map(|(&i, _)| i)
+                .max()
+                .unwrap_or(0)
         });
         let mut reqs = Vec::with_capacity(2 * n);
-        let mut cnt = Some(Fr::zero());
-        let mut tau_cell = None;
+        let mut cnt = Some(0i64);
         for (i, (entry, dot)) in entries.iter().zip(dots).enumerate() {
             let row = offset + i;
             let label = i64::from(entry.label);
             assign(region, cols.lanes[DOT], row, dot.value, Some(dot.cell));
             let b = dot.value.map(|d| i64::from(d >= 0));
             assign(region, cols.lanes[B], row, b, None);
-            let r = dot.value.map(|d| d.max(0));
-            assign(region, cols.lanes[R], row, r, None);
+            assign(
+                region,
+                cols.lanes[R],
+                row,
+                dot.value.map(|d| d.max(0)),
+                None,
+            );
             let z = dot.value.map(|d| if d >= 0 { d } else { -d - 1 });
             let z = assign(region, cols.lanes[Z], row, z, None);
             reqs.push(RangeRequest {
@@ -314,45 +316,39 @@ impl TopKChip {
                 offset: 0,
                 bits: setup.dot_bits,
             });
-            let cls = assign(
-                region,
-                cols.lanes[CLS],
-                row,
-                class.value,
-                (i == 0).then_some(class.cell),
-            );
+            let first = (i == 0).then_some(class.cell);
+            let cls = assign(region, cols.lanes[CLS], row, class.value, first);
             let diff = cls.value.map(|c| fe(label - c));
             let inv = diff.map(|d| d.invert().unwrap_or(Fr::zero()));
             fvar(region, cols, INV, row, inv);
             let eq = cls.value.map(|c| i64::from(c == label));
             assign(region, cols.lanes[EQ], row, eq, None);
-            let mut s = wit.map(|w| w.scores[i]);
+            let mut s = wit.map(|w| small(w.scores[i])).transpose()?;
             if tamper == Some(TopKTamper::EntryScore(i)) {
                 s = s.map(|s| s + 1);
             }
-            region.assign_advice(cols.lanes[S], row, wit128(s));
+            assign(region, cols.lanes[S], row, s, None);
             let sel = selected.as_ref().map(|v| i64::from(v[i]));
             assign(region, cols.lanes[SEL], row, sel, None);
-            cnt = cnt.zip(sel).map(|(c, s)| c + fe(s));
-            fvar(region, cols, CNT, row, cnt);
-            let key = s.map(|s| fe128(s * base + base - 1 - i as i128));
-            fvar(region, cols, KEY, row, key);
-            let t = fvar(region, cols, TAU, row, tau);
-            let e = key.zip(tau).zip(sel).map(|((key, tau), sel)| {
+            cnt = cnt.zip(sel).map(|(c, s)| c + s);
+            assign(region, cols.lanes[CNT], row, cnt, None);
+            assign(region, cols.lanes[TAU], row, tau, None);
+            let f = p.map(|p| i64::from(i > p));
+            assign(region, cols.lanes[F], row, f, None);
+            let e = s.zip(tau).zip(sel).zip(f).map(|(((s, tau), sel), f)| {
                 if sel == 1 {
-                    key - tau
+                    s - tau - f
                 } else {
-                    tau - Fr::one() - key
+                    tau - s - 1 + f
                 }
             });
-            let e = fvar(region, cols, E, row, e);
+            let e = assign(region, cols.lanes[E], row, e, None);
             reqs.push(RangeRequest {
-                var: small(&e),
+                var: e,
                 offset: 0,
-                bits: setup.key_bits,
+                bits: setup.dot_bits,
             });
             region.assign_fixed(cols.consts[LABEL], row, fe(label));
-            region.assign_fixed(cols.consts[BASE], row, fe128(base));
             region.assign_fixed(cols.consts[CONTRIB], row, address_fe(&entry.contributor));
             region.assign_fixed(cols.consts[K], row, fe(setup.k() as i64));
             region.assign_fixed(cfg.tag, row, fe(i as i64 + 1));
@@ -364,14 +360,12 @@ impl TopKChip {
             }
             if i + 1 == n {
                 cfg.q_last.enable(region, row)?;
-                tau_cell = Some(t);
             }
         }
-        let tau = tau_cell.ok_or(Error::Synthesis)?;
-        Ok((ScoreCells { tau }, reqs, n))
+        Ok((reqs, n))
     }
 
-    /// Lays out the `k` slots (best first) from `offset`, the last one's key equal to `tau`.
+    /// Lays out the `k` slots (best first) from `offset`.
     /// Returns the slots' cells, the range checks and the rows used.
     pub(crate) fn slots(
         &self,
@@ -379,7 +373,6 @@ impl TopKChip {
         offset: usize,
         setup: &AttributionSetup,
         wit: Option<&AttributionWitness>,
-        tau: &FVar,
         tamper: Option<TopKTamper>,
     ) -> Result<(Vec<SlotCells>, Vec<RangeRequest>, usize), Error> {
         let cfg = &self.config;
@@ -387,58 +380,60 @@ impl TopKChip {
         let k = setup.k();
         let base = setup.key_base();
         let entries = &setup.index().entries;
+        // Keys fit i64: AttributionSetup caps them at KEY_BITS_LIMIT bits.
+        let key = |s: i128, i: usize| i64::try_from(s * base + base - 1 - i as i128);
+        let keys: Option<Vec<i64>> = wit
+            .map(|w| {
+                w.top
+                    .indices
+                    .iter()
+                    .zip(&w.top.scores)
+                    .map(|(&i, &s)| key(s, i))
+                    .collect::<Result<_, _>>()
+            })
+            .transpose()
+            .map_err(|_| Error::Synthesis)?;
         let mut out = Vec::with_capacity(k);
         let mut reqs = Vec::with_capacity(2 * k);
-        let keys: Option<Vec<i128>> = wit.map(|w| {
-            w.top
-                .indices
-                .iter()
-                .zip(&w.top.scores)
-                .map(|(&i, &s)| s * base + base - 1 - i as i128)
-                .collect()
-        });
         for t in 0..k {
             let row = offset + t;
-            let idx = wit.map(|w| w.top.indices[t] as i64);
-            let idx_var = assign(region, cols.lanes[IDX], row, idx, None);
+            let idx = wit.map(|w| w.top.indices[t]);
+            let idx_var = assign(region, cols.lanes[IDX], row, idx.map(|i| i as i64), None);
             reqs.push(RangeRequest {
                 var: idx_var,
                 offset: 0,
                 bits: setup.slot_index_bits(),
             });
-            let mut addr = idx.map(|i| address_fe(&entries[i as usize].contributor));
+            let mut addr = idx.map(|i| address_fe(&entries[i].contributor));
             let mut score = wit.map(|w| w.top.scores[t]);
+            let mut slot_key = keys.as_ref().map(|ks| ks[t]);
             if t == 0 {
                 match tamper {
                     Some(TopKTamper::SlotContributor) => addr = addr.map(|a| a + Fr::one()),
-                    Some(TopKTamper::SlotScore) => score = score.map(|s| s + 1),
+                    Some(TopKTamper::SlotScore) => {
+                        // The key follows the score, so only the lookup can object.
+                        score = score.map(|s| s + 1);
+                        slot_key = slot_key.map(|k| k + base as i64);
+                    }
                     _ => {}
                 }
             }
             let contributor = fvar(region, cols, ADDR, row, addr);
-            let score_var = fvar(region, cols, SCORE, row, score.map(fe128));
-            let key = score
-                .zip(idx)
-                .map(|(s, i)| fe128(s * base + base - 1 - i128::from(i)));
-            let key_var = fvar(region, cols, SKEY, row, key);
+            let score = fvar(region, cols, SCORE, row, score.map(fe128));
+            assign(region, cols.lanes[SKEY], row, slot_key, None);
             region.assign_fixed(cols.consts[BASE], row, fe128(base));
             cfg.q_slot.enable(region, row)?;
             if t + 1 < k {
-                let diff = keys.as_ref().map(|ks| fe128(ks[t] - ks[t + 1] - 1));
-                let diff = fvar(region, cols, DIFF, row, diff);
+                let diff = slot_key.zip(keys.as_ref()).map(|(a, ks)| a - ks[t + 1] - 1);
+                let diff = assign(region, cols.lanes[DIFF], row, diff, None);
                 reqs.push(RangeRequest {
-                    var: small(&diff),
+                    var: diff,
                     offset: 0,
                     bits: setup.key_bits,
                 });
                 cfg.q_slot_next.enable(region, row)?;
-            } else {
-                region.constrain_equal(key_var.cell, tau.cell);
             }
-            out.push(SlotCells {
-                contributor,
-                score: score_var,
-            });
+            out.push(SlotCells { contributor, score });
         }
         Ok((out, reqs, k))
     }
