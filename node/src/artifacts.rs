@@ -193,3 +193,54 @@ impl Compiled {
         Ok(Self { qmodel, settings })
     }
 }
+
+/// The attribution setup `poa setup --index` leaves in a model folder.
+pub const ATTRIBUTION_FILE: &str = "attribution.json";
+
+/// Version of [`ATTRIBUTION_FILE`].
+pub const ATTRIBUTION_FORMAT: u32 = 1;
+
+/// Contents of [`ATTRIBUTION_FILE`]: the index the keys were made for (the circuit fixes it) and
+/// how many entries a proof publishes.
+#[derive(Serialize, Deserialize)]
+pub struct AttributionFile {
+    /// [`ATTRIBUTION_FORMAT`].
+    pub format: u32,
+    /// Entries published per proof.
+    pub k: usize,
+    /// [`poa_circuits::commit::index_root`] of the index, 0x-hex (checked on load).
+    pub index_root: String,
+    /// The index.
+    pub index: poa_runtime::attribution::AttributionIndex,
+}
+
+/// The attribution setup of `dir` (`None` for an inference-only folder), re-checked against the
+/// model: the stored root must be the index's.
+pub fn load_attribution(
+    dir: &Path,
+    q: &QModel,
+) -> anyhow::Result<Option<poa_circuits::AttributionSetup>> {
+    let path = dir.join(ATTRIBUTION_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let file: AttributionFile = read_json(&path)?;
+    if file.format != ATTRIBUTION_FORMAT {
+        bail!(
+            "{}: format {} (this poa reads {ATTRIBUTION_FORMAT}); rerun `poa setup --index`",
+            path.display(),
+            file.format
+        );
+    }
+    let setup = poa_circuits::AttributionSetup::new(q, std::sync::Arc::new(file.index), file.k)
+        .with_context(|| format!("{}", path.display()))?;
+    let root = poa_prover::artifact::fr_to_hex(&setup.root());
+    if root != file.index_root {
+        bail!(
+            "{}: the index hashes to {root}, the file says {}; it was edited — rerun `poa setup --index`",
+            path.display(),
+            file.index_root
+        );
+    }
+    Ok(Some(setup))
+}

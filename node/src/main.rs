@@ -6,6 +6,7 @@
 mod artifacts;
 mod commands;
 mod output;
+mod proven;
 mod reward_report;
 
 use std::process::ExitCode;

@@ -30,10 +30,11 @@ fn attribute(mut cmd: Command, model: &Path, index: &Path) -> Command {
     cmd
 }
 
-#[test]
-fn index_a_sealed_version_and_attribute_an_input() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (model, store) = (dir.path().join("mlp"), dir.path().join("store"));
+/// Compiles the small MLP into `dir/mlp`, imports and seals the fixture datanet into a store in
+/// `dir`, and indexes it (checking the open version cannot be); returns the model folder and
+/// the index file.
+fn indexed_model(dir: &Path) -> (PathBuf, PathBuf) {
+    let (model, store) = (dir.join("mlp"), dir.join("store"));
     poa()
         .arg("compile")
         .arg(fixtures().join("models/mlp_small.onnx"))
@@ -70,7 +71,13 @@ fn index_a_sealed_version_and_attribute_an_input() {
     assert!(text.contains("index root 0x"), "{text}");
     let index = model.join("index_digits_v1.json");
     assert!(index.is_file());
+    (model, index)
+}
 
+#[test]
+fn index_a_sealed_version_and_attribute_an_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (model, index) = indexed_model(dir.path());
     for (k, json) in [(8usize, false), (3, true)] {
         let mut cmd = poa();
         if json {
@@ -161,4 +168,134 @@ fn index_a_sealed_version_and_attribute_an_input() {
         .args(["--k", "5000"])
         .assert()
         .failure();
+}
+
+/// `poa setup --index` makes attribution keys; `poa prove --nonce --prover` proves inference and
+/// top-k attribution publishing exactly what `poa attribute` computes; `poa verify` reads it
+/// back; a proof whose nonce was edited fails; inference keys refuse a request.
+#[test]
+fn prove_and_verify_an_attribution_over_the_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (model, index) = indexed_model(dir.path());
+    let input = fixtures().join("data/input_0_ours.json");
+    let proof = dir.path().join("proof.json");
+    poa()
+        .arg("setup")
+        .arg(&model)
+        .arg("--dev-srs")
+        .arg("--index")
+        .arg(&index)
+        .args(["--top-k", "4"])
+        .assert()
+        .success();
+    let prove = |extra: &[&str]| {
+        let mut cmd = poa();
+        cmd.arg("--json")
+            .arg("prove")
+            .arg(&model)
+            .arg("--input")
+            .arg(&input)
+            .arg("--out")
+            .arg(&proof)
+            .args(extra);
+        cmd.assert()
+    };
+    // With --json the error is a JSON document on stdout.
+    let stderr = |a: &assert_cmd::assert::Assert| {
+        let o = a.get_output();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let e = stderr(&prove(&[]).failure());
+    assert!(e.contains("--nonce and --prover"), "{e}");
+    let e = stderr(&prove(&["--nonce", "5"]).failure());
+    assert!(e.contains("go together"), "{e}");
+    let e = stderr(
+        &prove(&[
+            "--nonce",
+            "five",
+            "--prover",
+            "0x00000000000000000000000000000000000000b0",
+        ])
+        .failure(),
+    );
+    assert!(e.contains("nonce"), "{e}");
+    assert!(!proof.exists(), "no proof written by a failed prove");
+
+    let a = prove(&[
+        "--nonce",
+        "5",
+        "--prover",
+        "0x00000000000000000000000000000000000000b0",
+    ])
+    .success();
+    let proven: serde_json::Value = serde_json::from_str(&stdout(&a)).expect("JSON");
+    let proven = &proven["attribution"];
+    assert_eq!(proven["nonce"], "5", "{proven}");
+    let a = poa()
+        .arg("--json")
+        .arg("attribute")
+        .arg(&model)
+        .arg("--input")
+        .arg(&input)
+        .arg("--index")
+        .arg(&index)
+        .args(["--k", "4"])
+        .assert()
+        .success();
+    let native: serde_json::Value = serde_json::from_str(&stdout(&a)).expect("JSON");
+    assert_eq!(proven["predicted_class"], native["predicted_class"]);
+    for (p, n) in proven["top"]
+        .as_array()
+        .expect("top")
+        .iter()
+        .zip(native["top"].as_array().expect("top"))
+    {
+        assert_eq!(p["contributor"], n["contributor"]);
+        assert_eq!(p["score"].to_string(), n["score"].to_string());
+    }
+    let a = poa()
+        .arg("--json")
+        .arg("verify")
+        .arg(&model)
+        .arg(&proof)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&stdout(&a)).expect("JSON");
+    assert_eq!(v["attribution"]["top"], proven["top"]);
+
+    // Bump the nonce instance (row 5) of the proof file: it no longer verifies.
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof).expect("proof")).expect("JSON");
+    doc["instances"][5] = serde_json::Value::String(format!("0x{:064x}", 6));
+    let forged = dir.path().join("forged.json");
+    std::fs::write(&forged, doc.to_string()).expect("write");
+    poa()
+        .arg("verify")
+        .arg(&model)
+        .arg(&forged)
+        .assert()
+        .failure();
+
+    // Inference-only keys drop the attribution setup and refuse a request.
+    poa()
+        .arg("setup")
+        .arg(&model)
+        .arg("--dev-srs")
+        .assert()
+        .success();
+    assert!(!model.join("attribution.json").exists());
+    let e = stderr(
+        &prove(&[
+            "--nonce",
+            "5",
+            "--prover",
+            "0x00000000000000000000000000000000000000b0",
+        ])
+        .failure(),
+    );
+    assert!(e.contains("inference only"), "{e}");
 }

@@ -30,12 +30,49 @@ fn demo_runs_every_step_and_is_reproducible() {
     assert_eq!(v["run"][0]["class"], 7, "{v}");
     assert_eq!(v["verify"]["valid"], true, "{v}");
     assert_eq!(v["prove"]["input_visibility"], "public");
-    assert_eq!(v["prove"]["instances"], 64 + 10);
+    // Attribution header (7 + 2·8), the public input, the output.
+    assert_eq!(v["prove"]["instances"], 7 + 2 * 8 + 64 + 10);
     let a = &v["attribution"];
     assert_eq!(a["accepted"], 1437, "{a}");
     assert_eq!(a["rejected"].as_array().map(Vec::len), Some(12), "{a}");
     assert_eq!(a["attribution"]["predicted_class"], 7);
     assert_eq!(a["attribution"]["top"].as_array().map(Vec::len), Some(8));
+    // The proof publishes the native top-8, and verification reads the same back.
+    let proven = &v["prove"]["attribution"];
+    assert_eq!(proven["predicted_class"], 7, "{proven}");
+    assert_eq!(proven["nonce"], "1");
+    let native: Vec<(String, String)> = a["attribution"]["top"]
+        .as_array()
+        .expect("top")
+        .iter()
+        .map(|t| (t["contributor"].to_string(), t["score"].to_string()))
+        .collect();
+    let published: Vec<(String, String)> = proven["top"]
+        .as_array()
+        .expect("top")
+        .iter()
+        .map(|t| (t["contributor"].to_string(), t["score"].to_string()))
+        .collect();
+    assert_eq!(published, native);
+    assert_eq!(v["verify"]["attribution"]["top"], proven["top"]);
+    // The reward preview from the public instances pays out exactly the fee.
+    let w = &v["reward"];
+    let amount = |x: &Value| -> u128 {
+        x.as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("amount {x}"))
+    };
+    let contributors: u128 = w["contributors"]
+        .as_array()
+        .expect("contributors")
+        .iter()
+        .map(|c| amount(&c["amount"]))
+        .sum();
+    assert_eq!(
+        amount(&w["owner"]) + amount(&w["prover"]) + amount(&w["treasury"]) + contributors,
+        amount(&w["fee"]),
+        "{w}"
+    );
 
     let again = demo(tmp.path(), &[]);
     assert_eq!(again["attribution"]["datanet_root"], a["datanet_root"]);
@@ -47,7 +84,8 @@ fn demo_with_hashed_input_publishes_the_commitment() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let v = demo(tmp.path(), &["--input-visibility", "hashed"]);
     assert_eq!(v["verify"]["valid"], true, "{v}");
-    assert_eq!(v["prove"]["instances"], 1 + 10);
+    // Attribution header (its row 2 is the commitment) and the output.
+    assert_eq!(v["prove"]["instances"], 7 + 2 * 8 + 10);
     assert!(v["prove"]["input_commitment"]
         .as_str()
         .is_some_and(|c| c.starts_with("0x") && c.len() == 66));

@@ -1,18 +1,26 @@
 //! `poa demo`: the README's end-to-end command on embedded defaults: compile a fixture model with
-//! its calibration set (reporting held-out accuracy), run a sample, set up keys on the INSECURE
-//! dev SRS, prove the sample and verify the proof — each step with its time — then import, seal
-//! and index the fixture datanet and attribute the sample natively. The chain payout extends it
-//! later.
+//! its calibration set (reporting held-out accuracy), run a sample, import, seal and index the
+//! fixture datanet (attributing the sample natively), set up attribution keys on the INSECURE dev
+//! SRS, prove inference + top-k attribution for a request, verify it, check the proof publishes
+//! the native attribution, and preview the reward split from the proof's public instances —
+//! each step with its time. The chain payout extends it later.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use poa_circuits::InputVisibility;
+use anyhow::{ensure, Context};
+use poa_circuits::{InputVisibility, Request};
+use poa_runtime::attribution::{split, RewardShares, RewardSplit};
+use poa_runtime::datanet::Address;
 use serde::Serialize;
 
 use super::{compile, demo_attribution, prove, run, setup, verify};
-use crate::artifacts::{ms_since, Compiled, Report, Settings};
+use crate::artifacts::{ms_since, write_bytes, Compiled, Report, Settings};
 use crate::output::Output;
+use crate::reward_report::{self, format_open};
+
+/// The demo's request: nonce 1, paid to this (made-up) prover address.
+const DEMO_PROVER: &str = "0x00000000000000000000000000000000000000b0";
 
 /// Arguments of `poa demo`.
 #[derive(clap::Args)]
@@ -37,10 +45,12 @@ struct DemoResult {
     report: Report,
     run: Vec<run::RunResult>,
     compile_ms: f64,
+    attribution: demo_attribution::AttributionStep,
     setup: setup::SetupResult,
     prove: prove::ProveResult,
     verify: verify::VerifyResult,
-    attribution: demo_attribution::AttributionStep,
+    reward: RewardSplit,
+    reward_report: PathBuf,
 }
 
 /// Runs `poa demo`.
@@ -71,50 +81,119 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         trace: Some(model_dir.join("trace_input_0.json")),
     };
     let results = run::run_file(&compiled, &run_args)?;
-    let setup = setup::setup(&model_dir, setup::SrsSource::Dev, out)?;
-    let proof_file = model_dir.join("proof_input_0.json");
-    let prove = prove::prove_file(&model_dir, &run_args.input, &proof_file, out)?;
-    let verify = verify::verify_file(&model_dir, &proof_file, out)?;
     let sample = poa_runtime::parse_inputs(
         &std::fs::read_to_string(&run_args.input)?,
         poa_runtime::tensor::numel(&compiled.qmodel.input().shape),
     )?;
     let attribution = demo_attribution::run(&compiled, &args.fixtures, &model_dir, &sample[0])?;
+    let index = setup::read_index(&attribution.index_file)?;
+    let k = attribution.attribution.top.len();
+    let setup = setup::setup(&model_dir, setup::SrsSource::Dev, Some((index, k)), out)?;
+    let proof_file = model_dir.join("proof_input_0.json");
+    let request = Request {
+        nonce: poa_circuits::Fr::from(1),
+        prover: DEMO_PROVER.parse::<Address>()?,
+    };
+    let prove = prove::prove_file(&model_dir, &run_args.input, &proof_file, Some(request), out)?;
+    let verify = verify::verify_file(&model_dir, &proof_file, out)?;
+
+    // The proof must publish exactly the native attribution; the reward is split from what the
+    // proof publishes, as the contract will.
+    let proven = prove
+        .attribution
+        .as_ref()
+        .context("attribution keys gave no attribution")?;
+    let native: Vec<(Address, i128)> = attribution
+        .attribution
+        .top
+        .iter()
+        .map(|a| (a.contributor, a.score))
+        .collect();
+    let published: Vec<(Address, i128)> = proven
+        .top
+        .iter()
+        .map(|e| Ok((e.contributor, i128::try_from(e.score)?)))
+        .collect::<anyhow::Result<_>>()?;
+    ensure!(
+        published == native
+            && u128::from(attribution.attribution.predicted_class) == proven.predicted_class,
+        "the proof's attribution differs from the native one: {published:?} vs {native:?}"
+    );
+    let reward = split(10u128.pow(18), &RewardShares::default(), &published)?;
+    let reward_report = model_dir.join("reward.svg");
+    let title = format!("Reward preview from the proof's public instances: top-{k}");
+    write_bytes(
+        &reward_report,
+        reward_report::svg(&reward, &title).as_bytes(),
+    )?;
     let result = DemoResult {
         settings,
         report,
         run: results,
         compile_ms,
+        attribution,
         setup,
         prove,
         verify,
-        attribution,
+        reward,
+        reward_report,
     };
-    out.result(&result, || {
-        let held = result.report.held_out.as_ref().map_or(String::new(), |h| {
-            format!("{:.2}% ({}/{})", 100.0 * h.argmax_agreement, h.argmax_matches, h.samples)
-        });
-        let r = &result.run[0];
+    out.result(&result, || text(&result, &model_dir))
+}
+
+fn text(result: &DemoResult, model_dir: &std::path::Path) -> String {
+    let held = result.report.held_out.as_ref().map_or(String::new(), |h| {
         format!(
-            "[1/7] compiled {} into {} in {:.0} ms (scales a=2^{}, w=2^{}; {} MACs)\n      held-out float-vs-quantized argmax agreement: {held}\n\
-             [2/7] ran fixtures/data/input_0.json → class {} (trace {}; full trace in {})\n\
-             [3/7] setup on the dev SRS: {}\n\
-             [4/7] {}\n\
-             [5/7] {}\n\
-             {}",
-            result.settings.model,
-            model_dir.display(),
-            result.compile_ms,
-            result.settings.scales.activation,
-            result.settings.scales.weight,
-            result.report.calibration.macs,
-            r.class,
-            &r.trace_hash[..16],
-            model_dir.join("trace_input_0.json").display(),
-            setup::text(&result.setup).replace('\n', "\n      "),
-            prove::text(&result.prove),
-            verify::text(&result.verify),
-            demo_attribution::text(&result.attribution),
+            "{:.2}% ({}/{})",
+            100.0 * h.argmax_agreement,
+            h.argmax_matches,
+            h.samples
         )
-    })
+    });
+    let r = &result.run[0];
+    let w = &result.reward;
+    let contributors: Vec<String> = w
+        .contributors
+        .iter()
+        .map(|c| {
+            format!(
+                "{}… {} OPEN",
+                &c.contributor.to_string()[..10],
+                format_open(c.amount)
+            )
+        })
+        .collect();
+    format!(
+        "[1/8] compiled {} into {} in {:.0} ms (scales a=2^{}, w=2^{}; {} MACs)\n      held-out float-vs-quantized argmax agreement: {held}\n\
+         [2/8] ran fixtures/data/input_0.json → class {} (trace {}; full trace in {})\n\
+         [3/8] {}\n\
+         [4/8] setup on the dev SRS: {}\n\
+         [5/8] {}\n\
+         [6/8] {}\n\
+         [7/8] the proof publishes exactly the native top-{} (class {}, same contributors and scores)\n\
+         [8/8] reward preview from the public instances (fee {} OPEN, shares {} bps): owner {}, prover {}, treasury {} (dust {} units), contributors: {} → {}",
+        result.settings.model,
+        model_dir.display(),
+        result.compile_ms,
+        result.settings.scales.activation,
+        result.settings.scales.weight,
+        result.report.calibration.macs,
+        r.class,
+        &r.trace_hash[..16],
+        model_dir.join("trace_input_0.json").display(),
+        demo_attribution::text(&result.attribution),
+        setup::text(&result.setup).replace('\n', "\n      "),
+        prove::text(&result.prove),
+        verify::text(&result.verify),
+        result.attribution.attribution.top.len(),
+        result.attribution.attribution.predicted_class,
+        format_open(w.fee),
+        w.shares,
+        format_open(w.owner),
+        format_open(w.prover),
+        format_open(w.treasury),
+        w.dust,
+        contributors.join(", "),
+        result.reward_report.display(),
+    )
 }

@@ -1,9 +1,8 @@
-//! Steps 6–7 of `poa demo`: the fixture datanet imported into a fresh store inside the demo
-//! folder, sealed under its Poseidon root, indexed for the compiled model, and the demo input
-//! attributed natively (score v1, top-k). The in-circuit attribution proof replaces step 7 when
-//! it lands.
+//! The datanet steps of `poa demo`: the fixture datanet imported into a fresh store inside the
+//! demo folder, sealed under its Poseidon root, indexed for the compiled model, and the demo
+//! input attributed natively (score v1, top-k) — the reference the proof must agree with.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use poa_circuits::commit::index_root;
@@ -31,11 +30,14 @@ pub struct AttributionStep {
     pub index_root: String,
     /// Embedding dimension.
     pub embedding_dim: usize,
+    /// Where the index was written.
+    pub index_file: PathBuf,
     /// The native attribution of the demo input.
     pub attribution: Attribution,
 }
 
-/// Runs steps 6–7 for `compiled` (in `model_dir`) on `input`.
+/// Imports, seals and indexes the fixture datanet for `compiled` (in `model_dir`) and
+/// attributes `input` natively.
 pub fn run(
     compiled: &Compiled,
     fixtures: &Path,
@@ -57,10 +59,8 @@ pub fn run(
     let report = import(&mut store, &id, &file).context("importing the fixture datanet")?;
     let sealed = seal_open(&mut store, &id)?;
     let index = build_index(q, &store.get(&id)?, sealed.version)?;
-    write_json(
-        &model_dir.join(format!("index_{id}_v{}.json", sealed.version)),
-        &index,
-    )?;
+    let index_file = model_dir.join(format!("index_{id}_v{}.json", sealed.version));
+    write_json(&index_file, &index)?;
     let attribution = attribute(q, &index, input, DEFAULT_K)?;
     Ok(AttributionStep {
         datanet: id.to_string(),
@@ -73,11 +73,12 @@ pub fn run(
         datanet_root: sealed.seal.root.to_string(),
         index_root: format!("{:?}", index_root(&index)),
         embedding_dim: index.dim(),
+        index_file,
         attribution,
     })
 }
 
-/// The two summary lines of the demo.
+/// The summary lines of the datanet and native attribution steps.
 pub fn text(s: &AttributionStep) -> String {
     let a = &s.attribution;
     let mut shares: Vec<(String, f64)> = a
@@ -95,8 +96,8 @@ pub fn text(s: &AttributionStep) -> String {
         .map(|(c, p)| format!("{c}… {p:.1}%"))
         .collect();
     format!(
-        "[6/7] datanet {}: {} contributions accepted, {} rejected as duplicates; sealed v1 root {}; index {} × {} embeddings, root {}\n\
-         [7/7] attribution (native, score v1): class {}, top-{} over {} entries → {}",
+        "datanet {}: {} contributions accepted, {} rejected as duplicates; sealed v1 root {}; index {} × {} embeddings, root {}\n      \
+         native attribution (score v1): class {}, top-{} over {} entries → {}",
         s.datanet,
         s.accepted,
         s.rejected.len(),

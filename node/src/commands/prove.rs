@@ -5,16 +5,19 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use poa_circuits::InstanceLayout;
+use poa_circuits::{Fr, InstanceLayout, Request};
 use poa_prover::artifact::fr_to_hex;
-use poa_prover::{prove, verify, ProvingKey};
+use poa_prover::{prove, prove_attributed, verify, ProvingKey};
+use poa_runtime::datanet::Address;
 use poa_runtime::{parse_inputs, tensor::numel};
 use serde::Serialize;
 
 use crate::artifacts::{
-    load_srs, ms_since, read_setup_file, write_bytes, Compiled, INSECURE_WARNING, PK_FILE,
+    load_attribution, load_srs, ms_since, read_setup_file, write_bytes, Compiled, ATTRIBUTION_FILE,
+    INSECURE_WARNING, PK_FILE,
 };
 use crate::output::Output;
+use crate::proven::{parse_nonce, ProvenAttribution};
 
 /// Arguments of `poa prove`.
 #[derive(clap::Args)]
@@ -27,6 +30,14 @@ pub struct Args {
     /// Where to write the proof JSON.
     #[arg(long)]
     pub out: PathBuf,
+    /// Request nonce the proof answers (attribution keys): decimal, or 0x-hex below the BN254
+    /// scalar modulus.
+    #[arg(long, value_parser = parse_nonce)]
+    pub nonce: Option<Fr>,
+    /// Address paid for proving (attribution keys); bound into the proof, so a copied proof
+    /// still pays this address.
+    #[arg(long)]
+    pub prover: Option<Address>,
 }
 
 /// What `poa prove` did.
@@ -52,18 +63,28 @@ pub struct ProveResult {
     pub input_commitment: Option<String>,
     /// Whether the keys come from the insecure dev SRS.
     pub insecure_srs: bool,
+    /// The attribution the proof publishes (attribution keys).
+    pub attribution: Option<ProvenAttribution>,
 }
 
 /// Runs `poa prove`.
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
-    let r = prove_file(&args.dir, &args.input, &args.out, out)?;
+    let request = match (args.nonce, args.prover) {
+        (Some(nonce), Some(prover)) => Some(Request { nonce, prover }),
+        (None, None) => None,
+        _ => anyhow::bail!("--nonce and --prover go together"),
+    };
+    let r = prove_file(&args.dir, &args.input, &args.out, request, out)?;
     out.result(&r, || text(&r))
 }
 
 /// The human summary of a proof.
 pub fn text(r: &ProveResult) -> String {
+    let attribution = r.attribution.as_ref().map_or(String::new(), |a| {
+        format!("\n      attribution: {}", a.text())
+    });
     format!(
-        "proved output {:?} with {} input{} in {:.0} ms (load {:.0} ms, native check {:.0} ms): {} bytes, {} public instances → {}{}",
+        "proved output {:?} with {} input{} in {:.0} ms (load {:.0} ms, native check {:.0} ms): {} bytes, {} public instances → {}{}{attribution}",
         r.output_q,
         r.input_visibility,
         r.input_commitment
@@ -80,10 +101,13 @@ pub fn text(r: &ProveResult) -> String {
 }
 
 /// Proves the first sample of `input` with the keys in `dir` and writes the proof to `dest`.
+/// Attribution keys (`poa setup --index`) need the `request` the proof answers; inference keys
+/// refuse one.
 pub fn prove_file(
     dir: &Path,
     input: &Path,
     dest: &Path,
+    request: Option<Request>,
     out: &Output,
 ) -> anyhow::Result<ProveResult> {
     let compiled = Compiled::load(dir)?;
@@ -106,7 +130,29 @@ pub fn prove_file(
 
     let t = Instant::now();
     let spinner = out.spinner("proving");
-    let proof = prove(&srs, &pk, q, &trace)?;
+    let attribution = load_attribution(dir, q)?;
+    let layout = match &attribution {
+        Some(a) if pk.id().attributed => InstanceLayout::attributed(q, &vis, a.k()),
+        _ => InstanceLayout::of(q, &vis),
+    };
+    let proof = match (pk.id().attributed, attribution, request) {
+        (true, Some(setup), Some(request)) => {
+            prove_attributed(&srs, &pk, q, &trace, setup, request)?
+        }
+        (true, None, _) => anyhow::bail!(
+            "{} has attribution keys but no {ATTRIBUTION_FILE}; rerun `poa setup --index`",
+            dir.display()
+        ),
+        (true, Some(_), None) => anyhow::bail!(
+            "the keys in {} prove attribution: pass --nonce and --prover",
+            dir.display()
+        ),
+        (false, _, Some(_)) => anyhow::bail!(
+            "the keys in {} prove inference only: --nonce/--prover need `poa setup --index`",
+            dir.display()
+        ),
+        (false, _, None) => prove(&srs, &pk, q, &trace)?,
+    };
     spinner.finish_and_clear();
     let prove_ms = ms_since(t);
 
@@ -124,9 +170,13 @@ pub fn prove_file(
         proof_bytes: proof.bytes.len(),
         instances: proof.instances.len(),
         input_visibility: vis.input.to_string(),
-        input_commitment: InstanceLayout::of(q, &vis)
+        input_commitment: layout
             .input_commitment
             .map(|row| fr_to_hex(&proof.instances[row])),
         insecure_srs: proof.insecure_srs,
+        attribution: layout
+            .attribution
+            .map(|a| ProvenAttribution::decode(&proof.instances, a.k))
+            .transpose()?,
     })
 }

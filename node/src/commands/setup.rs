@@ -4,12 +4,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use poa_circuits::{circuit_stats, CircuitStats};
-use poa_prover::{keygen, Srs};
+use poa_circuits::{AttributionSetup, CircuitStats, ModelCircuit};
+use poa_prover::artifact::fr_to_hex;
+use poa_prover::{keygen_circuit, Srs};
+use poa_runtime::attribution::{AttributionIndex, DEFAULT_K};
 use serde::Serialize;
 
 use crate::artifacts::{
-    ms_since, write_bytes, Compiled, INSECURE_WARNING, PK_FILE, SRS_DEV_FILE, SRS_FILE, VK_FILE,
+    ms_since, write_bytes, write_json, AttributionFile, Compiled, ATTRIBUTION_FILE,
+    ATTRIBUTION_FORMAT, INSECURE_WARNING, PK_FILE, SRS_DEV_FILE, SRS_FILE, VK_FILE,
 };
 use crate::output::Output;
 
@@ -26,6 +29,13 @@ pub struct Args {
     /// Generate an INSECURE SRS from a public seed (tests and demos only).
     #[arg(long)]
     pub dev_srs: bool,
+    /// Attribution index (from `poa datanet index`): the keys then prove inference and top-k
+    /// attribution over it (the index is fixed into the circuit and copied into the folder).
+    #[arg(long)]
+    pub index: Option<PathBuf>,
+    /// Entries a proof attributes to (with `--index`).
+    #[arg(long, default_value_t = DEFAULT_K, requires = "index")]
+    pub top_k: usize,
 }
 
 /// Where the SRS comes from.
@@ -53,6 +63,25 @@ pub struct SetupResult {
     pub pk_bytes: usize,
     /// Bytes of vk.bin.
     pub vk_bytes: usize,
+    /// The attribution the keys prove, when set up with an index.
+    pub attribution: Option<AttributionInfo>,
+}
+
+/// What an attribution setup fixed into the circuit.
+#[derive(Serialize)]
+pub struct AttributionInfo {
+    /// Datanet and sealed version indexed.
+    pub datanet: String,
+    /// Version.
+    pub version: u32,
+    /// Entries in the index.
+    pub entries: usize,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Entries a proof publishes.
+    pub k: usize,
+    /// Index root (public in every proof), 0x-hex.
+    pub index_root: String,
 }
 
 /// [`CircuitStats`] as JSON.
@@ -89,28 +118,66 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         Some(p) => SrsSource::Ceremony(p),
         None => SrsSource::Dev,
     };
-    let r = setup(&args.dir, source, out)?;
+    let index = match &args.index {
+        Some(path) => Some((read_index(path)?, args.top_k)),
+        None => None,
+    };
+    let r = setup(&args.dir, source, index, out)?;
     out.result(&r, || text(&r))
 }
 
 /// The human summary of a setup.
 pub fn text(r: &SetupResult) -> String {
     let s = &r.stats;
+    let attribution = r.attribution.as_ref().map_or(String::new(), |a| {
+        format!(
+            "\nattribution: top-{} over {} v{} ({} entries × {} dims), index root {}",
+            a.k, a.datanet, a.version, a.entries, a.dim, a.index_root
+        )
+    });
     format!(
         "circuit: k={} ({} rows), {} advice + {} fixed columns, {} selectors, {} lookups, {} MACs, {} public instances\n\
-         srs {} ({:.0} ms{}), keygen {:.0} ms → pk.bin {} KiB, vk.bin {} KiB",
+         srs {} ({:.0} ms{}), keygen {:.0} ms → pk.bin {} KiB, vk.bin {} KiB{attribution}",
         s.k, s.rows, s.advice_columns, s.fixed_columns, s.selectors, s.lookups, s.macs, s.instances,
         r.srs_file.display(), r.srs_ms, if r.insecure_srs { ", INSECURE dev SRS" } else { "" },
         r.keygen_ms, r.pk_bytes / 1024, r.vk_bytes / 1024
     )
 }
 
-/// Loads or generates the SRS, runs keygen and writes srs/pk/vk into `dir`.
-pub fn setup(dir: &Path, source: SrsSource<'_>, out: &Output) -> anyhow::Result<SetupResult> {
+/// Reads an attribution index file.
+pub fn read_index(path: &Path) -> anyhow::Result<AttributionIndex> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing index {}", path.display()))
+}
+
+/// Loads or generates the SRS, runs keygen and writes srs/pk/vk into `dir` — for inference, or
+/// with `index = Some((index, k))` for inference plus top-k attribution over that index.
+pub fn setup(
+    dir: &Path,
+    source: SrsSource<'_>,
+    index: Option<(AttributionIndex, usize)>,
+    out: &Output,
+) -> anyhow::Result<SetupResult> {
     let compiled = Compiled::load(dir)?;
+    let q = &compiled.qmodel;
     let vis = compiled.settings.visibility()?;
-    let stats =
-        circuit_stats(&compiled.qmodel, &vis).context("the circuit cannot lay out this model")?;
+    let mut circuit =
+        ModelCircuit::new(q, None, vis).context("the circuit cannot lay out this model")?;
+    let mut attribution = None;
+    if let Some((index, k)) = index {
+        let file = AttributionFile {
+            format: ATTRIBUTION_FORMAT,
+            k,
+            index_root: String::new(),
+            index,
+        };
+        let setup = AttributionSetup::new(q, std::sync::Arc::new(file.index.clone()), k)
+            .context("the index cannot be attributed over with this model")?;
+        attribution = Some((file, setup.clone()));
+        circuit = circuit.with_attribution(setup, None)?;
+    }
+    let stats = circuit.stats();
     let t = Instant::now();
     let spinner = out.spinner("preparing SRS");
     let (srs, name, stale) = match source {
@@ -128,7 +195,7 @@ pub fn setup(dir: &Path, source: SrsSource<'_>, out: &Output) -> anyhow::Result<
     }
     let t = Instant::now();
     let spinner = out.spinner("generating keys");
-    let pk = keygen(&compiled.qmodel, &vis, &srs)?;
+    let pk = keygen_circuit(&circuit, &srs)?;
     spinner.finish_and_clear();
     let keygen_ms = ms_since(t);
     let (pk_bytes, vk_bytes) = (pk.to_file_bytes(), pk.verifying_key().to_file_bytes());
@@ -141,6 +208,30 @@ pub fn setup(dir: &Path, source: SrsSource<'_>, out: &Output) -> anyhow::Result<
     }
     write_bytes(&dir.join(PK_FILE), &pk_bytes)?;
     write_bytes(&dir.join(VK_FILE), &vk_bytes)?;
+    // The attribution file says which index the keys fix; an inference-only setup removes a
+    // stale one so `poa prove` never pairs keys with the wrong index.
+    let attribution_path = dir.join(ATTRIBUTION_FILE);
+    let info = match attribution {
+        Some((mut file, setup)) => {
+            file.index_root = fr_to_hex(&setup.root());
+            write_json(&attribution_path, &file)?;
+            Some(AttributionInfo {
+                datanet: file.index.datanet.clone(),
+                version: file.index.version,
+                entries: file.index.entries.len(),
+                dim: file.index.dim(),
+                k: file.k,
+                index_root: file.index_root,
+            })
+        }
+        None => {
+            if attribution_path.exists() {
+                std::fs::remove_file(&attribution_path)
+                    .with_context(|| format!("removing {}", attribution_path.display()))?;
+            }
+            None
+        }
+    };
     Ok(SetupResult {
         stats: Stats::from(&stats),
         insecure_srs: srs.is_insecure(),
@@ -149,5 +240,6 @@ pub fn setup(dir: &Path, source: SrsSource<'_>, out: &Output) -> anyhow::Result<
         keygen_ms,
         pk_bytes: pk_bytes.len(),
         vk_bytes: vk_bytes.len(),
+        attribution: info,
     })
 }

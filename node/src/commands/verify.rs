@@ -7,8 +7,11 @@ use anyhow::Context;
 use poa_prover::{verify, Proof, VerifyingKey};
 use serde::Serialize;
 
-use crate::artifacts::{load_srs, ms_since, read_setup_file, INSECURE_WARNING, VK_FILE};
+use crate::artifacts::{
+    load_attribution, load_srs, ms_since, read_setup_file, Compiled, INSECURE_WARNING, VK_FILE,
+};
 use crate::output::Output;
+use crate::proven::ProvenAttribution;
 
 /// Arguments of `poa verify`.
 #[derive(clap::Args)]
@@ -32,6 +35,8 @@ pub struct VerifyResult {
     pub insecure_srs: bool,
     /// Milliseconds of verification (excluding file loading).
     pub verify_ms: f64,
+    /// The attribution the proof publishes (attribution keys).
+    pub attribution: Option<ProvenAttribution>,
 }
 
 /// Runs `poa verify`.
@@ -42,8 +47,11 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
 
 /// The human summary.
 pub fn text(r: &VerifyResult) -> String {
+    let attribution = r.attribution.as_ref().map_or(String::new(), |a| {
+        format!("\n      attribution: {}", a.text())
+    });
     format!(
-        "OK: proof verifies for model {} ({} public instances, {:.1} ms){}",
+        "OK: proof verifies for model {} ({} public instances, {:.1} ms){}{attribution}",
         &r.model_digest[..16],
         r.instances,
         r.verify_ms,
@@ -69,11 +77,27 @@ pub fn verify_file(dir: &Path, proof_path: &Path, out: &Output) -> anyhow::Resul
     }
     let t = Instant::now();
     verify(&srs, &vk, &proof).with_context(|| format!("verifying {}", proof_path.display()))?;
+    let verify_ms = ms_since(t);
+    let attribution = if vk.id().attributed {
+        let q = Compiled::load(dir)?.qmodel;
+        let k = load_attribution(dir, &q)?
+            .with_context(|| {
+                format!(
+                    "{} has attribution keys but no attribution setup",
+                    dir.display()
+                )
+            })?
+            .k();
+        Some(ProvenAttribution::decode(&proof.instances, k)?)
+    } else {
+        None
+    };
     Ok(VerifyResult {
         valid: true,
         model_digest: hex::encode(proof.model_digest),
         instances: proof.instances.len(),
         insecure_srs: proof.insecure_srs,
-        verify_ms: ms_since(t),
+        verify_ms,
+        attribution,
     })
 }
