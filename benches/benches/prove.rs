@@ -60,7 +60,7 @@ fn bench_models(c: &mut Criterion) {
                 b.iter(|| {
                     halo2_proofs::plonk::ProvingKey::<halo2curves::bn256::G1Affine>::from_bytes::<
                         ModelCircuit,
-                    >(black_box(&bytes), format, ())
+                    >(black_box(&bytes), format, Default::default())
                     .expect("loads")
                 })
             });

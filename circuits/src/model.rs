@@ -138,8 +138,11 @@ pub struct CircuitStats {
     pub rows: usize,
     /// Rows of the main band (input, Gemm, element-wise chips).
     pub main_rows: usize,
-    /// Rows of the range-check band.
+    /// Rows of the longest range-check band.
     pub range_rows: usize,
+    /// Range-check bands side by side (2 for attribution circuits, whose range checks outnumber
+    /// the main band's rows).
+    pub range_bands: usize,
     /// Rows of the activation lookup table (runs of equal Sigmoid/Tanh outputs; 1 when the model
     /// has none).
     pub table_rows: usize,
@@ -163,10 +166,11 @@ impl std::fmt::Display for CircuitStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "k={} rows={} (main {}, range {}, table {}) advice={} fixed={} selectors={} lookups={} macs={} instances={}",
+            "k={} rows={} (main {}, range {}{}, table {}) advice={} fixed={} selectors={} lookups={} macs={} instances={}",
             self.k,
             self.rows,
             self.main_rows,
+            if self.range_bands > 1 { format!("{}×", self.range_bands) } else { String::new() },
             self.range_rows,
             self.table_rows,
             self.advice_columns,
@@ -176,6 +180,29 @@ impl std::fmt::Display for CircuitStats {
             self.macs,
             self.instances
         )
+    }
+}
+
+/// What shapes the columns of a [`ModelCircuit`] beyond the fixed set (halo2's circuit params,
+/// so keygen and MockProver configure the same columns as the circuit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CircuitParams {
+    /// Range-check bands (1, or 2 for attribution circuits).
+    pub range_bands: usize,
+}
+
+impl CircuitParams {
+    /// The params of an inference circuit (`attributed = false`) or an attribution one.
+    pub fn of(attributed: bool) -> Self {
+        Self {
+            range_bands: if attributed { 2 } else { 1 },
+        }
+    }
+}
+
+impl Default for CircuitParams {
+    fn default() -> Self {
+        Self { range_bands: 1 }
     }
 }
 
@@ -191,7 +218,8 @@ pub struct ModelConfig {
     table: TableConfig,
     poseidon: PoseidonConfig,
     topk: TopKConfig,
-    range: RangeCheckConfig,
+    /// One range-check band per [`CircuitParams::range_bands`], sharing the limb table.
+    ranges: Vec<RangeCheckConfig>,
     instance: Column<Instance>,
 }
 
@@ -220,7 +248,8 @@ struct Attributed {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Plan {
     main_rows: usize,
-    range_rows: usize,
+    /// Rows of each range band (one band, or two for attribution circuits).
+    range_rows: Vec<usize>,
     table_rows: usize,
 }
 
@@ -330,10 +359,14 @@ pub fn circuit_stats(model: &QModel, vis: &Visibility) -> Result<CircuitStats, C
 
 fn stats_from_plan(model: &QModel, plan: &Plan, instances: usize) -> CircuitStats {
     let mut cs = ConstraintSystem::<Fr>::default();
-    let _ = ModelCircuit::configure(&mut cs);
+    let params = CircuitParams {
+        range_bands: plan.range_rows.len(),
+    };
+    let _ = ModelCircuit::configure_with_params(&mut cs, params);
+    let range_rows = plan.range_rows.iter().copied().max().unwrap_or(0);
     let rows = plan
         .main_rows
-        .max(plan.range_rows)
+        .max(range_rows)
         .max(plan.table_rows)
         .max(TABLE_ROWS)
         .max(instances);
@@ -346,7 +379,8 @@ fn stats_from_plan(model: &QModel, plan: &Plan, instances: usize) -> CircuitStat
     CircuitStats {
         rows,
         main_rows: plan.main_rows,
-        range_rows: plan.range_rows,
+        range_rows,
+        range_bands: plan.range_rows.len(),
         table_rows: plan.table_rows,
         k,
         advice_columns: cs.num_advice_columns(),
@@ -528,14 +562,15 @@ fn plan(
             }
         }
     }
+    let mut range_rows = vec![range];
     if let Some(setup) = attribution {
-        let (m, r) = attribution_rows(model, setup)?;
+        let (m, [r0, r1]) = attribution_rows(model, setup)?;
         main += m;
-        range += r;
+        range_rows = vec![range + r0, r1];
     }
     Ok(Plan {
         main_rows: main,
-        range_rows: range,
+        range_rows,
         table_rows: table::table_rows(&model_tables(model)),
     })
 }
@@ -546,10 +581,10 @@ fn plan(
 fn attribution_rows(
     model: &QModel,
     setup: &AttributionSetup,
-) -> Result<(usize, usize), CircuitError> {
+) -> Result<(usize, [usize; 2]), CircuitError> {
     let (n, k) = (setup.index().entries.len(), setup.k());
     let rc = range_check::rows_for;
-    let (mut main, mut range) = (0, 0);
+    let (mut main, mut range, mut range1) = (0, 0, 0);
     if !model.outputs_class() {
         let out = model.output_info();
         let b = argmax::range_bits(out.bound);
@@ -559,9 +594,10 @@ fn attribution_rows(
         range += n_out * rc(b);
     }
     main += n * gemm::rows_for(setup.index().dim()) + topk::rows_for(n, k);
-    range +=
-        2 * n * rc(setup.dot_bits) + k * rc(setup.slot_index_bits()) + (k - 1) * rc(setup.key_bits);
-    Ok((main, range))
+    range += n * rc(setup.dot_bits);
+    range1 +=
+        n * rc(setup.dot_bits) + k * rc(setup.slot_index_bits()) + (k - 1) * rc(setup.key_bits);
+    Ok((main, [range, range1]))
 }
 
 /// Output positions `(oy, ox)` of an NCHW output shape, row-major.
@@ -655,7 +691,7 @@ fn check_trace(model: &QModel, trace: &Trace) -> Result<(), CircuitError> {
 impl Circuit<Fr> for ModelCircuit {
     type Config = ModelConfig;
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = ();
+    type Params = CircuitParams;
 
     fn without_witnesses(&self) -> Self {
         Self {
@@ -672,7 +708,20 @@ impl Circuit<Fr> for ModelCircuit {
         }
     }
 
+    fn params(&self) -> CircuitParams {
+        CircuitParams {
+            range_bands: self.plan.range_rows.len(),
+        }
+    }
+
     fn configure(meta: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        Self::configure_with_params(meta, CircuitParams::default())
+    }
+
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        params: CircuitParams,
+    ) -> ModelConfig {
         let cols = Columns::configure(meta);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
@@ -686,7 +735,15 @@ impl Circuit<Fr> for ModelCircuit {
             table: TableChip::configure(meta, cols),
             poseidon: PoseidonChip::configure(meta, cols),
             topk: TopKChip::configure(meta, cols),
-            range: RangeCheckChip::configure(meta),
+            ranges: {
+                let first = RangeCheckChip::configure(meta);
+                let table = first.table;
+                std::iter::once(first)
+                    .chain(
+                        (1..params.range_bands).map(|_| RangeCheckChip::configure_on(meta, table)),
+                    )
+                    .collect()
+            },
             instance,
         }
     }
@@ -705,8 +762,16 @@ impl Circuit<Fr> for ModelCircuit {
         let table_chip = TableChip::construct(config.table.clone());
         let poseidon_chip = PoseidonChip::construct(config.poseidon.clone());
         let topk_chip = TopKChip::construct(config.topk.clone());
-        let range_chip = RangeCheckChip::construct(config.range.clone());
-        range_chip.load_table(&mut layouter)?;
+        let range_chips: Vec<RangeCheckChip> = config
+            .ranges
+            .iter()
+            .map(|c| RangeCheckChip::construct(c.clone()))
+            .collect();
+        // The bands share one limb table, loaded once.
+        range_chips
+            .first()
+            .ok_or(Error::Synthesis)?
+            .load_table(&mut layouter)?;
         let tables = model_tables(model);
         table_chip.load_tables(&mut layouter, &tables)?;
 
@@ -716,6 +781,8 @@ impl Circuit<Fr> for ModelCircuit {
                 let region = &mut region;
                 let mut cells: Vec<Option<Vec<Var>>> = vec![None; model.tensors.len()];
                 let mut reqs: Vec<RangeRequest> = Vec::new();
+                // Range checks for the second band (attribution circuits).
+                let mut reqs1: Vec<RangeRequest> = Vec::new();
                 let n_in = numel(&model.input().shape);
                 let input: Vec<Var> = (0..n_in)
                     .map(|i| {
@@ -1006,10 +1073,11 @@ impl Circuit<Fr> for ModelCircuit {
                             argmax: &argmax_chip,
                             topk: &topk_chip,
                         };
-                        let (laid, r, used) =
+                        let (laid, [r0, r1], used) =
                             self.layout_attribution(region, row, &chips, a, &cells, commitment)?;
                         row += used;
-                        reqs.extend(r);
+                        reqs.extend(r0);
+                        reqs1.extend(r1);
                         Some(laid)
                     }
                     None => None,
@@ -1019,12 +1087,19 @@ impl Circuit<Fr> for ModelCircuit {
                     "main band rows differ from the plan"
                 );
 
-                let mut range_row = 0;
-                for req in &reqs {
-                    range_row += range_chip.check(region, range_row, req)?;
+                if !reqs1.is_empty() && range_chips.len() < 2 {
+                    return Err(Error::Synthesis);
+                }
+                let mut band_rows = Vec::with_capacity(range_chips.len());
+                for (chip, reqs) in range_chips.iter().zip([&reqs, &reqs1]) {
+                    let mut range_row = 0;
+                    for req in reqs {
+                        range_row += chip.check(region, range_row, req)?;
+                    }
+                    band_rows.push(range_row);
                 }
                 assert_eq!(
-                    range_row, self.plan.range_rows,
+                    band_rows, self.plan.range_rows,
                     "range band rows differ from the plan"
                 );
 
@@ -1114,10 +1189,11 @@ impl ModelCircuit {
         a: &Attributed,
         cells: &[Option<Vec<Var>>],
         commitment: Option<FVar>,
-    ) -> Result<(AttributionCells, Vec<RangeRequest>, usize), Error> {
+    ) -> Result<(AttributionCells, [Vec<RangeRequest>; 2], usize), Error> {
         let model = &self.model;
         let start = row;
-        let mut reqs = Vec::new();
+        // Band 0: the class's ArgMax and the Relu signs; band 1: every threshold comparison.
+        let (mut reqs, mut reqs1) = (Vec::new(), Vec::new());
         let outputs = cells[model.output].as_ref().ok_or(Error::Synthesis)?;
         let class = if model.outputs_class() {
             *outputs.first().ok_or(Error::Synthesis)?
@@ -1153,17 +1229,18 @@ impl ModelCircuit {
             Some(Tamper::Attribution(t)) => Some(t),
             _ => None,
         };
-        let (r, used) =
+        let (signs, thresholds, used) =
             chips
                 .topk
                 .scores(region, row, setup, &dots, class, witness.as_ref(), fault)?;
         row += used;
-        reqs.extend(r);
+        reqs.extend(signs);
+        reqs1.extend(thresholds);
         let (slots, r, used) = chips
             .topk
             .slots(region, row, setup, witness.as_ref(), fault)?;
         row += used;
-        reqs.extend(r);
+        reqs1.extend(r);
         let pins = [
             model_id(model),
             Fr::from(NO_ADAPTER),
@@ -1178,6 +1255,6 @@ impl ModelCircuit {
             slots,
             hashed: commitment.is_some(),
         };
-        Ok((laid, reqs, row - start))
+        Ok((laid, [reqs, reqs1], row - start))
     }
 }

@@ -23,6 +23,7 @@ use crate::header::{
 };
 use crate::keygen::{ProvingKey, VerifyingKey};
 use crate::prove::Proof;
+use poa_circuits::model::CircuitParams;
 use poa_circuits::{InputVisibility, Visibility};
 
 /// halo2 serialization of key payloads. Measured (`cargo bench -p poa-benches`, 2 cores): pk load
@@ -118,13 +119,15 @@ impl ProvingKey {
     pub fn from_file_bytes(bytes: &[u8]) -> Result<Self> {
         let what = Kind::ProvingKey.name();
         let (h, payload) = Header::open(Kind::ProvingKey, bytes)?;
+        let id = id_of(&h)?;
+        let params = CircuitParams::of(id.attributed);
         let pk = decode_payload(what, || {
-            halo2_proofs::plonk::ProvingKey::from_bytes::<ModelCircuit>(payload, KEY_FORMAT, ())
+            halo2_proofs::plonk::ProvingKey::from_bytes::<ModelCircuit>(payload, KEY_FORMAT, params)
         })?;
         check_vk_k(what, &h, pk.get_vk())?;
         Ok(Self {
             pk,
-            id: id_of(&h)?,
+            id,
             insecure: h.insecure(),
         })
     }
@@ -140,13 +143,17 @@ impl VerifyingKey {
     pub fn from_file_bytes(bytes: &[u8]) -> Result<Self> {
         let what = Kind::VerifyingKey.name();
         let (h, payload) = Header::open(Kind::VerifyingKey, bytes)?;
+        let id = id_of(&h)?;
+        let params = CircuitParams::of(id.attributed);
         let vk = decode_payload(what, || {
-            halo2_proofs::plonk::VerifyingKey::from_bytes::<ModelCircuit>(payload, KEY_FORMAT, ())
+            halo2_proofs::plonk::VerifyingKey::from_bytes::<ModelCircuit>(
+                payload, KEY_FORMAT, params,
+            )
         })?;
         check_vk_k(what, &h, &vk)?;
         Ok(Self {
             vk,
-            id: id_of(&h)?,
+            id,
             insecure: h.insecure(),
         })
     }

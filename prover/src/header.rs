@@ -212,7 +212,7 @@ mod tests {
             Err(ProverError::UnsupportedVersion { found: 2, .. })
         ));
         let mut f = file.clone();
-        f[12] |= 8;
+        f[12] |= 16;
         assert!(matches!(
             Header::open(Kind::VerifyingKey, &f),
             Err(ProverError::UnknownFlags { .. })

@@ -260,7 +260,8 @@ fn fvar(
 
 impl TopKChip {
     /// Lays out the score rows from `offset`: `dots[i]` is entry `i`'s dot product cell, `class`
-    /// the predicted-class cell. Returns the range checks and the rows used.
+    /// the predicted-class cell. Returns the range checks — the Relu signs and the threshold
+    /// comparisons apart, so they can go to two range bands — and the rows used.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn scores(
         &self,
@@ -271,7 +272,7 @@ impl TopKChip {
         class: Var,
         wit: Option<&AttributionWitness>,
         tamper: Option<TopKTamper>,
-    ) -> Result<(Vec<RangeRequest>, usize), Error> {
+    ) -> Result<(Vec<RangeRequest>, Vec<RangeRequest>, usize), Error> {
         let cfg = &self.config;
         let cols = &cfg.cols;
         let entries = &setup.index().entries;
@@ -294,7 +295,7 @@ impl TopKChip {
                 .max()
                 .unwrap_or(0)
         });
-        let mut reqs = Vec::with_capacity(2 * n);
+        let (mut signs, mut thresholds) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut cnt = Some(0i64);
         for (i, (entry, dot)) in entries.iter().zip(dots).enumerate() {
             let row = offset + i;
@@ -311,7 +312,7 @@ impl TopKChip {
             );
             let z = dot.value.map(|d| if d >= 0 { d } else { -d - 1 });
             let z = assign(region, cols.lanes[Z], row, z, None);
-            reqs.push(RangeRequest {
+            signs.push(RangeRequest {
                 var: z,
                 offset: 0,
                 bits: setup.dot_bits,
@@ -343,7 +344,7 @@ impl TopKChip {
                 }
             });
             let e = assign(region, cols.lanes[E], row, e, None);
-            reqs.push(RangeRequest {
+            thresholds.push(RangeRequest {
                 var: e,
                 offset: 0,
                 bits: setup.dot_bits,
@@ -362,7 +363,7 @@ impl TopKChip {
                 cfg.q_last.enable(region, row)?;
             }
         }
-        Ok((reqs, n))
+        Ok((signs, thresholds, n))
     }
 
     /// Lays out the `k` slots (best first) from `offset`.

@@ -89,12 +89,18 @@ impl RangeCheckChip {
 
     /// Allocates the band's columns, the table, the gates and the lookup.
     pub fn configure(meta: &mut ConstraintSystem<Fr>) -> RangeCheckConfig {
+        let table = meta.lookup_table_column();
+        Self::configure_on(meta, table)
+    }
+
+    /// Allocates another band's columns, gates and lookup over an existing limb `table` (which
+    /// is loaded once, by the band that created it).
+    pub fn configure_on(meta: &mut ConstraintSystem<Fr>, table: TableColumn) -> RangeCheckConfig {
         let value = meta.advice_column();
         meta.enable_equality(value);
         let limb = meta.advice_column();
         let offset = meta.fixed_column();
         let shift = meta.fixed_column();
-        let table = meta.lookup_table_column();
         let q_lookup = meta.complex_selector();
         let q_limbs: Vec<Selector> = (0..MAX_LIMBS).map(|_| meta.selector()).collect();
 
