@@ -1,17 +1,23 @@
 //! Prove time of inference + top-k attribution against index size, for the README's table:
-//! `cargo run --release -p poa-benches --example attribution_scaling -- [model] [k] [sizes…]`
-//! (defaults: mlp_small, k = 8, 100 1000 10000 entries). Each size: keygen once, then the
+//! `cargo run --release -p poa-benches --example attribution_scaling -- [hashed] [model] [k]
+//! [sizes…]` (defaults: fixed index, mlp_small, k = 8, 100 1000 10000 entries). Each size: keygen once, then the
 //! median of 3 proofs (1 at 10,000 entries and above), and one native verification.
 
 use std::time::Instant;
 
-use poa_circuits::{AttributionSetup, Fr, ModelCircuit, Request, Visibility};
+use poa_circuits::{AttributionSetup, Fr, IndexVisibility, ModelCircuit, Request, Visibility};
 use poa_fixtures::{compile, run_index, test_inputs};
 use poa_prover::{keygen_circuit, prove_attributed, verify, Srs};
 use poa_runtime::datanet::Address;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let vis = if args.first().is_some_and(|a| a == "hashed") {
+        args.remove(0);
+        IndexVisibility::Hashed
+    } else {
+        IndexVisibility::Fixed
+    };
     let name = args.first().map_or("mlp_small", String::as_str);
     let k: usize = args.get(1).map_or(8, |s| s.parse().expect("k is a number"));
     let sizes: Vec<usize> = match args.get(2..) {
@@ -25,11 +31,11 @@ fn main() {
         nonce: Fr::from(1),
         prover: Address([0x11; 20]),
     };
-    println!("model {name}, embedding dimension {d}, k = {k}");
+    println!("model {name}, embedding dimension {d}, k = {k}, {vis} index");
     println!("| entries | k (log2 rows) | main rows | range rows | keygen s | prove s | verify ms | proof bytes |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
-        let setup = AttributionSetup::new(&q, run_index(&q, n), k).expect("setup");
+        let setup = AttributionSetup::new(&q, run_index(&q, n), k, vis).expect("setup");
         let circuit = ModelCircuit::new(&q, None, Visibility::default())
             .expect("builds")
             .with_attribution(setup.clone(), None)

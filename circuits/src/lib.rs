@@ -30,7 +30,7 @@ pub use attribution::{AttributionPublic, AttributionSetup, Request};
 pub use error::CircuitError;
 pub use instances::{public_instances, AttributionRows, InstanceLayout, INSTANCE_LAYOUT_VERSION};
 pub use model::{circuit_stats, CircuitStats, ModelCircuit, Tamper, SUPPORTED_OPS};
-pub use visibility::{InputVisibility, Visibility};
+pub use visibility::{IndexVisibility, InputVisibility, Visibility};
 
 /// The scalar field the circuits are defined over (BN254's `Fr`).
 pub use halo2curves::bn256::Fr;

@@ -26,6 +26,7 @@ use crate::attribution::{
 use crate::chips::affine::{self, AffineChip, AffineConfig, AffineInstructions, AffineTerm};
 use crate::chips::argmax::{self, ArgMaxChip, ArgMaxConfig, ArgMaxInstructions};
 use crate::chips::div_round::{self, DivRoundChip, DivRoundConfig, DivRoundInstructions};
+use crate::chips::dot::{self, DotChip, DotConfig};
 use crate::chips::gemm::{self, GemmChip, GemmConfig, GemmInstructions};
 use crate::chips::range_check::{
     self, RangeCheckChip, RangeCheckConfig, RangeCheckInstructions, MAX_BITS, TABLE_ROWS,
@@ -37,7 +38,8 @@ use crate::commit::input_packing;
 use crate::error::CircuitError;
 use crate::instances::{public_instances, AttributionRows, InstanceLayout};
 use crate::poseidon::chip::{self as poseidon, PoseidonChip, PoseidonConfig};
-use crate::visibility::{InputVisibility, Visibility};
+use crate::poseidon::merkle;
+use crate::visibility::{IndexVisibility, InputVisibility, Visibility};
 
 /// Ops the circuit lays out today.
 pub const SUPPORTED_OPS: &[&str] = &[
@@ -124,6 +126,16 @@ pub enum Tamper {
     /// Publishes another top-k set: the k-th entry swapped for the best unselected one, slots
     /// and threshold made consistent with the swap.
     TopKSet,
+    /// Adds one to the first index entry's leaf digest (hashed indexes).
+    IndexLeaf,
+    /// Adds `2^slot_bits` to embedding value `element` of index entry `entry` and subtracts one
+    /// from value `element + 1` (same packed element, same leaf; hashed indexes).
+    IndexSlotOverflow {
+        /// Entry index.
+        entry: usize,
+        /// Embedding element (`element + 1` must share its packed field element).
+        element: usize,
+    },
     /// Claims `index` as the predicted class (models whose output is not already a class).
     PredictedClass {
         /// Claimed class.
@@ -218,6 +230,7 @@ pub struct ModelConfig {
     table: TableConfig,
     poseidon: PoseidonConfig,
     topk: TopKConfig,
+    dot: DotConfig,
     /// One range-check band per [`CircuitParams::range_bands`], sharing the limb table.
     ranges: Vec<RangeCheckConfig>,
     instance: Column<Instance>,
@@ -593,7 +606,20 @@ fn attribution_rows(
         main += argmax::rows_for(n_out);
         range += n_out * rc(b);
     }
-    main += n * gemm::rows_for(setup.index().dim()) + topk::rows_for(n, k);
+    let d = setup.index().dim();
+    main += topk::rows_for(n, k);
+    match setup.visibility() {
+        IndexVisibility::Fixed => main += n * gemm::rows_for(d),
+        IndexVisibility::Hashed => {
+            let packing = setup.packing();
+            let elements = d.div_ceil(packing.per_element);
+            main += n * (dot::rows_for(d) + elements + poseidon::rows_for(2 + elements))
+                + merkle::rows(n);
+            // Embedding slot checks alternate between the bands.
+            range += n * d.div_ceil(2) * rc(packing.slot_bits);
+            range1 += n * (d / 2) * rc(packing.slot_bits);
+        }
+    }
     range += n * rc(setup.dot_bits);
     range1 +=
         n * rc(setup.dot_bits) + k * rc(setup.slot_index_bits()) + (k - 1) * rc(setup.key_bits);
@@ -735,6 +761,7 @@ impl Circuit<Fr> for ModelCircuit {
             table: TableChip::configure(meta, cols),
             poseidon: PoseidonChip::configure(meta, cols),
             topk: TopKChip::configure(meta, cols),
+            dot: DotChip::configure(meta, cols),
             ranges: {
                 let first = RangeCheckChip::configure(meta);
                 let table = first.table;
@@ -762,6 +789,7 @@ impl Circuit<Fr> for ModelCircuit {
         let table_chip = TableChip::construct(config.table.clone());
         let poseidon_chip = PoseidonChip::construct(config.poseidon.clone());
         let topk_chip = TopKChip::construct(config.topk.clone());
+        let dot_chip = DotChip::construct(config.dot.clone());
         let range_chips: Vec<RangeCheckChip> = config
             .ranges
             .iter()
@@ -1070,7 +1098,9 @@ impl Circuit<Fr> for ModelCircuit {
                     Some(a) => {
                         let chips = AttributionChips {
                             gemm: &gemm_chip,
+                            dot: &dot_chip,
                             argmax: &argmax_chip,
+                            poseidon: &poseidon_chip,
                             topk: &topk_chip,
                         };
                         let (laid, [r0, r1], used) =
@@ -1129,15 +1159,19 @@ impl Circuit<Fr> for ModelCircuit {
 /// The chips the attribution part lays out with.
 struct AttributionChips<'a> {
     gemm: &'a GemmChip,
+    dot: &'a DotChip,
     argmax: &'a ArgMaxChip,
+    poseidon: &'a PoseidonChip,
     topk: &'a TopKChip,
 }
 
 /// The attribution cells bound to the header of the public instances.
 struct AttributionCells {
     class: Var,
-    /// Model id, adapter id, index root, zero commitment (see [`TopKChip::pin`]).
+    /// Model id, adapter id, fixed index root, zero, entry count (see [`TopKChip::pin`]).
     pins: Vec<FVar>,
+    /// The index root: pinned (fixed index) or computed (hashed index).
+    root: FVar,
     slots: Vec<SlotCells>,
     /// True when the input commitment row is bound to the hash's digest instead of a pin.
     hashed: bool,
@@ -1148,7 +1182,7 @@ impl AttributionCells {
         let mut at = |cell, row| layouter.constrain_instance(cell, instance, row);
         at(self.pins[0].cell, AttributionRows::MODEL_ID);
         at(self.pins[1].cell, AttributionRows::ADAPTER_ID);
-        at(self.pins[2].cell, AttributionRows::INDEX_ROOT);
+        at(self.root.cell, AttributionRows::INDEX_ROOT);
         if !self.hashed {
             at(self.pins[3].cell, AttributionRows::INPUT_COMMITMENT);
         }
@@ -1213,13 +1247,50 @@ impl ModelCircuit {
         };
         let query = cells[model.embedding].as_ref().ok_or(Error::Synthesis)?;
         let setup = &a.setup;
+        let hashed_index = setup.visibility() == IndexVisibility::Hashed;
+        let packing = setup.packing();
         let mut dots = Vec::with_capacity(setup.index().entries.len());
-        for entry in &setup.index().entries {
-            let (v, used) = chips
-                .gemm
-                .dot(region, row, query, &entry.embedding, 0, false)?;
-            row += used;
-            dots.push(v);
+        let mut packed = Vec::new();
+        for (ei, entry) in setup.index().entries.iter().enumerate() {
+            if hashed_index {
+                // Private embedding: assigned beside the query, range-checked to its packing
+                // slot (so the packing is injective) and packed for the entry's leaf.
+                let mut ys: Vec<Option<i64>> = entry
+                    .embedding
+                    .iter()
+                    .map(|&v| a.witness.as_ref().map(|_| v))
+                    .collect();
+                if let Some(Tamper::IndexSlotOverflow { entry, element }) = self.tamper {
+                    if entry == ei && element + 1 < ys.len() {
+                        ys[element] = ys[element].map(|v| v + (1i64 << packing.slot_bits));
+                        ys[element + 1] = ys[element + 1].map(|v| v - 1);
+                    }
+                }
+                let (v, y_cells, used) = chips.dot.dot(region, row, query, &ys, false)?;
+                row += used;
+                dots.push(v);
+                for (j, &var) in y_cells.iter().enumerate() {
+                    let req = RangeRequest {
+                        var,
+                        offset: packing.offset,
+                        bits: packing.slot_bits,
+                    };
+                    if j % 2 == 0 {
+                        reqs.push(req)
+                    } else {
+                        reqs1.push(req)
+                    }
+                }
+                let (p, used) = chips.gemm.pack(region, row, &y_cells, &packing)?;
+                row += used;
+                packed.push(p);
+            } else {
+                let (v, used) = chips
+                    .gemm
+                    .dot(region, row, query, &entry.embedding, 0, false)?;
+                row += used;
+                dots.push(v);
+            }
         }
         let witness = match (self.tamper, a.witness.as_ref()) {
             (Some(Tamper::TopKSet), Some(w)) => Some(swapped_top_k(w)),
@@ -1229,29 +1300,54 @@ impl ModelCircuit {
             Some(Tamper::Attribution(t)) => Some(t),
             _ => None,
         };
-        let (signs, thresholds, used) =
+        let scored =
             chips
                 .topk
                 .scores(region, row, setup, &dots, class, witness.as_ref(), fault)?;
+        row += scored.rows;
+        reqs.extend(scored.signs);
+        reqs1.extend(scored.thresholds);
+        let n = setup.index().entries.len();
+        let pins = [
+            model_id(model),
+            Fr::from(NO_ADAPTER),
+            if hashed_index {
+                Fr::zero()
+            } else {
+                setup.root()
+            },
+            Fr::zero(),
+            Fr::from(n as u64),
+        ];
+        let (pins, used) = chips.topk.pin(region, row, pins)?;
         row += used;
-        reqs.extend(signs);
-        reqs1.extend(thresholds);
+        let root = if hashed_index {
+            // Each entry's leaf, then the Merkle root over them: crate::commit::index_root.
+            let mut leaves = Vec::with_capacity(n);
+            for (e, p) in scored.entries.iter().zip(&packed) {
+                let mut message = vec![e.contributor, e.label];
+                message.extend_from_slice(p);
+                let tamper = self.tamper == Some(Tamper::IndexLeaf) && leaves.is_empty();
+                let (leaf, used) = chips.poseidon.hash(region, row, &message, tamper)?;
+                row += used;
+                leaves.push(leaf);
+            }
+            let (root, used) =
+                merkle::root(chips.poseidon, region, row, &leaves, pins[3], pins[4])?;
+            row += used;
+            root
+        } else {
+            pins[2]
+        };
         let (slots, r, used) = chips
             .topk
             .slots(region, row, setup, witness.as_ref(), fault)?;
         row += used;
         reqs1.extend(r);
-        let pins = [
-            model_id(model),
-            Fr::from(NO_ADAPTER),
-            setup.root(),
-            Fr::zero(),
-        ];
-        let (pins, used) = chips.topk.pin(region, row, pins)?;
-        row += used;
         let laid = AttributionCells {
             class,
             pins,
+            root,
             slots,
             hashed: commitment.is_some(),
         };

@@ -56,3 +56,46 @@ pub struct Visibility {
     /// The input.
     pub input: InputVisibility,
 }
+
+/// How an attribution index appears in a proof.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum IndexVisibility {
+    /// Every entry is a fixed column: the verifying key commits to this index (one key per
+    /// index version); its root is a pinned public constant. Cheapest.
+    #[default]
+    Fixed,
+    /// Entries are private witness; the circuit hashes them (Poseidon Merkle tree over packed
+    /// leaves) and publishes the root, so one verifying key serves every index of the same shape
+    /// (entries, dimension, bound) — every sealed version of a datanet of that size.
+    Hashed,
+}
+
+impl IndexVisibility {
+    /// Every visibility, in the order the CLI lists them.
+    pub const ALL: [Self; 2] = [Self::Fixed, Self::Hashed];
+
+    /// Its name in files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fixed => "fixed",
+            Self::Hashed => "hashed",
+        }
+    }
+}
+
+impl fmt::Display for IndexVisibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IndexVisibility {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown index visibility `{s}` (expected fixed or hashed)"))
+    }
+}

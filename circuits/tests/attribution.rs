@@ -14,8 +14,8 @@ use poa_circuits::attribution::{address_fe, model_id};
 use poa_circuits::commit::index_root;
 use poa_circuits::field::fe128;
 use poa_circuits::{
-    AttributionPublic, AttributionRows, AttributionSetup, Fr, InputVisibility, ModelCircuit,
-    Request, Tamper, Visibility,
+    AttributionPublic, AttributionRows, AttributionSetup, Fr, IndexVisibility, InputVisibility,
+    ModelCircuit, Request, Tamper, Visibility,
 };
 use poa_fixtures::{index_of, run_index};
 use poa_runtime::attribution::{attribute, AttributionIndex, IndexEntry};
@@ -32,7 +32,7 @@ fn request() -> Request {
     }
 }
 
-/// The attribution circuit of `input` over `index`.
+/// The attribution circuit of `input` over a fixed `index`.
 fn circuit(
     q: &QModel,
     index: &Arc<AttributionIndex>,
@@ -40,7 +40,19 @@ fn circuit(
     vis: Visibility,
     input: &[f32],
 ) -> ModelCircuit {
-    let setup = AttributionSetup::new(q, index.clone(), k).expect("setup");
+    circuit_with(q, index, k, vis, IndexVisibility::Fixed, input)
+}
+
+/// The attribution circuit of `input` over `index` with the given index visibility.
+fn circuit_with(
+    q: &QModel,
+    index: &Arc<AttributionIndex>,
+    k: usize,
+    vis: Visibility,
+    index_vis: IndexVisibility,
+    input: &[f32],
+) -> ModelCircuit {
+    let setup = AttributionSetup::new(q, index.clone(), k, index_vis).expect("setup");
     let trace = q.run(input).expect("runs");
     ModelCircuit::new(q, Some(&trace), vis)
         .expect("builds")
@@ -60,7 +72,19 @@ fn check_agrees(
     vis: Visibility,
     input: &[f32],
 ) {
-    let c = circuit(q, index, k, vis, input);
+    check_agrees_with(q, index, k, vis, IndexVisibility::Fixed, input);
+}
+
+/// [`check_agrees`] with the given index visibility.
+fn check_agrees_with(
+    q: &QModel,
+    index: &Arc<AttributionIndex>,
+    k: usize,
+    vis: Visibility,
+    index_vis: IndexVisibility,
+    input: &[f32],
+) {
+    let c = circuit_with(q, index, k, vis, index_vis, input);
     run(&c).expect("MockProver accepts the honest attribution");
     let native = attribute(q, index, input, k).expect("native");
     let public = AttributionPublic::decode(&c.instances().expect("witness"), k).expect("header");
@@ -97,7 +121,8 @@ fn honest_attribution_is_accepted_and_equals_the_runtime() {
 fn stats_grow_with_entries() {
     let q = compile("mlp_small");
     let stats = |n| {
-        let setup = AttributionSetup::new(&q, run_index(&q, n), 8).expect("setup");
+        let setup =
+            AttributionSetup::new(&q, run_index(&q, n), 8, IndexVisibility::Fixed).expect("setup");
         ModelCircuit::new(&q, None, Visibility::default())
             .expect("builds")
             .with_attribution(setup, None)
@@ -187,12 +212,14 @@ fn changed_public_header_values_are_rejected() {
 fn bad_setups_are_clear_errors() {
     let q = compile("mlp_small");
     let index = run_index(&q, 5);
-    let e = AttributionSetup::new(&q, index.clone(), 6).expect_err("k > entries");
+    let e = AttributionSetup::new(&q, index.clone(), 6, IndexVisibility::Fixed)
+        .expect_err("k > entries");
     assert!(e.to_string().contains("k = 6"), "{e}");
     let other = compile("mlp_deep");
-    let e = AttributionSetup::new(&other, index.clone(), 2).expect_err("index of another model");
+    let e = AttributionSetup::new(&other, index.clone(), 2, IndexVisibility::Fixed)
+        .expect_err("index of another model");
     assert!(e.to_string().contains("attribution"), "{e}");
-    let setup = AttributionSetup::new(&q, index, 2).expect("setup");
+    let setup = AttributionSetup::new(&q, index, 2, IndexVisibility::Fixed).expect("setup");
     let trace = q.run(&test_inputs()[0]).expect("runs");
     let e = ModelCircuit::new(&q, Some(&trace), Visibility::default())
         .expect("builds")
@@ -250,4 +277,94 @@ fn ties_must_go_to_the_lower_index() {
     c.tamper = Some(Tamper::TopKSet);
     let f = mock(&c, instances).expect_err("a tie broken upwards must be rejected");
     assert!(has_lookup(&f, "range check limb"), "{f:?}");
+}
+
+fn has_poseidon_gate(failures: &[VerifyFailure]) -> bool {
+    failures.iter().any(|f| {
+        matches!(f, VerifyFailure::ConstraintNotSatisfied { constraint, .. }
+            if constraint.to_string().contains("poseidon"))
+    })
+}
+
+/// A hashed index: accepted with the runtime's attribution and its root public; the root, the
+/// leaves and every entry are bound.
+#[test]
+fn hashed_index_publishes_its_root_and_binds_every_entry() {
+    let q = compile("mlp_small");
+    let index = run_index(&q, 6);
+    let hashed = IndexVisibility::Hashed;
+    for input in [0, 3] {
+        check_agrees_with(
+            &q,
+            &index,
+            3,
+            Visibility::default(),
+            hashed,
+            &test_inputs()[input],
+        );
+    }
+    let c = circuit_with(
+        &q,
+        &index,
+        3,
+        Visibility::default(),
+        hashed,
+        &test_inputs()[0],
+    );
+    let honest = c.instances().expect("witness");
+    assert_eq!(honest[AttributionRows::INDEX_ROOT], index_root(&index));
+
+    let mut inst = honest.clone();
+    inst[AttributionRows::INDEX_ROOT] += Fr::ONE;
+    let f = mock(&c, inst).expect_err("another root");
+    assert!(has_permutation(&f), "{f:?}");
+
+    let mut tampered = c.clone();
+    tampered.tamper = Some(Tamper::IndexLeaf);
+    let f = mock(&tampered, honest.clone()).expect_err("tampered leaf digest");
+    assert!(has_poseidon_gate(&f), "{f:?}");
+
+    // Another index (one embedding value changed) proven against the original root.
+    let mut changed = (*index).clone();
+    changed.entries[4].embedding[0] += 1;
+    let other = circuit_with(
+        &q,
+        &Arc::new(changed),
+        3,
+        Visibility::default(),
+        hashed,
+        &test_inputs()[0],
+    );
+    let mut inst = other.instances().expect("witness");
+    inst[AttributionRows::INDEX_ROOT] = honest[AttributionRows::INDEX_ROOT];
+    let f = mock(&other, inst).expect_err("the root binds every entry");
+    assert!(has_permutation(&f), "{f:?}");
+}
+
+/// A hashed index's embedding value pushed out of its packing slot, with the next value lowered
+/// to compensate (so the packed element, the leaf and the root stay the same while the dot
+/// product changes), is rejected by the slot's range check.
+#[test]
+fn hashed_index_values_are_range_checked() {
+    let q = compile("mlp_small");
+    let index = run_index(&q, 4);
+    let mut c = circuit_with(
+        &q,
+        &index,
+        2,
+        Visibility::default(),
+        IndexVisibility::Hashed,
+        &test_inputs()[0],
+    );
+    let honest = c.instances().expect("witness");
+    c.tamper = Some(Tamper::IndexSlotOverflow {
+        entry: 1,
+        element: 2,
+    });
+    let f = mock(&c, honest).expect_err("out-of-slot embedding value");
+    assert!(has_lookup(&f, "range check limb"), "{f:?}");
+    assert!(
+        !has_permutation(&f),
+        "same packing, same root: only the range check objects: {f:?}"
+    );
 }

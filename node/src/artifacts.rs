@@ -208,17 +208,27 @@ pub struct AttributionFile {
     pub format: u32,
     /// Entries published per proof.
     pub k: usize,
+    /// `fixed` (the index is part of the verifying key) or `hashed` (its root is public; the keys
+    /// serve any index of the same shape). Files written before this field are `fixed`.
+    #[serde(default = "fixed_index")]
+    pub index_visibility: String,
     /// [`poa_circuits::commit::index_root`] of the index, 0x-hex (checked on load).
     pub index_root: String,
     /// The index.
     pub index: poa_runtime::attribution::AttributionIndex,
 }
 
+fn fixed_index() -> String {
+    poa_circuits::IndexVisibility::Fixed.to_string()
+}
+
 /// The attribution setup of `dir` (`None` for an inference-only folder), re-checked against the
-/// model: the stored root must be the index's.
+/// model: the stored root must be the index's. With `index`, that index replaces the stored one
+/// (same k and visibility: a hashed-index key proves over any index of its shape).
 pub fn load_attribution(
     dir: &Path,
     q: &QModel,
+    index: Option<poa_runtime::attribution::AttributionIndex>,
 ) -> anyhow::Result<Option<poa_circuits::AttributionSetup>> {
     let path = dir.join(ATTRIBUTION_FILE);
     if !path.is_file() {
@@ -232,9 +242,15 @@ pub fn load_attribution(
             file.format
         );
     }
-    let setup = poa_circuits::AttributionSetup::new(q, std::sync::Arc::new(file.index), file.k)
-        .with_context(|| format!("{}", path.display()))?;
-    let root = poa_prover::artifact::fr_to_hex(&setup.root());
+    let vis: poa_circuits::IndexVisibility = file
+        .index_visibility
+        .parse()
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("{} `index_visibility`", path.display()))?;
+    let stored =
+        poa_circuits::AttributionSetup::new(q, std::sync::Arc::new(file.index), file.k, vis)
+            .with_context(|| format!("{}", path.display()))?;
+    let root = poa_prover::artifact::fr_to_hex(&stored.root());
     if root != file.index_root {
         bail!(
             "{}: the index hashes to {root}, the file says {}; it was edited — rerun `poa setup --index`",
@@ -242,5 +258,11 @@ pub fn load_attribution(
             file.index_root
         );
     }
-    Ok(Some(setup))
+    match index {
+        None => Ok(Some(stored)),
+        Some(other) => Ok(Some(
+            poa_circuits::AttributionSetup::new(q, std::sync::Arc::new(other), file.k, vis)
+                .context("the index given cannot be attributed over with this model")?,
+        )),
+    }
 }

@@ -299,3 +299,80 @@ fn prove_and_verify_an_attribution_over_the_index() {
     );
     assert!(e.contains("inference only"), "{e}");
 }
+
+/// `--index-visibility hashed`: one set of keys proves over two different indexes of the same
+/// shape (say, two sealed versions), each proof publishing its own index root; fixed-index keys
+/// refuse another index.
+#[test]
+fn hashed_index_keys_prove_over_any_index_of_their_shape() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (model, full) = indexed_model(dir.path());
+    let mut index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&full).expect("index")).expect("JSON");
+    let entries = index["entries"].as_array().expect("entries").clone();
+    let write = |name: &str, part: &[serde_json::Value], index: &mut serde_json::Value| {
+        index["entries"] = serde_json::Value::Array(part.to_vec());
+        let path = dir.path().join(name);
+        std::fs::write(&path, index.to_string()).expect("write");
+        path
+    };
+    let a = write("a.json", &entries[..5], &mut index);
+    let b = write("b.json", &entries[5..10], &mut index);
+    let setup = |vis: &str| {
+        poa()
+            .arg("setup")
+            .arg(&model)
+            .arg("--dev-srs")
+            .arg("--index")
+            .arg(&a)
+            .args(["--top-k", "2", "--index-visibility", vis])
+            .assert()
+            .success()
+    };
+    let prove = |index: Option<&Path>, out: &Path| {
+        let mut cmd = poa();
+        cmd.arg("--json")
+            .arg("prove")
+            .arg(&model)
+            .arg("--input")
+            .arg(fixtures().join("data/input_0_ours.json"))
+            .arg("--out")
+            .arg(out)
+            .args([
+                "--nonce",
+                "3",
+                "--prover",
+                "0x00000000000000000000000000000000000000b0",
+            ]);
+        if let Some(i) = index {
+            cmd.arg("--index").arg(i);
+        }
+        cmd.assert()
+    };
+    setup("hashed");
+    let mut roots = Vec::new();
+    for (i, index) in [None, Some(b.as_path())].into_iter().enumerate() {
+        let proof = dir.path().join(format!("proof{i}.json"));
+        let v: serde_json::Value =
+            serde_json::from_str(&stdout(&prove(index, &proof).success())).expect("JSON");
+        roots.push(v["attribution"]["index_root"].clone());
+        poa()
+            .arg("verify")
+            .arg(&model)
+            .arg(&proof)
+            .assert()
+            .success();
+    }
+    assert_ne!(
+        roots[0], roots[1],
+        "each proof publishes its own index's root"
+    );
+
+    setup("fixed");
+    let o = prove(Some(b.as_path()), &dir.path().join("p.json")).failure();
+    let text = String::from_utf8_lossy(&o.get_output().stdout).into_owned();
+    assert!(
+        text.contains("circuit"),
+        "fixed keys refuse another index: {text}"
+    );
+}

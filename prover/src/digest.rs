@@ -2,7 +2,7 @@
 //! shapes the keys. Artifacts carry both so a key, proof or SRS from another setup is refused by
 //! name instead of failing as an opaque "proof does not verify".
 
-use poa_circuits::{ModelCircuit, Visibility, INSTANCE_LAYOUT_VERSION};
+use poa_circuits::{IndexVisibility, ModelCircuit, Visibility, INSTANCE_LAYOUT_VERSION};
 use poa_runtime::attribution::SCORE_VERSION;
 use poa_runtime::QModel;
 use sha2::{Digest, Sha256};
@@ -44,13 +44,21 @@ impl CircuitId {
         let vis = circuit.visibility();
         let stats = circuit.stats();
         let model_digest = model_digest(model)?;
-        // The attribution part: the index (its root binds every entry), k, and the score.
+        // The attribution part: the score, k, the index's shape, and for a fixed index its root
+        // (which binds every entry). A hashed index leaves the root out: one key per shape.
         let attribution = circuit.attribution().map_or(String::new(), |a| {
+            let index = a.index();
+            let root = match a.visibility() {
+                IndexVisibility::Fixed => format!(",root={:?}", a.root()),
+                IndexVisibility::Hashed => String::new(),
+            };
             format!(
-                "; attribution=score-v{SCORE_VERSION},k={},entries={},root={:?}",
+                "; attribution=score-v{SCORE_VERSION},k={},index={},entries={},dim={},bound={}{root}",
                 a.k(),
-                a.index().entries.len(),
-                a.root()
+                a.visibility(),
+                index.entries.len(),
+                index.dim(),
+                index.embedding_bound,
             )
         });
         // The config string pins the layout the circuits crate reports (rows, columns, lookups);

@@ -27,8 +27,11 @@
 //! rows have a non-zero tag, so each slot is a selected entry with its true contributor and
 //! score. k distinct selected entries out of exactly k selected: the slots are the top-k.
 //!
-//! **Pin row**: lanes 0..4 equal fixed constants (model id, adapter id, index root, and the
-//! zero input commitment of non-hashed inputs), copied to the public instances.
+//! Lanes 13 and 14 hold the entry's label and contributor as witness: pinned to fixed columns
+//! for a fixed index, copied into the entry's Poseidon leaf for a hashed one; the `eq` gate and
+//! the slot lookup read them.
+//!
+//! **Pin row**: lanes 0..5 equal fixed constants ([`PINS`]), copied where needed.
 
 use halo2_proofs::circuit::{Region, Value};
 use halo2_proofs::plonk::{
@@ -40,6 +43,7 @@ use halo2curves::bn256::Fr;
 use super::{address_fe, AttributionSetup, AttributionWitness};
 use crate::chips::{assign, Columns, FVar, RangeRequest, Var};
 use crate::field::{fe, fe128};
+use crate::visibility::IndexVisibility;
 
 // Score-row lanes.
 const DOT: usize = 0;
@@ -55,6 +59,10 @@ const CNT: usize = 9;
 const TAU: usize = 10;
 const F: usize = 11;
 const E: usize = 12;
+/// The entry's label and contributor as witness cells (equal to fixed constants for a fixed
+/// index; copied into the entry's leaf hash for a hashed one).
+const LABEL_W: usize = 13;
+const CONTRIB_W: usize = 14;
 // Shared fixed lanes.
 const LABEL: usize = 0;
 const BASE: usize = 1;
@@ -66,8 +74,10 @@ const ADDR: usize = 1;
 const SCORE: usize = 2;
 const SKEY: usize = 3;
 const DIFF: usize = 4;
-/// Values the pin row holds.
-pub const PINS: usize = 4;
+/// Values the pin row holds: model id, adapter id, index root (fixed indexes; else 0), zero
+/// (the input commitment of non-hashed inputs, and the Merkle tree's odd-node sibling), and the
+/// index's entry count (hashed into its Merkle root).
+pub const PINS: usize = 5;
 
 /// Columns, selectors and the entry-tag column of the top-k chip.
 #[derive(Clone, Debug)]
@@ -82,6 +92,7 @@ pub struct TopKConfig {
     q_slot: Selector,
     q_slot_next: Selector,
     q_pin: Selector,
+    q_fixed_entry: Selector,
 }
 
 /// A deliberate fault in the attribution witness (negative tests only).
@@ -121,7 +132,8 @@ impl TopKChip {
     /// Creates the score, count, slot and pin gates and the slot lookup.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, cols: Columns) -> TopKConfig {
         let tag = meta.fixed_column();
-        let [q_score, q_first, q_next, q_last, q_pin] = std::array::from_fn(|_| meta.selector());
+        let [q_score, q_first, q_next, q_last, q_pin, q_fixed_entry] =
+            std::array::from_fn(|_| meta.selector());
         let q_slot = meta.complex_selector();
         let q_slot_next = meta.selector();
         let one = || Expression::Constant(Fr::one());
@@ -131,7 +143,7 @@ impl TopKChip {
             let sel_q = m.query_selector(q_score);
             let [dot, b, r, z, cls, inv, eq, s, sel, tau, f, e] =
                 [DOT, B, R, Z, CLS, INV, EQ, S, SEL, TAU, F, E].map(|l| q(m, &cols, l, cur));
-            let label = m.query_fixed(cols.consts[LABEL], cur);
+            let label = q(m, &cols, LABEL_W, cur);
             let diff = label - cls;
             Constraints::with_selector(
                 sel_q,
@@ -152,6 +164,18 @@ impl TopKChip {
                         e - sel.clone() * (s.clone() - tau.clone() - f.clone())
                             - (one() - sel) * (tau - s - one() + f),
                     ),
+                ],
+            )
+        });
+        meta.create_gate("attribution fixed entry", |m| {
+            let qs = m.query_selector(q_fixed_entry);
+            let label = q(m, &cols, LABEL_W, cur) - m.query_fixed(cols.consts[LABEL], cur);
+            let contrib = q(m, &cols, CONTRIB_W, cur) - m.query_fixed(cols.consts[CONTRIB], cur);
+            Constraints::with_selector(
+                qs,
+                [
+                    ("label = fixed label", label),
+                    ("contributor = fixed contributor", contrib),
                 ],
             )
         });
@@ -220,7 +244,7 @@ impl TopKChip {
             vec![
                 (qs.clone() * (idx + one()), m.query_fixed(tag, cur)),
                 (qs.clone(), q(m, &cols, SEL, cur)),
-                (qs.clone() * addr, m.query_fixed(cols.consts[CONTRIB], cur)),
+                (qs.clone() * addr, q(m, &cols, CONTRIB_W, cur)),
                 (qs * score, q(m, &cols, S, cur)),
             ]
         });
@@ -234,8 +258,29 @@ impl TopKChip {
             q_slot,
             q_slot_next,
             q_pin,
+            q_fixed_entry,
         }
     }
+}
+
+/// An entry's label and contributor cells on its score row.
+pub struct EntryCells {
+    /// Contributor address.
+    pub contributor: FVar,
+    /// Label.
+    pub label: FVar,
+}
+
+/// What [`TopKChip::scores`] laid out.
+pub struct ScoreRows {
+    /// Per entry, its label and contributor cells.
+    pub entries: Vec<EntryCells>,
+    /// Relu sign range checks.
+    pub signs: Vec<RangeRequest>,
+    /// Threshold comparison range checks.
+    pub thresholds: Vec<RangeRequest>,
+    /// Rows used.
+    pub rows: usize,
 }
 
 /// A published slot's cells.
@@ -260,8 +305,9 @@ fn fvar(
 
 impl TopKChip {
     /// Lays out the score rows from `offset`: `dots[i]` is entry `i`'s dot product cell, `class`
-    /// the predicted-class cell. Returns the range checks — the Relu signs and the threshold
-    /// comparisons apart, so they can go to two range bands — and the rows used.
+    /// the predicted-class cell. Returns the entries' label and contributor cells, the range
+    /// checks — the Relu signs and the threshold comparisons apart, so they can go to two range
+    /// bands — and the rows used.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn scores(
         &self,
@@ -272,7 +318,7 @@ impl TopKChip {
         class: Var,
         wit: Option<&AttributionWitness>,
         tamper: Option<TopKTamper>,
-    ) -> Result<(Vec<RangeRequest>, Vec<RangeRequest>, usize), Error> {
+    ) -> Result<ScoreRows, Error> {
         let cfg = &self.config;
         let cols = &cfg.cols;
         let entries = &setup.index().entries;
@@ -296,6 +342,7 @@ impl TopKChip {
                 .unwrap_or(0)
         });
         let (mut signs, mut thresholds) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut entry_cells = Vec::with_capacity(n);
         let mut cnt = Some(0i64);
         for (i, (entry, dot)) in entries.iter().zip(dots).enumerate() {
             let row = offset + i;
@@ -349,8 +396,23 @@ impl TopKChip {
                 offset: 0,
                 bits: setup.dot_bits,
             });
-            region.assign_fixed(cols.consts[LABEL], row, fe(label));
-            region.assign_fixed(cols.consts[CONTRIB], row, address_fe(&entry.contributor));
+            let contributor = address_fe(&entry.contributor);
+            let (label_w, contrib_w) = match setup.visibility() {
+                IndexVisibility::Fixed => {
+                    region.assign_fixed(cols.consts[LABEL], row, fe(label));
+                    region.assign_fixed(cols.consts[CONTRIB], row, contributor);
+                    cfg.q_fixed_entry.enable(region, row)?;
+                    (Some(fe(label)), Some(contributor))
+                }
+                // Private: known only with the witness, bound by the leaf hash.
+                IndexVisibility::Hashed => (wit.map(|_| fe(label)), wit.map(|_| contributor)),
+            };
+            let label_cell = fvar(region, cols, LABEL_W, row, label_w);
+            let contrib_cell = fvar(region, cols, CONTRIB_W, row, contrib_w);
+            entry_cells.push(EntryCells {
+                contributor: contrib_cell,
+                label: label_cell,
+            });
             region.assign_fixed(cols.consts[K], row, fe(setup.k() as i64));
             region.assign_fixed(cfg.tag, row, fe(i as i64 + 1));
             cfg.q_score.enable(region, row)?;
@@ -363,7 +425,12 @@ impl TopKChip {
                 cfg.q_last.enable(region, row)?;
             }
         }
-        Ok((signs, thresholds, n))
+        Ok(ScoreRows {
+            entries: entry_cells,
+            signs,
+            thresholds,
+            rows: n,
+        })
     }
 
     /// Lays out the `k` slots (best first) from `offset`.
@@ -462,7 +529,7 @@ impl TopKChip {
         let zero = offset + 1;
         region.assign_fixed(cfg.tag, zero, Fr::zero());
         region.assign_fixed(cols.consts[CONTRIB], zero, Fr::zero());
-        for lane in [SEL, S] {
+        for lane in [SEL, S, CONTRIB_W] {
             assign(region, cols.lanes[lane], zero, Some(0), None);
         }
         Ok((cells, 2))

@@ -3,9 +3,12 @@
 //! [`poa_runtime::attribution::score()`], computed here by the same runtime functions for the
 //! witness and proved by the chip in [`chip`]).
 //!
-//! What the attribution part proves, for the index baked into the circuit (`fixed`: every
-//! entry's contributor, label and embedding are fixed columns, so the verifying key commits to
-//! them and [`AttributionSetup::root`] is pinned as a public constant):
+//! What the attribution part proves, for an index that is either baked into the circuit
+//! ([`IndexVisibility::Fixed`]: every entry's contributor, label and embedding are fixed columns,
+//! so the verifying key commits to them and [`AttributionSetup::root`] is pinned as a public
+//! constant) or a private witness ([`IndexVisibility::Hashed`]: the circuit range-checks and packs
+//! every embedding, hashes each entry into a Poseidon leaf and the leaves into the Merkle root of
+//! [`index_root`], and publishes that root — one verifying key for every index of the shape):
 //!
 //! 1. ŷ is the predicted class (the model's ArgMax output, or an ArgMax over its outputs);
 //! 2. each entry's score `s_i = [label_i = ŷ]·max(0, ⟨φ_i, φ(x)⟩)`, φ(x) being the cells of the
@@ -31,11 +34,12 @@ use poa_runtime::quant::bits_for;
 use poa_runtime::{QModel, Trace};
 
 use crate::chips::range_check::LIMB_BITS;
+use crate::commit::Packing;
 use crate::commit::{fr_be, index_root, input_commitment};
 use crate::error::CircuitError;
 use crate::field::fe128;
 use crate::instances::{public_instances, AttributionRows, InstanceLayout};
-use crate::visibility::{InputVisibility, Visibility};
+use crate::visibility::{IndexVisibility, InputVisibility, Visibility};
 
 /// Widest key comparison: keys and their differences must fit the `i64` values the range-check
 /// requests carry.
@@ -66,6 +70,7 @@ pub fn address_fe(a: &Address) -> Fr {
 pub struct AttributionSetup {
     index: Arc<AttributionIndex>,
     k: usize,
+    vis: IndexVisibility,
     root: Fr,
     /// `log₂ M`: tie-breaking slot of a key.
     pub(crate) index_bits: u32,
@@ -88,6 +93,7 @@ impl AttributionSetup {
         model: &QModel,
         index: Arc<AttributionIndex>,
         k: usize,
+        vis: IndexVisibility,
     ) -> Result<Self, CircuitError> {
         let bad = |reason: String| CircuitError::Attribution { reason };
         index.check_against(model).map_err(|e| bad(e.to_string()))?;
@@ -113,10 +119,19 @@ impl AttributionSetup {
                 limit: KEY_BITS_LIMIT,
             });
         }
+        let slot_bits = Packing::for_bound(index.embedding_bound).slot_bits;
+        if vis == IndexVisibility::Hashed && slot_bits > crate::chips::range_check::MAX_BITS {
+            return Err(CircuitError::RangeTooWide {
+                layer: format!("index embedding (bound {})", index.embedding_bound),
+                bits: slot_bits,
+                limit: crate::chips::range_check::MAX_BITS,
+            });
+        }
         let root = index_root(&index);
         Ok(Self {
             index,
             k,
+            vis,
             root,
             index_bits,
             dot_bits,
@@ -132,6 +147,16 @@ impl AttributionSetup {
     /// Entries published.
     pub fn k(&self) -> usize {
         self.k
+    }
+
+    /// Whether the index is fixed into the circuit or hashed to a public root.
+    pub fn visibility(&self) -> IndexVisibility {
+        self.vis
+    }
+
+    /// How the index's embeddings are packed into its leaves ([`index_root`]).
+    pub fn packing(&self) -> Packing {
+        Packing::for_bound(self.index.embedding_bound)
     }
 
     /// [`index_root`] of the index (the public index root).

@@ -10,6 +10,7 @@
 pub mod affine;
 pub mod argmax;
 pub mod div_round;
+pub mod dot;
 pub mod gemm;
 pub mod range_check;
 pub mod relu;

@@ -14,6 +14,7 @@
 //! - [`chip`]: the in-circuit permutation and sponge.
 
 pub mod chip;
+pub mod merkle;
 mod spec;
 
 use halo2curves::bn256::Fr;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{ensure, Context};
-use poa_circuits::{InputVisibility, Request};
+use poa_circuits::{IndexVisibility, InputVisibility, Request};
 use poa_runtime::attribution::{split, RewardShares, RewardSplit};
 use poa_runtime::datanet::Address;
 use serde::Serialize;
@@ -88,13 +88,25 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
     let attribution = demo_attribution::run(&compiled, &args.fixtures, &model_dir, &sample[0])?;
     let index = setup::read_index(&attribution.index_file)?;
     let k = attribution.attribution.top.len();
-    let setup = setup::setup(&model_dir, setup::SrsSource::Dev, Some((index, k)), out)?;
+    let setup = setup::setup(
+        &model_dir,
+        setup::SrsSource::Dev,
+        Some((index, k, IndexVisibility::Fixed)),
+        out,
+    )?;
     let proof_file = model_dir.join("proof_input_0.json");
     let request = Request {
         nonce: poa_circuits::Fr::from(1),
         prover: DEMO_PROVER.parse::<Address>()?,
     };
-    let prove = prove::prove_file(&model_dir, &run_args.input, &proof_file, Some(request), out)?;
+    let prove = prove::prove_file(
+        &model_dir,
+        &run_args.input,
+        &proof_file,
+        Some(request),
+        None,
+        out,
+    )?;
     let verify = verify::verify_file(&model_dir, &proof_file, out)?;
 
     // The proof must publish exactly the native attribution; the reward is split from what the

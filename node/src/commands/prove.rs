@@ -38,6 +38,11 @@ pub struct Args {
     /// still pays this address.
     #[arg(long)]
     pub prover: Option<Address>,
+    /// Prove over this index instead of the one `poa setup --index` stored (hashed-index keys:
+    /// any index of the same shape, e.g. a later sealed version; fixed-index keys: only the same
+    /// index).
+    #[arg(long, requires = "nonce")]
+    pub index: Option<PathBuf>,
 }
 
 /// What `poa prove` did.
@@ -74,7 +79,12 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--nonce and --prover go together"),
     };
-    let r = prove_file(&args.dir, &args.input, &args.out, request, out)?;
+    let index = args
+        .index
+        .as_deref()
+        .map(super::setup::read_index)
+        .transpose()?;
+    let r = prove_file(&args.dir, &args.input, &args.out, request, index, out)?;
     out.result(&r, || text(&r))
 }
 
@@ -108,6 +118,7 @@ pub fn prove_file(
     input: &Path,
     dest: &Path,
     request: Option<Request>,
+    index: Option<poa_runtime::attribution::AttributionIndex>,
     out: &Output,
 ) -> anyhow::Result<ProveResult> {
     let compiled = Compiled::load(dir)?;
@@ -130,7 +141,7 @@ pub fn prove_file(
 
     let t = Instant::now();
     let spinner = out.spinner("proving");
-    let attribution = load_attribution(dir, q)?;
+    let attribution = load_attribution(dir, q, index)?;
     let layout = match &attribution {
         Some(a) if pk.id().attributed => InstanceLayout::attributed(q, &vis, a.k()),
         _ => InstanceLayout::of(q, &vis),

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use poa_circuits::{AttributionSetup, CircuitStats, ModelCircuit};
+use poa_circuits::{AttributionSetup, CircuitStats, IndexVisibility, ModelCircuit};
 use poa_prover::artifact::fr_to_hex;
 use poa_prover::{keygen_circuit, Srs};
 use poa_runtime::attribution::{AttributionIndex, DEFAULT_K};
@@ -36,6 +36,11 @@ pub struct Args {
     /// Entries a proof attributes to (with `--index`).
     #[arg(long, default_value_t = DEFAULT_K, requires = "index")]
     pub top_k: usize,
+    /// `fixed`: the index is part of the verifying key (fastest); `hashed`: the circuit hashes
+    /// the index and publishes its root, so the keys prove over any index of the same shape
+    /// (entries, dimension, bound) — e.g. every sealed version of a datanet of that size.
+    #[arg(long, default_value_t = IndexVisibility::Fixed, requires = "index")]
+    pub index_visibility: IndexVisibility,
 }
 
 /// Where the SRS comes from.
@@ -80,6 +85,8 @@ pub struct AttributionInfo {
     pub dim: usize,
     /// Entries a proof publishes.
     pub k: usize,
+    /// `fixed` or `hashed`.
+    pub index_visibility: String,
     /// Index root (public in every proof), 0x-hex.
     pub index_root: String,
 }
@@ -119,7 +126,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         None => SrsSource::Dev,
     };
     let index = match &args.index {
-        Some(path) => Some((read_index(path)?, args.top_k)),
+        Some(path) => Some((read_index(path)?, args.top_k, args.index_visibility)),
         None => None,
     };
     let r = setup(&args.dir, source, index, out)?;
@@ -131,8 +138,8 @@ pub fn text(r: &SetupResult) -> String {
     let s = &r.stats;
     let attribution = r.attribution.as_ref().map_or(String::new(), |a| {
         format!(
-            "\nattribution: top-{} over {} v{} ({} entries × {} dims), index root {}",
-            a.k, a.datanet, a.version, a.entries, a.dim, a.index_root
+            "\nattribution: top-{} over {} v{} ({} entries × {} dims, {} index), index root {}",
+            a.k, a.datanet, a.version, a.entries, a.dim, a.index_visibility, a.index_root
         )
     });
     format!(
@@ -152,11 +159,11 @@ pub fn read_index(path: &Path) -> anyhow::Result<AttributionIndex> {
 }
 
 /// Loads or generates the SRS, runs keygen and writes srs/pk/vk into `dir` — for inference, or
-/// with `index = Some((index, k))` for inference plus top-k attribution over that index.
+/// with `index = Some((index, k, visibility))` for inference plus top-k attribution over it.
 pub fn setup(
     dir: &Path,
     source: SrsSource<'_>,
-    index: Option<(AttributionIndex, usize)>,
+    index: Option<(AttributionIndex, usize, IndexVisibility)>,
     out: &Output,
 ) -> anyhow::Result<SetupResult> {
     let compiled = Compiled::load(dir)?;
@@ -165,15 +172,21 @@ pub fn setup(
     let mut circuit =
         ModelCircuit::new(q, None, vis).context("the circuit cannot lay out this model")?;
     let mut attribution = None;
-    if let Some((index, k)) = index {
+    if let Some((index, k, index_visibility)) = index {
         let file = AttributionFile {
             format: ATTRIBUTION_FORMAT,
             k,
+            index_visibility: index_visibility.to_string(),
             index_root: String::new(),
             index,
         };
-        let setup = AttributionSetup::new(q, std::sync::Arc::new(file.index.clone()), k)
-            .context("the index cannot be attributed over with this model")?;
+        let setup = AttributionSetup::new(
+            q,
+            std::sync::Arc::new(file.index.clone()),
+            k,
+            index_visibility,
+        )
+        .context("the index cannot be attributed over with this model")?;
         attribution = Some((file, setup.clone()));
         circuit = circuit.with_attribution(setup, None)?;
     }
@@ -221,6 +234,7 @@ pub fn setup(
                 entries: file.index.entries.len(),
                 dim: file.index.dim(),
                 k: file.k,
+                index_visibility: file.index_visibility.clone(),
                 index_root: file.index_root,
             })
         }

@@ -80,7 +80,7 @@ pub fn verify_file(dir: &Path, proof_path: &Path, out: &Output) -> anyhow::Resul
     let verify_ms = ms_since(t);
     let attribution = if vk.id().attributed {
         let q = Compiled::load(dir)?.qmodel;
-        let k = load_attribution(dir, &q)?
+        let k = load_attribution(dir, &q, None)?
             .with_context(|| {
                 format!(
                     "{} has attribution keys but no attribution setup",
