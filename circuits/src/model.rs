@@ -128,6 +128,8 @@ pub enum Tamper {
     TopKSet,
     /// Adds one to the first index entry's leaf digest (hashed indexes).
     IndexLeaf,
+    /// Adds one to the first index entry's dot product with the query (hashed indexes).
+    IndexDot,
     /// Adds `2^slot_bits` to embedding value `element` of index entry `entry` and subtracts one
     /// from value `element + 1` (same packed element, same leaf; hashed indexes).
     IndexSlotOverflow {
@@ -1266,7 +1268,8 @@ impl ModelCircuit {
                         ys[element + 1] = ys[element + 1].map(|v| v - 1);
                     }
                 }
-                let (v, y_cells, used) = chips.dot.dot(region, row, query, &ys, false)?;
+                let tamper = self.tamper == Some(Tamper::IndexDot) && ei == 0;
+                let (v, y_cells, used) = chips.dot.dot(region, row, query, &ys, tamper)?;
                 row += used;
                 dots.push(v);
                 for (j, &var) in y_cells.iter().enumerate() {

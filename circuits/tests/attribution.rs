@@ -323,6 +323,9 @@ fn hashed_index_publishes_its_root_and_binds_every_entry() {
     tampered.tamper = Some(Tamper::IndexLeaf);
     let f = mock(&tampered, honest.clone()).expect_err("tampered leaf digest");
     assert!(has_poseidon_gate(&f), "{f:?}");
+    tampered.tamper = Some(Tamper::IndexDot);
+    let f = mock(&tampered, honest.clone()).expect_err("tampered dot product");
+    assert!(has_gate(&f, "dot accumulate"), "{f:?}");
 
     // Another index (one embedding value changed) proven against the original root.
     let mut changed = (*index).clone();

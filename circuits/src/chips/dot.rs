@@ -11,7 +11,7 @@ use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 
-use super::{assign, Columns, Var, LANES};
+use super::{accumulation_gates, assign, Columns, Var, LANES};
 use crate::field::wit128;
 
 /// Pairs per row.
@@ -44,27 +44,13 @@ impl DotChip {
 
     /// Creates the two accumulation gates.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, cols: Columns) -> DotConfig {
-        let q_first = meta.selector();
-        let q_next = meta.selector();
-        let row_sum = |m: &mut halo2_proofs::plonk::VirtualCells<'_, Fr>| {
+        let row_sum = move |m: &mut halo2_proofs::plonk::VirtualCells<'_, Fr>| {
             (0..PER_ROW).fold(Expression::Constant(Fr::zero()), |acc, i| {
                 acc + m.query_advice(cols.lanes[i], Rotation::cur())
                     * m.query_advice(cols.lanes[PER_ROW + i], Rotation::cur())
             })
         };
-        meta.create_gate("dot first row", |m| {
-            let q = m.query_selector(q_first);
-            let acc = m.query_advice(cols.acc, Rotation::cur());
-            let sum = row_sum(m);
-            vec![("acc = Σ x·y", q * (acc - sum))]
-        });
-        meta.create_gate("dot accumulate", |m| {
-            let q = m.query_selector(q_next);
-            let acc = m.query_advice(cols.acc, Rotation::cur());
-            let prev = m.query_advice(cols.acc, Rotation::prev());
-            let sum = row_sum(m);
-            vec![("acc = acc_prev + Σ x·y", q * (acc - prev - sum))]
-        });
+        let (q_first, q_next) = accumulation_gates(meta, "dot", cols.acc, None, row_sum);
         DotConfig {
             cols,
             q_first,

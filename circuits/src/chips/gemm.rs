@@ -10,7 +10,7 @@ use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 
-use super::{assign, Columns, FVar, Var, LANES};
+use super::{accumulation_gates, assign, Columns, FVar, Var, LANES};
 use crate::commit::Packing;
 use crate::field::{fe, wit128};
 
@@ -59,28 +59,14 @@ impl GemmChip {
 
     /// Creates the two accumulation gates over the shared columns.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, cols: Columns) -> GemmConfig {
-        let q_first = meta.selector();
-        let q_next = meta.selector();
-        let row_sum = |m: &mut halo2_proofs::plonk::VirtualCells<'_, Fr>| {
+        let row_sum = move |m: &mut halo2_proofs::plonk::VirtualCells<'_, Fr>| {
             (0..LANES).fold(Expression::Constant(Fr::zero()), |acc, i| {
                 acc + m.query_advice(cols.lanes[i], Rotation::cur())
                     * m.query_fixed(cols.consts[i], Rotation::cur())
             })
         };
-        meta.create_gate("gemm first row", |m| {
-            let q = m.query_selector(q_first);
-            let acc = m.query_advice(cols.acc, Rotation::cur());
-            let bias = m.query_fixed(cols.bias, Rotation::cur());
-            let sum = row_sum(m);
-            vec![("acc = bias + Σ x·w", q * (acc - bias - sum))]
-        });
-        meta.create_gate("gemm accumulate", |m| {
-            let q = m.query_selector(q_next);
-            let acc = m.query_advice(cols.acc, Rotation::cur());
-            let prev = m.query_advice(cols.acc, Rotation::prev());
-            let sum = row_sum(m);
-            vec![("acc = acc_prev + Σ x·w", q * (acc - prev - sum))]
-        });
+        let (q_first, q_next) =
+            accumulation_gates(meta, "gemm", cols.acc, Some(cols.bias), row_sum);
         GemmConfig {
             cols,
             q_first,

@@ -17,7 +17,10 @@ pub mod relu;
 pub mod table;
 
 use halo2_proofs::circuit::{Cell, Region};
-use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed};
+use halo2_proofs::plonk::{
+    Advice, Column, ConstraintSystem, Expression, Fixed, Selector, VirtualCells,
+};
+use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 
 use crate::field::wit;
@@ -102,4 +105,36 @@ pub struct FVar {
     pub cell: Cell,
     /// Its value, when known.
     pub value: Option<Fr>,
+}
+
+/// The two gates of a sum accumulated row by row in `acc` (Gemm, dot products): on a first row
+/// (`"{name} first row"`) `acc = start + row_sum`, `start` being a fixed column (the bias) or
+/// zero; on later rows (`"{name} accumulate"`) `acc = acc_prev + row_sum`. Returns the two
+/// selectors.
+pub(crate) fn accumulation_gates(
+    meta: &mut ConstraintSystem<Fr>,
+    name: &str,
+    acc: Column<Advice>,
+    start: Option<Column<Fixed>>,
+    row_sum: impl Fn(&mut VirtualCells<'_, Fr>) -> Expression<Fr> + Copy,
+) -> (Selector, Selector) {
+    let q_first = meta.selector();
+    let q_next = meta.selector();
+    meta.create_gate(format!("{name} first row"), |m| {
+        let q = m.query_selector(q_first);
+        let a = m.query_advice(acc, Rotation::cur());
+        let s = start.map_or(Expression::Constant(Fr::zero()), |c| {
+            m.query_fixed(c, Rotation::cur())
+        });
+        let sum = row_sum(m);
+        vec![("acc = start + Σ", q * (a - s - sum))]
+    });
+    meta.create_gate(format!("{name} accumulate"), |m| {
+        let q = m.query_selector(q_next);
+        let a = m.query_advice(acc, Rotation::cur());
+        let prev = m.query_advice(acc, Rotation::prev());
+        let sum = row_sum(m);
+        vec![("acc = acc_prev + Σ", q * (a - prev - sum))]
+    });
+    (q_first, q_next)
 }
