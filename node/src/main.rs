@@ -36,6 +36,10 @@ enum Command {
     Prove(commands::prove::Args),
     /// Verify a proof JSON against a model folder's verifying key (exit code 1 if it does not verify).
     Verify(commands::verify::Args),
+    /// Generate the Solidity verifier of a model folder's verifying key (source, bytecode, ABI), compiled with the pinned solcjs.
+    EvmVerifier(commands::evm::VerifierArgs),
+    /// Print (or write) the EVM calldata of a proof: public instances then proof bytes.
+    EvmCalldata(commands::evm::CalldataArgs),
     /// Run the whole pipeline on the bundled fixtures with embedded defaults.
     Demo(commands::demo::Args),
     /// Create datanets, add or import contributions, seal versions, show them.
@@ -61,6 +65,8 @@ fn main() -> ExitCode {
         Command::Prove(args) => commands::prove::run(&args, &out),
         Command::Verify(args) => commands::verify::run(&args, &out),
         Command::Demo(args) => commands::demo::run(&args, &out),
+        Command::EvmVerifier(args) => commands::evm::run_verifier(&args, &out),
+        Command::EvmCalldata(args) => commands::evm::run_calldata(&args, &out),
         Command::Datanet(args) => commands::datanet::run(&args, &out),
         Command::Attribute(args) => commands::attribute::run(&args, &out),
     };
