@@ -1,6 +1,6 @@
 //! The Poseidon chip computes the native hash: MockProver accepts the native digest as the public
-//! instance for several message lengths, and rejects a tampered digest, a wrong public digest and
-//! a changed message cell.
+//! instance for several message lengths, and rejects a tampered digest, a wrong public digest, a
+//! changed message cell, and a changed cell in every kind of row (each caught by its own gate).
 
 mod common;
 
@@ -9,7 +9,7 @@ use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::dev::{MockProver, VerifyFailure};
 use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error, Instance};
 use poa_circuits::chips::{Columns, FVar};
-use poa_circuits::poseidon::chip::{rows_for, PoseidonChip, PoseidonConfig};
+use poa_circuits::poseidon::chip::{rows_for, PoseidonChip, PoseidonConfig, ROWS_PER_PERMUTATION};
 use poa_circuits::poseidon::hash;
 use poa_circuits::Fr;
 use proptest::prelude::*;
@@ -20,6 +20,8 @@ struct HashCircuit {
     tamper_digest: bool,
     /// Message cell `i` is copied into the sponge with a different value.
     tamper_message: Option<usize>,
+    /// Sponge cell `(lane, row)` is overwritten after the hash is laid out.
+    tamper_cell: Option<(usize, usize)>,
 }
 
 impl Circuit<Fr> for HashCircuit {
@@ -72,6 +74,9 @@ impl Circuit<Fr> for HashCircuit {
                     .collect();
                 let (d, rows) = chip.hash(&mut region, 0, &msg, self.tamper_digest)?;
                 assert_eq!(rows, rows_for(self.message.len()));
+                if let Some((lane, row)) = self.tamper_cell {
+                    region.assign_advice(cols.lanes[lane], row, Value::known(Fr::from(0xdead)));
+                }
                 Ok(d)
             },
         )?;
@@ -113,7 +118,7 @@ fn tampered_digest_is_rejected_by_the_last_round() {
         ..HashCircuit::default()
     };
     let e = run(&c, hash(&c.message) + Fr::one()).expect_err("tampered digest accepted");
-    assert!(has_gate(&e, "poseidon full round"), "{e:#?}");
+    assert!(has_gate(&e, "poseidon full rounds"), "{e:#?}");
 }
 
 #[test]
@@ -137,6 +142,84 @@ fn message_cell_differing_from_its_source_is_rejected() {
     m[2] += Fr::one();
     let e = run(&c, hash(&m)).expect_err("copied message cell changed");
     assert!(has_permutation(&e), "{e:#?}");
+}
+
+/// True when some failure is the constraint named `name` of the gate named `gate`.
+fn has_constraint(failures: &[VerifyFailure], gate: &str, name: &str) -> bool {
+    failures.iter().any(|f| match f {
+        VerifyFailure::ConstraintNotSatisfied { constraint, .. } => {
+            let c = constraint.to_string();
+            c.contains(&format!(" ('{name}') in gate ")) && c.ends_with(&format!("('{gate}')"))
+        }
+        _ => false,
+    })
+}
+
+fn tampered_cell(n: u64, lane: usize, row: usize) -> Vec<VerifyFailure> {
+    let c = HashCircuit {
+        message: message(n),
+        tamper_cell: Some((lane, row)),
+        ..HashCircuit::default()
+    };
+    run(&c, hash(&c.message)).expect_err("changed sponge cell accepted")
+}
+
+#[test]
+fn every_row_kind_rejects_a_changed_cell() {
+    // (lane, row in the permutation, gate, constraint): x2 cells of the first and last S-box of
+    // a row, y cells, and a state cell, which the previous row's gate pins down.
+    let cases = [
+        (3, 0, "poseidon full rounds", "x2 = x²"),
+        (6, 0, "poseidon full rounds", "y = x2²·x"),
+        (11, 11, "poseidon full rounds", "x2 = x²"),
+        (3, 1, "poseidon full and partial rounds", "x2 = x²"),
+        (15, 1, "poseidon full and partial rounds", "x2 = x²"),
+        (10, 1, "poseidon full and partial rounds", "y = x2²·x"),
+        (3, 2, "poseidon partial rounds", "x2 = x²"),
+        (14, 9, "poseidon partial rounds", "y = x2²·x"),
+        (15, 9, "poseidon partial rounds", "x2 = x²"),
+        (1, 3, "poseidon partial rounds", "s' = state after the row"),
+        (2, 10, "poseidon partial rounds", "s' = state after the row"),
+        (
+            0,
+            2,
+            "poseidon full and partial rounds",
+            "s' = state after the row",
+        ),
+    ];
+    for (lane, row, gate, name) in cases {
+        // The second chunk's rows, so chaining between permutations is covered too.
+        let e = tampered_cell(3, lane, ROWS_PER_PERMUTATION + row);
+        assert!(
+            has_constraint(&e, gate, name),
+            "lane {lane} row {row}: {e:#?}"
+        );
+    }
+}
+
+#[test]
+fn initial_state_is_the_fixed_one() {
+    for lane in 0..3 {
+        let e = tampered_cell(2, lane, 0);
+        assert!(has_gate(&e, "poseidon initial state"), "{e:#?}");
+    }
+}
+
+#[test]
+fn padding_and_unused_message_lanes_must_be_zero() {
+    // Padding of the last chunk (message of 3), and message lanes of non-absorbing full rows.
+    for (lane, row) in [
+        (15, ROWS_PER_PERMUTATION),
+        (14, 10),
+        (15, 11),
+        (14, ROWS_PER_PERMUTATION + 10),
+    ] {
+        let e = tampered_cell(3, lane, row);
+        assert!(
+            has_constraint(&e, "poseidon full rounds", "padding is zero"),
+            "lane {lane} row {row}: {e:#?}"
+        );
+    }
 }
 
 proptest! {

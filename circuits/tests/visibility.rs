@@ -51,7 +51,7 @@ fn hashed_input_rejects_a_tampered_digest_and_another_inputs_commitment() {
     let mut instances = public_instances(q, &trace, &v);
     instances[0] += fe(1);
     let e = mock(&circuit, instances).expect_err("tampered digest accepted");
-    assert!(has_gate(&e, "poseidon full round"), "{e:#?}");
+    assert!(has_gate(&e, "poseidon full rounds"), "{e:#?}");
 
     let honest = ModelCircuit::new(q, Some(&trace), v).expect("builds");
     let other = q.run(&inputs[1]).expect("runs");
