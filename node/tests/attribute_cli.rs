@@ -267,6 +267,33 @@ fn prove_and_verify_an_attribution_over_the_index() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&a)).expect("JSON");
     assert_eq!(v["attribution"]["top"], proven["top"]);
 
+    // The reward preview straight from the proof's public instances.
+    let a = poa()
+        .arg("--json")
+        .arg("attribute")
+        .arg(&model)
+        .arg("--proof")
+        .arg(&proof)
+        .args(["--fee", "1000"])
+        .assert()
+        .success();
+    let r: serde_json::Value = serde_json::from_str(&stdout(&a)).expect("JSON");
+    assert_eq!(r["attribution"]["top"], proven["top"]);
+    let amount = |x: &serde_json::Value| -> u128 {
+        x.as_str().and_then(|s| s.parse().ok()).expect("amount")
+    };
+    let w = &r["reward"];
+    let paid: u128 = amount(&w["owner"])
+        + amount(&w["prover"])
+        + amount(&w["treasury"])
+        + w["contributors"]
+            .as_array()
+            .expect("contributors")
+            .iter()
+            .map(|c| amount(&c["amount"]))
+            .sum::<u128>();
+    assert_eq!(paid, 1000, "{w}");
+
     // Bump the nonce instance (row 5) of the proof file: it no longer verifies.
     let mut doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&proof).expect("proof")).expect("JSON");
@@ -276,6 +303,14 @@ fn prove_and_verify_an_attribution_over_the_index() {
     poa()
         .arg("verify")
         .arg(&model)
+        .arg(&forged)
+        .assert()
+        .failure();
+    // Nor does a reward preview trust it.
+    poa()
+        .arg("attribute")
+        .arg(&model)
+        .arg("--proof")
         .arg(&forged)
         .assert()
         .failure();

@@ -9,11 +9,13 @@ use poa_circuits::commit::index_root;
 use poa_runtime::attribution::{
     attribute, split, AttributionIndex, RewardShares, RewardSplit, DEFAULT_K,
 };
+use poa_runtime::datanet::Address;
 use poa_runtime::{parse_inputs, tensor::numel};
 use serde::Serialize;
 
 use crate::artifacts::{write_bytes, Compiled};
 use crate::output::Output;
+use crate::proven::ProvenAttribution;
 use crate::reward_report::{self, format_open};
 
 /// Arguments of `poa attribute`.
@@ -22,11 +24,15 @@ pub struct Args {
     /// Compiled model folder (from `poa compile`).
     pub dir: PathBuf,
     /// Input file (`{"inputs": [[…]]}` or ezkl's `{"input_data": [[…]]}`); the first sample is attributed.
-    #[arg(long)]
-    pub input: PathBuf,
+    #[arg(long, required_unless_present = "proof")]
+    pub input: Option<PathBuf>,
     /// Attribution index (from `poa datanet index`).
-    #[arg(long)]
-    pub index: PathBuf,
+    #[arg(long, required_unless_present = "proof")]
+    pub index: Option<PathBuf>,
+    /// Instead of attributing natively, read the attribution from this proof's public instances
+    /// (verified first against the folder's keys) and preview its reward split.
+    #[arg(long, conflicts_with_all = ["input", "index"])]
+    pub proof: Option<PathBuf>,
     /// Number of entries to attribute to (1..=entries).
     #[arg(long, default_value_t = DEFAULT_K)]
     pub k: usize,
@@ -74,19 +80,24 @@ pub fn pct(part: i128, whole: i128) -> f64 {
 
 /// Runs `poa attribute`.
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
+    let (index_path, input_path) = match (&args.proof, &args.index, &args.input) {
+        (Some(proof), _, _) => return from_proof(args, proof, out),
+        (None, Some(index), Some(input)) => (index, input),
+        _ => anyhow::bail!("pass --input and --index, or --proof"),
+    };
     let compiled = Compiled::load(&args.dir)?;
     let q = &compiled.qmodel;
-    let text = std::fs::read_to_string(&args.index)
-        .with_context(|| format!("reading {}", args.index.display()))?;
+    let text = std::fs::read_to_string(index_path)
+        .with_context(|| format!("reading {}", index_path.display()))?;
     let index: AttributionIndex =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", args.index.display()))?;
-    let text = std::fs::read_to_string(&args.input)
-        .with_context(|| format!("reading {}", args.input.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", index_path.display()))?;
+    let text = std::fs::read_to_string(input_path)
+        .with_context(|| format!("reading {}", input_path.display()))?;
     let samples = parse_inputs(&text, numel(&q.input().shape))
-        .with_context(|| format!("parsing {}", args.input.display()))?;
+        .with_context(|| format!("parsing {}", input_path.display()))?;
     let x = samples
         .first()
-        .with_context(|| format!("{} holds no sample", args.input.display()))?;
+        .with_context(|| format!("{} holds no sample", input_path.display()))?;
     let a = attribute(q, &index, x, args.k)?;
     let top: Vec<_> = a.top.iter().map(|t| (t.contributor, t.score)).collect();
     let reward = split(args.fee, &args.shares, &top)?;
@@ -98,16 +109,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
             index.version,
             a.top.len()
         );
-        let is_html = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
-        let doc = if is_html {
-            reward_report::html(&reward, &title)
-        } else {
-            reward_report::svg(&reward, &title)
-        };
-        write_bytes(path, doc.as_bytes())?;
+        write_report(path, &reward, &title)?;
     }
     let r = Report {
         model: &index.model_name,
@@ -165,32 +167,103 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
                 pct(c.score, a.total)
             );
         }
-        let w = &r.reward;
-        s += &format!(
-            "\nreward preview (fee {} OPEN, shares {} bps; rounding dust {} units to the treasury):\n  {:<12}  {:<42}  {:>28}  {:>7}",
-            format_open(w.fee),
-            w.shares,
-            w.dust,
-            "party",
-            "address or role",
-            "amount (OPEN)",
-            "share"
-        );
-        let mut line = |party: &str, who: &str, amount: u128| {
-            s += &format!(
-                "\n  {:<12}  {:<42}  {:>28}  {:>6.2}%",
-                party,
-                who,
-                format_open(amount),
-                pct_u(amount, w.fee)
-            );
-        };
-        line("owner", "model owner", w.owner);
-        for c in &w.contributors {
-            line("contributor", &c.contributor.to_string(), c.amount);
+        s += &reward_table(&r.reward);
+        if let Some(p) = &r.report {
+            s += &format!("\nreward report written to {p}");
         }
-        line("prover", "prover", w.prover);
-        line("treasury", "treasury", w.treasury);
+        s
+    })
+}
+
+/// Writes the reward report: HTML for `.html`/`.htm`, SVG otherwise.
+fn write_report(path: &std::path::Path, reward: &RewardSplit, title: &str) -> anyhow::Result<()> {
+    let is_html = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+    let doc = if is_html {
+        reward_report::html(reward, title)
+    } else {
+        reward_report::svg(reward, title)
+    };
+    write_bytes(path, doc.as_bytes())
+}
+
+/// The reward split as a text table.
+fn reward_table(w: &RewardSplit) -> String {
+    let mut s = format!(
+        "\nreward preview (fee {} OPEN, shares {} bps; rounding dust {} units to the treasury):\n  {:<12}  {:<42}  {:>28}  {:>7}",
+        format_open(w.fee),
+        w.shares,
+        w.dust,
+        "party",
+        "address or role",
+        "amount (OPEN)",
+        "share"
+    );
+    let mut line = |party: &str, who: &str, amount: u128| {
+        s += &format!(
+            "\n  {:<12}  {:<42}  {:>28}  {:>6.2}%",
+            party,
+            who,
+            format_open(amount),
+            pct_u(amount, w.fee)
+        );
+    };
+    line("owner", "model owner", w.owner);
+    for c in &w.contributors {
+        line("contributor", &c.contributor.to_string(), c.amount);
+    }
+    line("prover", "prover", w.prover);
+    line("treasury", "treasury", w.treasury);
+    s
+}
+
+/// What `poa attribute --proof` reports.
+#[derive(Serialize)]
+struct ProofReport {
+    attribution: ProvenAttribution,
+    reward: RewardSplit,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<String>,
+}
+
+/// `poa attribute --proof`: verify the proof against the folder's keys, then split the fee over
+/// the top-k its public instances publish — exactly what a reward contract would pay.
+fn from_proof(args: &Args, proof_path: &std::path::Path, out: &Output) -> anyhow::Result<()> {
+    let verified = super::verify::verify_file(&args.dir, proof_path, out)?;
+    let attribution = verified.attribution.with_context(|| {
+        format!(
+            "{} was proven with inference-only keys: it publishes no attribution",
+            proof_path.display()
+        )
+    })?;
+    let top: Vec<(Address, i128)> = attribution
+        .top
+        .iter()
+        .map(|e| Ok((e.contributor, i128::try_from(e.score)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let reward = split(args.fee, &args.shares, &top)?;
+    if let Some(path) = &args.report {
+        let title = format!(
+            "Reward preview from proof {}: top-{}",
+            proof_path.display(),
+            top.len()
+        );
+        write_report(path, &reward, &title)?;
+    }
+    let r = ProofReport {
+        attribution,
+        reward,
+        report: args.report.as_ref().map(|p| p.display().to_string()),
+    };
+    out.result(&r, || {
+        let mut s = format!(
+            "verified proof {}\n{}",
+            proof_path.display(),
+            r.attribution.text()
+        );
+        s += &reward_table(&r.reward);
         if let Some(p) = &r.report {
             s += &format!("\nreward report written to {p}");
         }
