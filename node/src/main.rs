@@ -1,7 +1,7 @@
 //! `poa`: the OpenPoA command line.
 //!
 //! Each subcommand is one stage of the pipeline and reads/writes named files, so any stage can
-//! be rerun on its own (compile → run → setup → prove → verify; chain steps follow).
+//! be rerun on its own (compile → run → datanet → setup → prove → verify → attribute → evm-verifier).
 
 mod artifacts;
 mod commands;
@@ -30,9 +30,9 @@ enum Command {
     Compile(commands::compile::Args),
     /// Run a compiled model on an input file and print its output, class, embedding and trace hash.
     Run(commands::run::Args),
-    /// Load a ceremony SRS (or generate an insecure dev one) and write the proving and verifying keys.
+    /// Load a ceremony SRS (or generate an insecure dev one) and write the proving and verifying keys (with --index: for inference + top-k attribution).
     Setup(commands::setup::Args),
-    /// Prove one inference (first sample of an input file); the proof is verified before it is written.
+    /// Prove one inference (and its attribution, for --index keys: --nonce, --prover); the proof is verified before it is written.
     Prove(commands::prove::Args),
     /// Verify a proof JSON against a model folder's verifying key (exit code 1 if it does not verify).
     Verify(commands::verify::Args),
@@ -44,7 +44,7 @@ enum Command {
     Demo(commands::demo::Args),
     /// Create datanets, add or import contributions, seal versions, show them.
     Datanet(commands::datanet::Args),
-    /// Attribute a model's prediction to the top-k entries of an attribution index (Proof of Attribution v1, natively).
+    /// Attribute a prediction to the top-k entries of an index natively, or read it from a proof (--proof), and preview the reward split.
     Attribute(commands::attribute::Args),
 }
 
