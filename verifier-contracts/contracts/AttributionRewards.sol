@@ -38,14 +38,16 @@ contract AttributionRewards is ReentrancyGuard {
         Treasury
     }
 
+    /// One request. The index root is read from the datanet registry when the request is
+    /// opened: a sealed version's root never changes, so this is the root of the requested
+    /// (datanet, version) — stored instead of the pair, two words fewer to write.
     struct Request {
         address requester;
         bool paid;
         uint256 fee;
         uint256 modelId;
         uint256 adapterId;
-        uint256 datanetId;
-        uint256 version;
+        uint256 indexRoot;
     }
 
     IERC20 public immutable token;
@@ -132,7 +134,8 @@ contract AttributionRewards is ReentrancyGuard {
         returns (uint256 nonce)
     {
         if (models.model(modelId, adapterId).verifier == address(0)) revert ModelNotRegistered(modelId, adapterId);
-        if (datanets.rootOf(datanetId, version) == 0) revert VersionNotSealed(datanetId, version);
+        uint256 root = datanets.rootOf(datanetId, version);
+        if (root == 0) revert VersionNotSealed(datanetId, version);
         nonce = ++lastNonce;
         requests[nonce] = Request({
             requester: msg.sender,
@@ -140,8 +143,7 @@ contract AttributionRewards is ReentrancyGuard {
             fee: fee,
             modelId: modelId,
             adapterId: adapterId,
-            datanetId: datanetId,
-            version: version
+            indexRoot: root
         });
         emit RequestOpened(nonce, msg.sender, modelId, adapterId, datanetId, version, fee);
         token.safeTransferFrom(msg.sender, address(this), fee);
@@ -164,8 +166,9 @@ contract AttributionRewards is ReentrancyGuard {
         if (req.modelId != instances[ROW_MODEL_ID] || req.adapterId != instances[ROW_ADAPTER_ID]) {
             revert ModelMismatch(nonce);
         }
-        uint256 root = datanets.rootOf(req.datanetId, req.version);
-        if (instances[ROW_INDEX_ROOT] != root) revert IndexRootMismatch(nonce, root, instances[ROW_INDEX_ROOT]);
+        if (instances[ROW_INDEX_ROOT] != req.indexRoot) {
+            revert IndexRootMismatch(nonce, req.indexRoot, instances[ROW_INDEX_ROOT]);
+        }
         uint256 proverRow = instances[ROW_PROVER];
         if (proverRow == 0 || proverRow >> 160 != 0) revert BadProver(proverRow);
 

@@ -36,7 +36,7 @@ contract AttributionRewardsTest is Fixture {
         assertEq(rewards.balanceOf(address(0xB1)), 1364);
         assertEq(rewards.balanceOf(address(0xC1)), 454);
         assertEq(rewards.balanceOf(address(0xD1)), 0);
-        (, bool paid,,,,,) = rewards.requests(nonce);
+        (, bool paid,,,,) = rewards.requests(nonce);
         assertTrue(paid, "request marked paid");
     }
 
