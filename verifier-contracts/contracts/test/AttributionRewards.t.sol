@@ -64,7 +64,7 @@ contract AttributionRewardsTest is Fixture {
     function test_openRequestWithPermit() public {
         uint256 pk = 0xA11CE;
         address signer = vm.addr(pk);
-        token.transfer(signer, FEE);
+        assertTrue(token.transfer(signer, FEE), "transfer");
         OpenToken open = OpenToken(address(token));
         bytes32 digest = keccak256(
             abi.encodePacked(
@@ -130,7 +130,7 @@ contract AttributionRewardsTest is Fixture {
     }
 
     function test_rejectsRequestForUnregisteredModel() public {
-        token.transfer(requester, FEE);
+        assertTrue(token.transfer(requester, FEE), "transfer");
         vm.startPrank(requester);
         token.approve(address(rewards), FEE);
         vm.expectRevert(abi.encodeWithSelector(AttributionRewards.ModelNotRegistered.selector, MODEL_ID + 1, ADAPTER_ID));
@@ -139,7 +139,7 @@ contract AttributionRewardsTest is Fixture {
     }
 
     function test_rejectsRequestForUnsealedVersion() public {
-        token.transfer(requester, FEE);
+        assertTrue(token.transfer(requester, FEE), "transfer");
         vm.startPrank(requester);
         token.approve(address(rewards), FEE);
         vm.expectRevert(abi.encodeWithSelector(AttributionRewards.VersionNotSealed.selector, datanetId, 2));
@@ -286,6 +286,18 @@ contract AttributionRewardsTest is Fixture {
         assertEq(hook.balanceOf(address(rewards)), FEE - 1501);
     }
 
+    // ---------------------------------------------------------------- token
+
+    function test_openTokenMintsSupplyToHolderAndCountsVotes() public {
+        OpenToken open = new OpenToken(address(0xF00D), 1_000 ether);
+        assertEq(open.totalSupply(), 1_000 ether);
+        assertEq(open.balanceOf(address(0xF00D)), 1_000 ether);
+        assertEq(open.getVotes(address(0xF00D)), 0);
+        vm.prank(address(0xF00D));
+        open.delegate(address(0xF00D));
+        assertEq(open.getVotes(address(0xF00D)), 1_000 ether);
+    }
+
     // ---------------------------------------------------------------- registries
 
     function test_rejectsSharesNotSummingTo10000() public {
@@ -368,6 +380,9 @@ contract AttributionRewardsTest is Fixture {
         for (uint256 i = 0; i < 4; ++i) {
             credited += rewards.balanceOf(pool[i]);
         }
+        assertEq(rewards.balanceOf(modelOwner), uint256(fee) * ownerBps / 10_000, "owner = floor(fee*bps)");
+        assertEq(rewards.balanceOf(prover), uint256(fee) * proverBps / 10_000, "prover = floor(fee*bps)");
+        assertTrue(rewards.balanceOf(treasury) >= uint256(fee) * treasuryBps / 10_000, "treasury >= its share");
         assertEq(credited, fee, "credits == fee");
         assertEq(token.balanceOf(address(rewards)), fee, "held == fee");
     }

@@ -19,6 +19,7 @@ contract GasTest is Fixture {
         address[8] memory who;
         uint256[8] memory scores;
         for (uint256 t = 0; t < 8; ++t) {
+            // forge-lint: disable-next-line(unsafe-typecast)
             who[t] = address(uint160(0x1000 + t));
             scores[t] = 100 - t;
         }

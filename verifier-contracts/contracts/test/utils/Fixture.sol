@@ -68,7 +68,7 @@ abstract contract Fixture is Test {
     }
 
     function _openFor(address who, uint256 modelId, uint256 fee) internal returns (uint256 nonce) {
-        token.transfer(who, fee);
+        assertTrue(token.transfer(who, fee), "transfer");
         vm.startPrank(who);
         token.approve(address(rewards), fee);
         nonce = rewards.openRequest(modelId, ADAPTER_ID, datanetId, VERSION, fee);
