@@ -174,6 +174,8 @@ contract AttributionRewards is ReentrancyGuard {
 
         // snark-verifier's generated verifier has no selector: calldata is the instances as
         // 32-byte words, then the proof bytes; it reverts on a bad proof.
+        // A call to an address without code would succeed, so that is an invalid proof too.
+        if (m.verifier.code.length == 0) revert InvalidProof();
         (bool ok,) = m.verifier.staticcall(abi.encodePacked(instances, proof));
         if (!ok) revert InvalidProof();
 
