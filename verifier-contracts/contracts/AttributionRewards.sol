@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {DatanetRegistry} from "./DatanetRegistry.sol";
+import {ModelRegistry} from "./ModelRegistry.sol";
+
+/// @title Inference requests paid in OPEN, settled by a proof of attribution.
+/// @notice A requester opens a request (fee pulled in OPEN, nonce assigned). A prover answers
+/// with a proof whose public instances (layout v3, see README) name the model, adapter, index
+/// root, the request nonce, the prover to pay and the top-k (contributor, score) pairs. An
+/// accepted proof splits the fee exactly as `poa_runtime::attribution::reward::split`:
+/// `floor(fee·bps/10_000)` to owner, contributors' pool, prover and treasury; the pool to
+/// contributors ∝ their summed top-k scores (`floor(pool·s/S)`, one line per contributor);
+/// every rounding remainder — and the whole pool when all scores are 0 — to the treasury.
+/// Amounts are credited (pull payments) and withdrawn with `claim()`.
+contract AttributionRewards is ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    uint256 internal constant BPS = 10_000;
+    uint256 internal constant ROW_MODEL_ID = 0;
+    uint256 internal constant ROW_ADAPTER_ID = 1;
+    uint256 internal constant ROW_INDEX_ROOT = 4;
+    uint256 internal constant ROW_NONCE = 5;
+    uint256 internal constant ROW_PROVER = 6;
+    uint256 internal constant ROW_FIRST_PAIR = 7;
+
+    /// Why an amount was credited.
+    enum Role {
+        Owner,
+        Contributor,
+        Prover,
+        Treasury
+    }
+
+    /// One request. The index root is read from the datanet registry when the request is
+    /// opened: a sealed version's root never changes, so this is the root of the requested
+    /// (datanet, version) — stored instead of the pair, two words fewer to write.
+    struct Request {
+        address requester;
+        bool paid;
+        uint256 fee;
+        uint256 modelId;
+        uint256 adapterId;
+        uint256 indexRoot;
+    }
+
+    IERC20 public immutable token;
+    ModelRegistry public immutable models;
+    DatanetRegistry public immutable datanets;
+    address public immutable treasury;
+
+    /// Nonce → request. Nonces start at 1 (0 is never a request).
+    mapping(uint256 => Request) public requests;
+    /// Last nonce assigned.
+    uint256 public lastNonce;
+    /// Credited, unclaimed OPEN per account.
+    mapping(address => uint256) public balanceOf;
+
+    event RequestOpened(
+        uint256 indexed nonce,
+        address indexed requester,
+        uint256 indexed modelId,
+        uint256 adapterId,
+        uint256 datanetId,
+        uint256 version,
+        uint256 fee
+    );
+    event ProofAccepted(uint256 indexed nonce, address indexed prover, address indexed submitter);
+    event Credited(uint256 indexed nonce, address indexed account, Role role, uint256 amount);
+    event Claimed(address indexed account, uint256 amount);
+
+    error ZeroAddress();
+    error ModelNotRegistered(uint256 modelId, uint256 adapterId);
+    error VersionNotSealed(uint256 datanetId, uint256 version);
+    error InstanceCountMismatch(uint256 expected, uint256 actual);
+    error UnknownRequest(uint256 nonce);
+    error AlreadyPaid(uint256 nonce);
+    error ModelMismatch(uint256 nonce);
+    error IndexRootMismatch(uint256 nonce, uint256 expected, uint256 actual);
+    error BadProver(uint256 value);
+    error BadContributor(uint256 value);
+    error ScoreOutOfRange(uint256 value);
+    error InvalidProof();
+    error NothingToClaim(address account);
+
+    constructor(IERC20 token_, ModelRegistry models_, DatanetRegistry datanets_, address treasury_) {
+        if (
+            address(token_) == address(0) || address(models_) == address(0) || address(datanets_) == address(0)
+                || treasury_ == address(0)
+        ) revert ZeroAddress();
+        token = token_;
+        models = models_;
+        datanets = datanets_;
+        treasury = treasury_;
+    }
+
+    /// Opens a request for an inference of (`modelId`, `adapterId`) attributed over `version` of
+    /// `datanetId`, pulling `fee` OPEN from the caller (approve first). Returns the nonce the
+    /// proof must carry in row 5.
+    function openRequest(uint256 modelId, uint256 adapterId, uint256 datanetId, uint256 version, uint256 fee)
+        external
+        nonReentrant
+        returns (uint256 nonce)
+    {
+        return _open(modelId, adapterId, datanetId, version, fee);
+    }
+
+    /// `openRequest` with an EIP-2612 permit instead of a prior approve. A permit that was
+    /// already used (e.g. front-run from the mempool) is ignored; the pull then needs the
+    /// allowance it granted.
+    function openRequestWithPermit(
+        uint256 modelId,
+        uint256 adapterId,
+        uint256 datanetId,
+        uint256 version,
+        uint256 fee,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant returns (uint256 nonce) {
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), fee, deadline, v, r, s) {} catch {}
+        return _open(modelId, adapterId, datanetId, version, fee);
+    }
+
+    function _open(uint256 modelId, uint256 adapterId, uint256 datanetId, uint256 version, uint256 fee)
+        internal
+        returns (uint256 nonce)
+    {
+        if (models.model(modelId, adapterId).verifier == address(0)) revert ModelNotRegistered(modelId, adapterId);
+        uint256 root = datanets.rootOf(datanetId, version);
+        if (root == 0) revert VersionNotSealed(datanetId, version);
+        nonce = ++lastNonce;
+        requests[nonce] = Request({
+            requester: msg.sender,
+            paid: false,
+            fee: fee,
+            modelId: modelId,
+            adapterId: adapterId,
+            indexRoot: root
+        });
+        emit RequestOpened(nonce, msg.sender, modelId, adapterId, datanetId, version, fee);
+        token.safeTransferFrom(msg.sender, address(this), fee);
+    }
+
+    /// Settles the request named in `instances[5]` with `proof`. Anyone may submit; the prover
+    /// paid is the one in row 6, which the proof binds (a proof copied from the mempool still
+    /// pays its named prover). Reverts on any mismatch with the request or the registries, and
+    /// when the model's verifier rejects (reverts on) `instances ‖ proof`.
+    function submit(bytes calldata proof, uint256[] calldata instances) external nonReentrant {
+        if (instances.length < ROW_FIRST_PAIR) revert InstanceCountMismatch(ROW_FIRST_PAIR, instances.length);
+        ModelRegistry.Model memory m = models.model(instances[ROW_MODEL_ID], instances[ROW_ADAPTER_ID]);
+        if (m.verifier == address(0)) revert ModelNotRegistered(instances[ROW_MODEL_ID], instances[ROW_ADAPTER_ID]);
+        if (instances.length != m.numInstances) revert InstanceCountMismatch(m.numInstances, instances.length);
+
+        uint256 nonce = instances[ROW_NONCE];
+        Request storage req = requests[nonce];
+        if (req.requester == address(0)) revert UnknownRequest(nonce);
+        if (req.paid) revert AlreadyPaid(nonce);
+        if (req.modelId != instances[ROW_MODEL_ID] || req.adapterId != instances[ROW_ADAPTER_ID]) {
+            revert ModelMismatch(nonce);
+        }
+        if (instances[ROW_INDEX_ROOT] != req.indexRoot) {
+            revert IndexRootMismatch(nonce, req.indexRoot, instances[ROW_INDEX_ROOT]);
+        }
+        uint256 proverRow = instances[ROW_PROVER];
+        if (proverRow == 0 || proverRow >> 160 != 0) revert BadProver(proverRow);
+
+        // snark-verifier's generated verifier has no selector: calldata is the instances as
+        // 32-byte words, then the proof bytes; it reverts on a bad proof.
+        // A call to an address without code would succeed, so that is an invalid proof too.
+        if (m.verifier.code.length == 0) revert InvalidProof();
+        (bool ok,) = m.verifier.staticcall(abi.encodePacked(instances, proof));
+        if (!ok) revert InvalidProof();
+
+        req.paid = true;
+        // casting to 'uint160' is safe because proverRow >> 160 == 0 was checked above
+        // forge-lint: disable-next-line(unsafe-typecast)
+        address prover = address(uint160(proverRow));
+        emit ProofAccepted(nonce, prover, msg.sender);
+        _split(nonce, req.fee, m, prover, instances);
+    }
+
+    /// Credits the fee of `nonce`; matches `poa_runtime::attribution::reward::split`.
+    function _split(
+        uint256 nonce,
+        uint256 fee,
+        ModelRegistry.Model memory m,
+        address prover,
+        uint256[] calldata instances
+    ) internal {
+        uint256 ownerAmt = Math.mulDiv(fee, m.ownerBps, BPS);
+        uint256 pool = Math.mulDiv(fee, m.contributorsBps, BPS);
+        uint256 proverAmt = Math.mulDiv(fee, m.proverBps, BPS);
+        uint256 treasuryAmt = fee - ownerAmt - pool - proverAmt; // its share plus step-1 dust
+
+        // Contributors get ∝ score; what they do not get (rounding, or all of it when every
+        // score is 0) goes to the treasury.
+        treasuryAmt += pool - _payContributors(nonce, pool, m.k, instances);
+        _credit(nonce, m.owner, Role.Owner, ownerAmt);
+        _credit(nonce, prover, Role.Prover, proverAmt);
+        _credit(nonce, treasury, Role.Treasury, treasuryAmt);
+    }
+
+    /// Credits `pool` to the contributors ∝ their summed scores; returns the amount credited.
+    function _payContributors(uint256 nonce, uint256 pool, uint256 k, uint256[] calldata instances)
+        internal
+        returns (uint256 paid)
+    {
+        (address[] memory who, uint256[] memory score, uint256 lines, uint256 total) = _merge(k, instances);
+        if (total == 0) return 0;
+        for (uint256 j = 0; j < lines; ++j) {
+            uint256 amt = Math.mulDiv(pool, score[j], total);
+            paid += amt;
+            _credit(nonce, who[j], Role.Contributor, amt);
+        }
+    }
+
+    /// The top-k pairs summed per contributor, in order of first appearance (≤ k lines), and
+    /// the sum of all scores.
+    function _merge(uint256 k, uint256[] calldata instances)
+        internal
+        pure
+        returns (address[] memory who, uint256[] memory score, uint256 lines, uint256 total)
+    {
+        who = new address[](k);
+        score = new uint256[](k);
+        for (uint256 t = 0; t < k; ++t) {
+            uint256 c = instances[ROW_FIRST_PAIR + 2 * t];
+            uint256 s = instances[ROW_FIRST_PAIR + 2 * t + 1];
+            if (c >> 160 != 0) revert BadContributor(c);
+            // Scores are non-negative integers below 2^128 (a negative one is encoded as a huge
+            // field element and refused, like the runtime refuses negative scores).
+            if (s >> 128 != 0) revert ScoreOutOfRange(s);
+            total += s;
+            // casting to 'uint160' is safe because c >> 160 == 0 was checked above
+            // forge-lint: disable-next-line(unsafe-typecast)
+            address a = address(uint160(c));
+            uint256 j = 0;
+            while (j < lines && who[j] != a) ++j;
+            if (j == lines) {
+                who[j] = a;
+                ++lines;
+            }
+            score[j] += s;
+        }
+    }
+
+    function _credit(uint256 nonce, address account, Role role, uint256 amount) internal {
+        if (amount == 0) return;
+        balanceOf[account] += amount;
+        emit Credited(nonce, account, role, amount);
+    }
+
+    /// Transfers the caller's whole credited balance to them.
+    function claim() external nonReentrant returns (uint256 amount) {
+        amount = balanceOf[msg.sender];
+        if (amount == 0) revert NothingToClaim(msg.sender);
+        balanceOf[msg.sender] = 0;
+        emit Claimed(msg.sender, amount);
+        token.safeTransfer(msg.sender, amount);
+    }
+}
