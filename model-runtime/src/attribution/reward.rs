@@ -315,6 +315,43 @@ mod amount {
 mod tests {
     use super::*;
 
+    /// The vector `AttributionRewards.t.sol::test_splitsFeeLikeTheRuntime` asserts on-chain
+    /// (fee 10,007, default shares, contributor 0xA1 twice in the top-8): the contract and this
+    /// function must pay the same amounts.
+    #[test]
+    fn matches_the_contract_test_vector() {
+        let addr = |b: u8| {
+            let mut a = [0u8; 20];
+            a[19] = b;
+            Address(a)
+        };
+        let (a, b, c, d) = (addr(0xA1), addr(0xB1), addr(0xC1), addr(0xD1));
+        let top = [
+            (a, 5),
+            (b, 3),
+            (a, 2),
+            (c, 1),
+            (d, 0),
+            (d, 0),
+            (d, 0),
+            (d, 0),
+        ];
+        let w = split(10_007, &RewardShares::default(), &top).expect("valid");
+        assert_eq!((w.owner, w.prover, w.treasury), (3002, 1501, 503));
+        let paid: Vec<(Address, u128)> = w
+            .contributors
+            .iter()
+            .map(|p| (p.contributor, p.amount))
+            .collect();
+        for (who, amount) in [(a, 3183), (b, 1364), (c, 454)] {
+            assert!(paid.contains(&(who, amount)), "{who}: {paid:?}");
+        }
+        assert!(
+            paid.iter().all(|&(who, amount)| who != d || amount == 0),
+            "{paid:?}"
+        );
+    }
+
     #[test]
     fn mul_div_matches_small_products_and_handles_wide_ones() {
         for (a, b, d) in [(7u128, 3, 5), (0, 0, 1), (1_000, 999, 1_000), (13, 13, 13)] {
