@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {DatanetRegistry} from "./DatanetRegistry.sol";
@@ -19,7 +19,7 @@ import {ModelRegistry} from "./ModelRegistry.sol";
 /// contributors ∝ their summed top-k scores (`floor(pool·s/S)`, one line per contributor);
 /// every rounding remainder — and the whole pool when all scores are 0 — to the treasury.
 /// Amounts are credited (pull payments) and withdrawn with `claim()`.
-contract AttributionRewards is ReentrancyGuard {
+contract AttributionRewards is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     uint256 internal constant BPS = 10_000;

@@ -5,7 +5,7 @@ import {Fixture} from "./utils/Fixture.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {OpenToken} from "../OpenToken.sol";
 import {DatanetRegistry} from "../DatanetRegistry.sol";
 import {ModelRegistry} from "../ModelRegistry.sol";
@@ -280,7 +280,7 @@ contract AttributionRewardsTest is Fixture {
         vm.prank(address(attacker));
         rewards.claim();
         assertTrue(attacker.reentered(), "hook ran");
-        assertEq(uint256(uint32(bytes4(attacker.reentryError()))), uint256(uint32(ReentrancyGuard.ReentrancyGuardReentrantCall.selector)));
+        assertEq(uint256(uint32(bytes4(attacker.reentryError()))), uint256(uint32(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector)));
         assertEq(hook.balanceOf(address(attacker)), 1501, "paid once");
         assertEq(rewards.balanceOf(address(attacker)), 0);
         assertEq(hook.balanceOf(address(rewards)), FEE - 1501);
