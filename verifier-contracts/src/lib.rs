@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+pub mod anvil;
 pub mod error;
 pub mod evm;
 pub mod solc;

@@ -51,6 +51,19 @@ fn inference_verifier_accepts_a_proof_and_rejects_tampering() {
     )
     .expect_err("tampered instance");
     assert!(matches!(e, ContractsError::Rejected(_)), "{e}");
+    // The same verifier on a real node: anvil (size limit lifted, as for revm above).
+    let anvil = poa_contracts::anvil::Anvil::start(false).expect("anvil starts");
+    let (address, deploy_gas) = anvil.deploy(&c.bytecode).expect("deploys on anvil");
+    let anvil_gas = anvil
+        .estimate_call(&address, &good)
+        .expect("anvil's EVM accepts the proof");
+    println!("on anvil: deploy {deploy_gas} gas, verify {anvil_gas} gas");
+    let e = anvil
+        .estimate_call(&address, &calldata(&proof.instances, &bad))
+        .expect_err("anvil rejects the tampered proof");
+    assert!(matches!(e, ContractsError::Rejected(_)), "{e}");
+    drop(anvil);
+
     // Mainnet rules refuse the deployment while the runtime is over EIP-170's limit.
     if c.runtime.len() > MAX_RUNTIME_BYTES {
         let e = deploy_and_call(&c.bytecode, good, Limits::Mainnet).expect_err("too large");
