@@ -203,20 +203,29 @@ impl std::fmt::Display for CircuitStats {
 pub struct CircuitParams {
     /// Range-check bands (1, or 2 for attribution circuits).
     pub range_bands: usize,
+    /// Whether the attribution chips (top-k gates and lookup, witness dot products) exist. An
+    /// inference circuit leaves them out: every configured gate costs the prover and the
+    /// verifier even where no row enables it.
+    pub attribution: bool,
+    /// Whether the Poseidon chip exists (hashed inputs, attribution circuits).
+    pub poseidon: bool,
 }
 
 impl CircuitParams {
-    /// The params of an inference circuit (`attributed = false`) or an attribution one.
-    pub fn of(attributed: bool) -> Self {
+    /// The params of an inference circuit (`attributed = false`) or an attribution one, with or
+    /// without a hashed input.
+    pub fn of(attributed: bool, input_hashed: bool) -> Self {
         Self {
             range_bands: if attributed { 2 } else { 1 },
+            attribution: attributed,
+            poseidon: attributed || input_hashed,
         }
     }
 }
 
 impl Default for CircuitParams {
     fn default() -> Self {
-        Self { range_bands: 1 }
+        Self::of(false, false)
     }
 }
 
@@ -230,9 +239,9 @@ pub struct ModelConfig {
     argmax: ArgMaxConfig,
     affine: AffineConfig,
     table: TableConfig,
-    poseidon: PoseidonConfig,
-    topk: TopKConfig,
-    dot: DotConfig,
+    poseidon: Option<PoseidonConfig>,
+    topk: Option<TopKConfig>,
+    dot: Option<DotConfig>,
     /// One range-check band per [`CircuitParams::range_bands`], sharing the limb table.
     ranges: Vec<RangeCheckConfig>,
     instance: Column<Instance>,
@@ -265,6 +274,10 @@ struct Plan {
     main_rows: usize,
     /// Rows of each range band (one band, or two for attribution circuits).
     range_rows: Vec<usize>,
+    /// True with an attribution part.
+    attributed: bool,
+    /// True when the input is hashed.
+    input_hashed: bool,
     table_rows: usize,
 }
 
@@ -374,9 +387,7 @@ pub fn circuit_stats(model: &QModel, vis: &Visibility) -> Result<CircuitStats, C
 
 fn stats_from_plan(model: &QModel, plan: &Plan, instances: usize) -> CircuitStats {
     let mut cs = ConstraintSystem::<Fr>::default();
-    let params = CircuitParams {
-        range_bands: plan.range_rows.len(),
-    };
+    let params = plan.params();
     let _ = ModelCircuit::configure_with_params(&mut cs, params);
     let range_rows = plan.range_rows.iter().copied().max().unwrap_or(0);
     let rows = plan
@@ -586,6 +597,8 @@ fn plan(
     Ok(Plan {
         main_rows: main,
         range_rows,
+        attributed: attribution.is_some(),
+        input_hashed: vis.input == InputVisibility::Hashed,
         table_rows: table::table_rows(&model_tables(model)),
     })
 }
@@ -626,6 +639,14 @@ fn attribution_rows(
     range1 +=
         n * rc(setup.dot_bits) + k * rc(setup.slot_index_bits()) + (k - 1) * rc(setup.key_bits);
     Ok((main, [range, range1]))
+}
+
+impl Plan {
+    fn params(&self) -> CircuitParams {
+        let p = CircuitParams::of(self.attributed, self.input_hashed);
+        debug_assert_eq!(p.range_bands, self.range_rows.len());
+        p
+    }
 }
 
 /// Output positions `(oy, ox)` of an NCHW output shape, row-major.
@@ -737,9 +758,7 @@ impl Circuit<Fr> for ModelCircuit {
     }
 
     fn params(&self) -> CircuitParams {
-        CircuitParams {
-            range_bands: self.plan.range_rows.len(),
-        }
+        self.plan.params()
     }
 
     fn configure(meta: &mut ConstraintSystem<Fr>) -> ModelConfig {
@@ -761,9 +780,9 @@ impl Circuit<Fr> for ModelCircuit {
             argmax: ArgMaxChip::configure(meta, cols),
             affine: AffineChip::configure(meta, cols),
             table: TableChip::configure(meta, cols),
-            poseidon: PoseidonChip::configure(meta, cols),
-            topk: TopKChip::configure(meta, cols),
-            dot: DotChip::configure(meta, cols),
+            poseidon: params.poseidon.then(|| PoseidonChip::configure(meta, cols)),
+            topk: params.attribution.then(|| TopKChip::configure(meta, cols)),
+            dot: params.attribution.then(|| DotChip::configure(meta, cols)),
             ranges: {
                 let first = RangeCheckChip::configure(meta);
                 let table = first.table;
@@ -789,9 +808,9 @@ impl Circuit<Fr> for ModelCircuit {
         let argmax_chip = ArgMaxChip::construct(config.argmax.clone());
         let affine_chip = AffineChip::construct(config.affine.clone());
         let table_chip = TableChip::construct(config.table.clone());
-        let poseidon_chip = PoseidonChip::construct(config.poseidon.clone());
-        let topk_chip = TopKChip::construct(config.topk.clone());
-        let dot_chip = DotChip::construct(config.dot.clone());
+        let poseidon_chip = config.poseidon.clone().map(PoseidonChip::construct);
+        let topk_chip = config.topk.clone().map(TopKChip::construct);
+        let dot_chip = config.dot.clone().map(DotChip::construct);
         let range_chips: Vec<RangeCheckChip> = config
             .ranges
             .iter()
@@ -841,7 +860,10 @@ impl Circuit<Fr> for ModelCircuit {
                     let (packed, used) = gemm_chip.pack(region, row, &input, &packing)?;
                     row += used;
                     let tamper = self.tamper == Some(Tamper::InputCommitment);
-                    let (digest, used) = poseidon_chip.hash(region, row, &packed, tamper)?;
+                    let (digest, used) = poseidon_chip
+                        .as_ref()
+                        .ok_or(Error::Synthesis)?
+                        .hash(region, row, &packed, tamper)?;
                     row += used;
                     Some(digest)
                 } else {
@@ -1100,10 +1122,10 @@ impl Circuit<Fr> for ModelCircuit {
                     Some(a) => {
                         let chips = AttributionChips {
                             gemm: &gemm_chip,
-                            dot: &dot_chip,
+                            dot: dot_chip.as_ref().ok_or(Error::Synthesis)?,
                             argmax: &argmax_chip,
-                            poseidon: &poseidon_chip,
-                            topk: &topk_chip,
+                            poseidon: poseidon_chip.as_ref().ok_or(Error::Synthesis)?,
+                            topk: topk_chip.as_ref().ok_or(Error::Synthesis)?,
                         };
                         let (laid, [r0, r1], used) =
                             self.layout_attribution(region, row, &chips, a, &cells, commitment)?;

@@ -120,7 +120,10 @@ impl ProvingKey {
         let what = Kind::ProvingKey.name();
         let (h, payload) = Header::open(Kind::ProvingKey, bytes)?;
         let id = id_of(&h)?;
-        let params = CircuitParams::of(id.attributed);
+        let params = CircuitParams::of(
+            id.attributed,
+            id.visibility.input == InputVisibility::Hashed,
+        );
         let pk = decode_payload(what, || {
             halo2_proofs::plonk::ProvingKey::from_bytes::<ModelCircuit>(payload, KEY_FORMAT, params)
         })?;
@@ -144,7 +147,10 @@ impl VerifyingKey {
         let what = Kind::VerifyingKey.name();
         let (h, payload) = Header::open(Kind::VerifyingKey, bytes)?;
         let id = id_of(&h)?;
-        let params = CircuitParams::of(id.attributed);
+        let params = CircuitParams::of(
+            id.attributed,
+            id.visibility.input == InputVisibility::Hashed,
+        );
         let vk = decode_payload(what, || {
             halo2_proofs::plonk::VerifyingKey::from_bytes::<ModelCircuit>(
                 payload, KEY_FORMAT, params,

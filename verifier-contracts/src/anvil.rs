@@ -113,7 +113,15 @@ impl Anvil {
             "eth_sendTransaction",
             json!([{ "from": from, "data": format!("0x{}", hex::encode(creation_code)), "gas": "0x1c9c380" }]),
         )?;
-        let receipt = self.call("eth_getTransactionReceipt", json!([tx]))?;
+        // Automining is immediate, but the receipt can trail the hash by a moment.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let receipt = loop {
+            let r = self.call("eth_getTransactionReceipt", json!([tx]))?;
+            if !r.is_null() || Instant::now() > deadline {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         if receipt["status"] != "0x1" {
             return Err(ContractsError::Deploy(format!("receipt {receipt}")));
         }
