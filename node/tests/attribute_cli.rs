@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod common;
+use common::{amount, paid_out};
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
@@ -95,23 +98,11 @@ fn index_a_sealed_version_and_attribute_an_input() {
                 .as_str()
                 .is_some_and(|r| r.starts_with("0x")));
             // The reward split pays out exactly the (default, 1 OPEN) fee.
-            let amount = |x: &serde_json::Value| -> u128 {
-                x.as_str()
-                    .and_then(|a| a.parse().ok())
-                    .unwrap_or_else(|| panic!("amount string, got {x}"))
-            };
             let w = &v["reward"];
             assert_eq!(amount(&w["fee"]), 1_000_000_000_000_000_000, "{text}");
             let contributors = w["contributors"].as_array().expect("contributors");
             assert!(!contributors.is_empty(), "{text}");
-            let paid = amount(&w["owner"])
-                + amount(&w["prover"])
-                + amount(&w["treasury"])
-                + contributors
-                    .iter()
-                    .map(|c| amount(&c["amount"]))
-                    .sum::<u128>();
-            assert_eq!(paid, amount(&w["fee"]), "{text}");
+            assert_eq!(paid_out(w), amount(&w["fee"]), "{text}");
         } else {
             assert!(text.contains("predicted class"), "{text}");
             let rows = text
@@ -279,20 +270,8 @@ fn prove_and_verify_an_attribution_over_the_index() {
         .success();
     let r: serde_json::Value = serde_json::from_str(&stdout(&a)).expect("JSON");
     assert_eq!(r["attribution"]["top"], proven["top"]);
-    let amount = |x: &serde_json::Value| -> u128 {
-        x.as_str().and_then(|s| s.parse().ok()).expect("amount")
-    };
     let w = &r["reward"];
-    let paid: u128 = amount(&w["owner"])
-        + amount(&w["prover"])
-        + amount(&w["treasury"])
-        + w["contributors"]
-            .as_array()
-            .expect("contributors")
-            .iter()
-            .map(|c| amount(&c["amount"]))
-            .sum::<u128>();
-    assert_eq!(paid, 1000, "{w}");
+    assert_eq!(paid_out(w), 1000, "{w}");
 
     // Bump the nonce instance (row 5) of the proof file: it no longer verifies.
     let mut doc: serde_json::Value =

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use assert_cmd::Command;
 use serde_json::Value;
 
+mod common;
+use common::{amount, paid_out};
+
 fn demo(out: &std::path::Path, extra: &[&str]) -> Value {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     let a = Command::cargo_bin("poa")
@@ -57,22 +60,7 @@ fn demo_runs_every_step_and_is_reproducible() {
     assert_eq!(v["verify"]["attribution"]["top"], proven["top"]);
     // The reward preview from the public instances pays out exactly the fee.
     let w = &v["reward"];
-    let amount = |x: &Value| -> u128 {
-        x.as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("amount {x}"))
-    };
-    let contributors: u128 = w["contributors"]
-        .as_array()
-        .expect("contributors")
-        .iter()
-        .map(|c| amount(&c["amount"]))
-        .sum();
-    assert_eq!(
-        amount(&w["owner"]) + amount(&w["prover"]) + amount(&w["treasury"]) + contributors,
-        amount(&w["fee"]),
-        "{w}"
-    );
+    assert_eq!(paid_out(w), amount(&w["fee"]), "{w}");
 
     let again = demo(tmp.path(), &[]);
     assert_eq!(again["attribution"]["datanet_root"], a["datanet_root"]);

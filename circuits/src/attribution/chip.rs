@@ -33,7 +33,7 @@
 //!
 //! **Pin row**: lanes 0..5 equal fixed constants ([`PINS`]), copied where needed.
 
-use halo2_proofs::circuit::{Region, Value};
+use halo2_proofs::circuit::Region;
 use halo2_proofs::plonk::{
     Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector, VirtualCells,
 };
@@ -41,7 +41,7 @@ use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 
 use super::{address_fe, AttributionSetup, AttributionWitness};
-use crate::chips::{assign, Columns, FVar, RangeRequest, Var};
+use crate::chips::{assign, assign_fe, relu, Columns, FVar, RangeRequest, Var};
 use crate::field::{fe, fe128};
 use crate::visibility::IndexVisibility;
 
@@ -145,15 +145,11 @@ impl TopKChip {
                 [DOT, B, R, Z, CLS, INV, EQ, S, SEL, TAU, F, E].map(|l| q(m, &cols, l, cur));
             let label = q(m, &cols, LABEL_W, cur);
             let diff = label - cls;
+            // r = max(0, dot): the Relu chip's relation, inline on this row.
+            let relu = relu::constraints(dot, b, r.clone(), z);
             Constraints::with_selector(
                 sel_q,
-                [
-                    ("b boolean", b.clone() * (one() - b.clone())),
-                    ("r = b·dot", r.clone() - b.clone() * dot.clone()),
-                    (
-                        "z = b·dot + (1-b)(-dot-1)",
-                        z - (b.clone() * dot.clone() - (one() - b) * (dot + one())),
-                    ),
+                relu.into_iter().chain([
                     ("eq·(label - ŷ) = 0", eq.clone() * diff.clone()),
                     ("eq = 1 - (label - ŷ)·inv", eq.clone() - one() + diff * inv),
                     ("s = eq·r", s.clone() - eq * r),
@@ -164,7 +160,7 @@ impl TopKChip {
                         e - sel.clone() * (s.clone() - tau.clone() - f.clone())
                             - (one() - sel) * (tau - s - one() + f),
                     ),
-                ],
+                ]),
             )
         });
         meta.create_gate("attribution fixed entry", |m| {
@@ -298,9 +294,7 @@ fn fvar(
     row: usize,
     v: Option<Fr>,
 ) -> FVar {
-    let val = v.map_or(Value::unknown(), Value::known);
-    let cell = region.assign_advice(cols.lanes[lane], row, val).cell();
-    FVar { cell, value: v }
+    assign_fe(region, cols.lanes[lane], row, v)
 }
 
 impl TopKChip {
@@ -350,15 +344,9 @@ impl TopKChip {
             assign(region, cols.lanes[DOT], row, dot.value, Some(dot.cell));
             let b = dot.value.map(|d| i64::from(d >= 0));
             assign(region, cols.lanes[B], row, b, None);
-            assign(
-                region,
-                cols.lanes[R],
-                row,
-                dot.value.map(|d| d.max(0)),
-                None,
-            );
-            let z = dot.value.map(|d| if d >= 0 { d } else { -d - 1 });
-            let z = assign(region, cols.lanes[Z], row, z, None);
+            let rz = dot.value.zip(b).map(|(d, b)| relu::witness(d, b));
+            assign(region, cols.lanes[R], row, rz.map(|w| w.0), None);
+            let z = assign(region, cols.lanes[Z], row, rz.map(|w| w.1), None);
             signs.push(RangeRequest {
                 var: z,
                 offset: 0,

@@ -5,12 +5,12 @@
 //! `acc_0 = bias + Σ_i x_{0,i}·w_{0,i}` on the first row, `acc_j = acc_{j−1} + Σ_i x_{j,i}·w_{j,i}`
 //! after it. The last row's accumulator is the output cell. Rows = ceil(k / LANES) per output.
 
-use halo2_proofs::circuit::{Region, Value};
+use halo2_proofs::circuit::Region;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 
-use super::{accumulation_gates, assign, Columns, FVar, Var, LANES};
+use super::{accumulation_gates, assign, assign_fe, Columns, FVar, Var, LANES};
 use crate::commit::Packing;
 use crate::field::{fe, wit128};
 
@@ -107,9 +107,7 @@ impl GemmChip {
             }
             region.assign_fixed(cols.bias, row, bias);
             self.config.q_first.enable(region, row)?;
-            let val = value.map_or(Value::unknown(), Value::known);
-            let cell = region.assign_advice(cols.acc, row, val).cell();
-            out.push(FVar { cell, value });
+            out.push(assign_fe(region, cols.acc, row, value));
         }
         let rows = out.len();
         Ok((out, rows))

@@ -16,7 +16,7 @@ pub mod range_check;
 pub mod relu;
 pub mod table;
 
-use halo2_proofs::circuit::{Cell, Region};
+use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::plonk::{
     Advice, Column, ConstraintSystem, Expression, Fixed, Selector, VirtualCells,
 };
@@ -84,6 +84,18 @@ pub(crate) fn assign(
         region.constrain_equal(cell, src);
     }
     Var { cell, value }
+}
+
+/// Assigns a field element (`None`: unknown, keygen) to an advice cell.
+pub(crate) fn assign_fe(
+    region: &mut Region<'_, Fr>,
+    column: Column<Advice>,
+    offset: usize,
+    value: Option<Fr>,
+) -> FVar {
+    let val = value.map_or(Value::unknown(), Value::known);
+    let cell = region.assign_advice(column, offset, val).cell();
+    FVar { cell, value }
 }
 
 /// A pending range check: `value + offset ∈ [0, 2^bits)`, with `value` copied from `cell`.

@@ -49,6 +49,32 @@ pub fn rows_for(n: usize) -> usize {
     n.div_ceil(PER_ROW)
 }
 
+/// The Relu relation on `(x, b, y, z)`, without selector: `b` boolean, `y = b·x`,
+/// `z = b·x + (1 − b)(−x − 1)`; the caller range-checks `z`. Also used inline by the
+/// attribution score rows.
+pub(crate) fn constraints(
+    x: Expression<Fr>,
+    b: Expression<Fr>,
+    y: Expression<Fr>,
+    z: Expression<Fr>,
+) -> [(&'static str, Expression<Fr>); 3] {
+    let one = || Expression::Constant(Fr::one());
+    [
+        ("b boolean", b.clone() * (one() - b.clone())),
+        ("y = b·x", y - b.clone() * x.clone()),
+        (
+            "z = b·x + (1-b)(-x-1)",
+            z - (b.clone() * x.clone() - (one() - b) * (x + one())),
+        ),
+    ]
+}
+
+/// The witness `(y, z)` of [`constraints`] for input `x` and branch bit `b`
+/// (`b = [x ≥ 0]` when honest).
+pub(crate) fn witness(x: i64, b: i64) -> (i64, i64) {
+    (b * x, if b == 1 { x } else { -x - 1 })
+}
+
 /// Bits of the sign range check for inputs bounded by `bound`.
 pub fn range_bits(bound: i64) -> u32 {
     bits_for(i128::from(bound))
@@ -65,27 +91,13 @@ impl ReluChip {
         let q = meta.selector();
         meta.create_gate("relu", |m| {
             let q = m.query_selector(q);
-            let one = Expression::Constant(Fr::one());
             let mut out: Vec<(String, Expression<Fr>)> = Vec::new();
             for s in 0..PER_ROW {
-                let a = |i: usize| cols.lanes[4 * s + i];
-                let x = m.query_advice(a(0), Rotation::cur());
-                let b = m.query_advice(a(1), Rotation::cur());
-                let y = m.query_advice(a(2), Rotation::cur());
-                let z = m.query_advice(a(3), Rotation::cur());
-                out.push((
-                    format!("b boolean [{s}]"),
-                    q.clone() * b.clone() * (one.clone() - b.clone()),
-                ));
-                out.push((
-                    format!("y = b·x [{s}]"),
-                    q.clone() * (y - b.clone() * x.clone()),
-                ));
-                out.push((
-                    format!("z = b·x + (1-b)(-x-1) [{s}]"),
-                    q.clone()
-                        * (z - (b.clone() * x.clone() - (one.clone() - b) * (x + one.clone()))),
-                ));
+                let [x, b, y, z] =
+                    std::array::from_fn(|i| m.query_advice(cols.lanes[4 * s + i], Rotation::cur()));
+                for (name, c) in constraints(x, b, y, z) {
+                    out.push((format!("{name} [{s}]"), q.clone() * c));
+                }
             }
             out
         });
@@ -127,9 +139,9 @@ impl ReluInstructions for ReluChip {
                     b = b.map(|b| 1 - b);
                 }
                 assign(region, a(1), row, b, None);
-                let y = assign(region, a(2), row, x.value.zip(b).map(|(x, b)| b * x), None);
-                let z_val = x.value.zip(b).map(|(x, b)| if b == 1 { x } else { -x - 1 });
-                let z = assign(region, a(3), row, z_val, None);
+                let yz = x.value.zip(b).map(|(x, b)| witness(x, b));
+                let y = assign(region, a(2), row, yz.map(|w| w.0), None);
+                let z = assign(region, a(3), row, yz.map(|w| w.1), None);
                 reqs.push(RangeRequest {
                     var: z,
                     offset: 0,

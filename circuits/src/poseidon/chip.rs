@@ -26,13 +26,13 @@
 //! non-absorbing full rows) is zero. The mask is a fixed column, so the length sits in fixed
 //! cells and the initial capacity, as in the native [`super::hash`].
 
-use halo2_proofs::circuit::{Region, Value};
+use halo2_proofs::circuit::Region;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector, VirtualCells};
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 
 use super::{constants, initial_state, FULL_ROUNDS, PARTIAL_ROUNDS, RATE, WIDTH};
-use crate::chips::{Columns, FVar, LANES};
+use crate::chips::{assign_fe, Columns, FVar, LANES};
 
 /// Rounds of one permutation.
 pub const ROUNDS: usize = FULL_ROUNDS + PARTIAL_ROUNDS;
@@ -304,8 +304,7 @@ impl PoseidonChip {
         let known = message.iter().all(|m| m.value.is_some());
         let mut state: Option<[Fr; WIDTH]> = known.then_some(init);
         let put = |region: &mut Region<'_, Fr>, col: usize, row: usize, v: Option<Fr>| {
-            let val = v.map_or(Value::unknown(), Value::known);
-            region.assign_advice(cols.lanes[col], row, val).cell()
+            assign_fe(region, cols.lanes[col], row, v).cell
         };
         let chunks: Vec<&[FVar]> = if message.is_empty() {
             vec![&[]]
