@@ -44,9 +44,10 @@ pub struct Srs {
 impl Srs {
     /// The dev SRS of size `2^k` from [`DEV_SEED`]. **Insecure**: for tests and demos only.
     /// Every `k` shares the same secret, so a dev SRS downsized from a larger one is identical.
+    /// The points are those `ParamsKZG::setup` makes from the seed, computed faster.
     pub fn dev(k: u32) -> Self {
         Self {
-            params: ParamsKZG::setup(k, ChaCha20Rng::from_seed(DEV_SEED)),
+            params: crate::dev_srs::params(k, ChaCha20Rng::from_seed(DEV_SEED)),
             insecure: true,
         }
     }
