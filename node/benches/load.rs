@@ -104,7 +104,9 @@ fn main() {
         {
             use sqlx::Connection;
             sqlx::any::install_default_drivers();
-            let mut conn = sqlx::AnyConnection::connect(&db).await.expect("connect");
+            let mut conn = sqlx::AnyConnection::connect(&format!("{db}?mode=rwc"))
+                .await
+                .expect("connect");
             sqlx::query("UPDATE jobs SET state = 'failed', error = 'bench: submit path only' WHERE state = 'queued'")
                 .execute(&mut conn)
                 .await

@@ -58,7 +58,8 @@ async fn proves_a_submitted_job_and_serves_a_proof_that_verifies() {
     let instances = p["public_instances"].as_array().expect("instances");
     assert!(!instances.is_empty());
     let calldata = p["calldata"].as_str().expect("calldata");
-    let proof_bytes = hex_len(p["proof"]["bytes"].as_str().unwrap_or_default());
+    let proof_bytes = hex_len(p["proof"]["proof"].as_str().unwrap_or_default());
+    assert!(proof_bytes > 0);
     assert_eq!(
         (calldata.len() - 2) / 2,
         32 * instances.len() + proof_bytes,
@@ -126,7 +127,7 @@ async fn idempotency_key_returns_the_same_job_and_refuses_another_body() {
         node,
         c,
         model,
-        ..
+        tmp: _tmp,
     } = fixture(None, &["--workers", "0"]).await;
     let body = json!({"model": model, "input": sample_input()});
     let send = |body: Value, idem: &'static str| {
@@ -137,11 +138,11 @@ async fn idempotency_key_returns_the_same_job_and_refuses_another_body() {
             .send()
     };
     let a = send(body.clone(), "order-1").await.expect("first");
-    assert_eq!(a.status(), 202);
+    assert_eq!(a.status(), 202, "{}", node.proc.log_text());
     assert!(a.headers().get("idempotent-replayed").is_none());
     let a: Value = a.json().await.expect("JSON");
     let b = send(body.clone(), "order-1").await.expect("retry");
-    assert_eq!(b.status(), 202);
+    assert_eq!(b.status(), 202, "{}", node.proc.log_text());
     assert_eq!(b.headers()["idempotent-replayed"], "true");
     let b: Value = b.json().await.expect("JSON");
     assert_eq!(a["id"], b["id"], "a retry returns the first job");

@@ -22,7 +22,7 @@ async fn bad_requests_get_json_errors_and_write_nothing() {
         node,
         c,
         model,
-        ..
+        tmp: _tmp,
     } = fixture(None, &["--workers", "0", "--max-body-bytes", "16384"]).await;
     let jobs = format!("{}/v1/jobs", node.url);
     let post = |body: String| {

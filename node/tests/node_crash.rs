@@ -109,7 +109,7 @@ async fn job_that_keeps_failing_ends_failed_with_its_reason() {
         node,
         c,
         model,
-        ..
+        tmp: _tmp,
     } = fixture(None, &["--max-attempts", "2"]).await;
     // Far outside the calibrated input range: the runtime refuses it at proving time.
     let r = c

@@ -227,7 +227,8 @@ pub async fn wait_model(c: &reqwest::Client, url: &str, id: &str) -> Value {
 }
 
 /// A node on a fresh job store (`db`, else an SQLite file in `tmp`) with an API key and the
-/// fixture model mlp_small uploaded and set up.
+/// fixture model mlp_small uploaded and set up. Bind `tmp` when destructuring: it holds the
+/// SQLite file and the node's data, deleted when it is dropped.
 pub struct Fixture {
     pub tmp: tempfile::TempDir,
     pub db: String,
@@ -339,7 +340,13 @@ pub async fn wait_all_done(
 pub async fn count(db: &str, sql: &str) -> i64 {
     use sqlx::{Connection, Row};
     sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(db).await.expect("connect");
+    // The same URL the node opens (it adds mode=rwc to bare SQLite URLs).
+    let url = if db.starts_with("sqlite:") && !db.contains('?') {
+        format!("{db}?mode=rwc")
+    } else {
+        db.to_string()
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_one(&mut conn)
         .await
