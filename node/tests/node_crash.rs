@@ -74,7 +74,7 @@ async fn prover_finishes_its_job_on_sigterm() {
         c,
         model,
     } = fixture(None, &["--workers", "0"]).await;
-    let ids = vec![
+    let ids = [
         submit(&c, &node.url, &key, &model).await,
         submit(&c, &node.url, &key, &model).await,
     ];
