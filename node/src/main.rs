@@ -5,6 +5,7 @@
 
 mod artifacts;
 mod commands;
+mod node;
 mod output;
 mod proven;
 mod reward_report;
@@ -46,6 +47,10 @@ enum Command {
     Datanet(commands::datanet::Args),
     /// Attribute a prediction to the top-k entries of an index natively, or read it from a proof (--proof), and preview the reward split.
     Attribute(commands::attribute::Args),
+    /// Run the REST node (API + job store + embedded prover worker), or manage its API keys.
+    Node(commands::node::Args),
+    /// Run a prover node: worker loops claiming jobs from the node's job store.
+    Prover(commands::prover::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +74,8 @@ fn main() -> ExitCode {
         Command::EvmCalldata(args) => commands::evm::run_calldata(&args, &out),
         Command::Datanet(args) => commands::datanet::run(&args, &out),
         Command::Attribute(args) => commands::attribute::run(&args, &out),
+        Command::Node(args) => commands::node::run(&args, &out),
+        Command::Prover(args) => commands::prover::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -103,6 +103,15 @@ pub fn html(split: &RewardSplit, title: &str) -> String {
     )
 }
 
+/// The report as HTML (`html`) or a bare SVG document.
+pub fn document(split: &RewardSplit, title: &str, html: bool) -> String {
+    if html {
+        self::html(split, title)
+    } else {
+        svg(split, title)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

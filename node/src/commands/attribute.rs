@@ -181,12 +181,10 @@ fn write_report(path: &std::path::Path, reward: &RewardSplit, title: &str) -> an
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
-    let doc = if is_html {
-        reward_report::html(reward, title)
-    } else {
-        reward_report::svg(reward, title)
-    };
-    write_bytes(path, doc.as_bytes())
+    write_bytes(
+        path,
+        reward_report::document(reward, title, is_html).as_bytes(),
+    )
 }
 
 /// The reward split as a text table.
@@ -228,6 +226,21 @@ struct ProofReport {
     report: Option<String>,
 }
 
+/// Splits `fee` over the top-k a verified proof publishes — exactly what a reward contract
+/// would pay for it.
+pub fn split_proven(
+    attribution: &ProvenAttribution,
+    fee: u128,
+    shares: &RewardShares,
+) -> anyhow::Result<RewardSplit> {
+    let top: Vec<(Address, i128)> = attribution
+        .top
+        .iter()
+        .map(|e| Ok((e.contributor, i128::try_from(e.score)?)))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(split(fee, shares, &top)?)
+}
+
 /// `poa attribute --proof`: verify the proof against the folder's keys, then split the fee over
 /// the top-k its public instances publish — exactly what a reward contract would pay.
 fn from_proof(args: &Args, proof_path: &std::path::Path, out: &Output) -> anyhow::Result<()> {
@@ -238,17 +251,12 @@ fn from_proof(args: &Args, proof_path: &std::path::Path, out: &Output) -> anyhow
             proof_path.display()
         )
     })?;
-    let top: Vec<(Address, i128)> = attribution
-        .top
-        .iter()
-        .map(|e| Ok((e.contributor, i128::try_from(e.score)?)))
-        .collect::<anyhow::Result<_>>()?;
-    let reward = split(args.fee, &args.shares, &top)?;
+    let reward = split_proven(&attribution, args.fee, &args.shares)?;
     if let Some(path) = &args.report {
         let title = format!(
             "Reward preview from proof {}: top-{}",
             proof_path.display(),
-            top.len()
+            attribution.top.len()
         );
         write_report(path, &reward, &title)?;
     }

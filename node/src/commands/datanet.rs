@@ -369,8 +369,9 @@ fn seal(store: &mut FileStore, a: &SealArgs, out: &Output) -> anyhow::Result<()>
     })
 }
 
+/// One version of a datanet in `poa datanet show` and the node's `GET /v1/datanets/{id}`.
 #[derive(Serialize)]
-struct VersionSummary {
+pub struct VersionSummary {
     version: u32,
     sealed: bool,
     root: Option<Root>,
@@ -381,7 +382,7 @@ struct VersionSummary {
 }
 
 impl VersionSummary {
-    fn of(v: &Version) -> Self {
+    pub fn of(v: &Version) -> Self {
         let mut contributors = BTreeMap::new();
         for c in &v.contributions {
             *contributors.entry(c.contributor).or_insert(0) += 1;

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use poa_circuits::{Fr, InstanceLayout, Request};
+use poa_circuits::{AttributionSetup, Fr, InstanceLayout, Request};
 use poa_prover::artifact::fr_to_hex;
-use poa_prover::{prove, prove_attributed, verify, ProvingKey};
+use poa_prover::{prove, prove_attributed, verify, Proof, ProvingKey, Srs};
+use poa_runtime::attribution::AttributionIndex;
 use poa_runtime::datanet::Address;
 use poa_runtime::{parse_inputs, tensor::numel};
 use serde::Serialize;
@@ -110,45 +111,84 @@ pub fn text(r: &ProveResult) -> String {
     )
 }
 
-/// Proves the first sample of `input` with the keys in `dir` and writes the proof to `dest`.
-/// Attribution keys (`poa setup --index`) need the `request` the proof answers; inference keys
-/// refuse one.
-pub fn prove_file(
-    dir: &Path,
-    input: &Path,
-    dest: &Path,
-    request: Option<Request>,
-    index: Option<poa_runtime::attribution::AttributionIndex>,
-    out: &Output,
-) -> anyhow::Result<ProveResult> {
-    let compiled = Compiled::load(dir)?;
-    let q = &compiled.qmodel;
-    let text =
-        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
-    let samples = parse_inputs(&text, numel(&q.input().shape))
-        .with_context(|| format!("parsing {}", input.display()))?;
-    let trace = q.run(&samples[0]).context("running sample 0")?;
+/// A model folder's keys and circuit inputs loaded into memory once: what `poa prove` loads per
+/// run and what a prover node keeps per model (loading the pk dominates small proofs).
+pub struct LoadedKeys {
+    /// The model folder.
+    pub dir: PathBuf,
+    /// Its compiled model.
+    pub compiled: Compiled,
+    /// The SRS `poa setup` left there.
+    pub srs: Srs,
+    /// The proving key.
+    pub pk: ProvingKey,
+    /// The attribution setup (attribution keys), re-checked against the model.
+    pub attribution: Option<AttributionSetup>,
+    /// Milliseconds loading SRS and pk.
+    pub load_ms: f64,
+}
 
-    let t = Instant::now();
-    let srs = load_srs(dir)?;
-    let pk = ProvingKey::from_file_bytes(&read_setup_file(dir, PK_FILE)?)
-        .with_context(|| format!("loading {}", dir.join(PK_FILE).display()))?;
-    let load_ms = ms_since(t);
-    let vis = pk.id().visibility;
-    if pk.is_insecure() {
-        out.warn(INSECURE_WARNING);
+impl LoadedKeys {
+    /// Loads `dir`'s model, SRS, pk and attribution setup (`index` replaces the stored index:
+    /// see [`load_attribution`]).
+    pub fn load(dir: &Path, index: Option<AttributionIndex>) -> anyhow::Result<Self> {
+        let compiled = Compiled::load(dir)?;
+        let t = Instant::now();
+        let srs = load_srs(dir)?;
+        let pk = ProvingKey::from_file_bytes(&read_setup_file(dir, PK_FILE)?)
+            .with_context(|| format!("loading {}", dir.join(PK_FILE).display()))?;
+        let load_ms = ms_since(t);
+        let attribution = load_attribution(dir, &compiled.qmodel, index)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            compiled,
+            srs,
+            pk,
+            attribution,
+            load_ms,
+        })
     }
 
+    /// Values per input sample.
+    pub fn input_len(&self) -> usize {
+        numel(&self.compiled.qmodel.input().shape)
+    }
+}
+
+/// A natively verified proof and what it publishes.
+pub struct Proven {
+    /// The proof (verified against the pk's verifying key).
+    pub proof: Proof,
+    /// Raw integer output (public).
+    pub output_q: Vec<i64>,
+    /// Milliseconds of proving.
+    pub prove_ms: f64,
+    /// Milliseconds of the native check.
+    pub verify_ms: f64,
+    /// The public Poseidon commitment to the input (`hashed` inputs), 0x-hex big-endian.
+    pub input_commitment: Option<String>,
+    /// The attribution the proof publishes (attribution keys).
+    pub attribution: Option<ProvenAttribution>,
+}
+
+/// Runs the model on `sample`, proves it with `keys` and verifies the proof natively. Attribution
+/// keys need the `request` the proof answers; inference keys refuse one.
+pub fn prove_sample(
+    keys: &LoadedKeys,
+    sample: &[f32],
+    request: Option<Request>,
+) -> anyhow::Result<Proven> {
+    let (dir, q, pk) = (&keys.dir, &keys.compiled.qmodel, &keys.pk);
+    let trace = q.run(sample).context("running the sample")?;
+    let vis = pk.id().visibility;
     let t = Instant::now();
-    let spinner = out.spinner("proving");
-    let attribution = load_attribution(dir, q, index)?;
-    let layout = match &attribution {
+    let layout = match &keys.attribution {
         Some(a) if pk.id().attributed => InstanceLayout::attributed(q, &vis, a.k()),
         _ => InstanceLayout::of(q, &vis),
     };
-    let proof = match (pk.id().attributed, attribution, request) {
+    let proof = match (pk.id().attributed, &keys.attribution, request) {
         (true, Some(setup), Some(request)) => {
-            prove_attributed(&srs, &pk, q, &trace, setup, request)?
+            prove_attributed(&keys.srs, pk, q, &trace, setup.clone(), request)?
         }
         (true, None, _) => anyhow::bail!(
             "{} has attribution keys but no {ATTRIBUTION_FILE}; rerun `poa setup --index`",
@@ -162,32 +202,62 @@ pub fn prove_file(
             "the keys in {} prove inference only: --nonce/--prover need `poa setup --index`",
             dir.display()
         ),
-        (false, _, None) => prove(&srs, &pk, q, &trace)?,
+        (false, _, None) => prove(&keys.srs, pk, q, &trace)?,
     };
-    spinner.finish_and_clear();
     let prove_ms = ms_since(t);
-
     let t = Instant::now();
-    verify(&srs, &pk.verifying_key(), &proof)
+    verify(&keys.srs, &pk.verifying_key(), &proof)
         .context("the fresh proof failed native verification; nothing written")?;
     let verify_ms = ms_since(t);
-    write_bytes(dest, proof.to_json().as_bytes())?;
-    Ok(ProveResult {
-        proof_file: dest.to_path_buf(),
+    Ok(Proven {
         output_q: trace.output().data.clone(),
-        load_ms,
         prove_ms,
         verify_ms,
-        proof_bytes: proof.bytes.len(),
-        instances: proof.instances.len(),
-        input_visibility: vis.input.to_string(),
         input_commitment: layout
             .input_commitment
             .map(|row| fr_to_hex(&proof.instances[row])),
-        insecure_srs: proof.insecure_srs,
         attribution: layout
             .attribution
             .map(|a| ProvenAttribution::decode(&proof.instances, a.k))
             .transpose()?,
+        proof,
+    })
+}
+
+/// Proves the first sample of `input` with the keys in `dir` and writes the proof to `dest`.
+/// Attribution keys (`poa setup --index`) need the `request` the proof answers; inference keys
+/// refuse one.
+pub fn prove_file(
+    dir: &Path,
+    input: &Path,
+    dest: &Path,
+    request: Option<Request>,
+    index: Option<AttributionIndex>,
+    out: &Output,
+) -> anyhow::Result<ProveResult> {
+    let keys = LoadedKeys::load(dir, index)?;
+    let text =
+        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
+    let samples = parse_inputs(&text, keys.input_len())
+        .with_context(|| format!("parsing {}", input.display()))?;
+    if keys.pk.is_insecure() {
+        out.warn(INSECURE_WARNING);
+    }
+    let spinner = out.spinner("proving");
+    let p = prove_sample(&keys, &samples[0], request)?;
+    spinner.finish_and_clear();
+    write_bytes(dest, p.proof.to_json().as_bytes())?;
+    Ok(ProveResult {
+        proof_file: dest.to_path_buf(),
+        output_q: p.output_q,
+        load_ms: keys.load_ms,
+        prove_ms: p.prove_ms,
+        verify_ms: p.verify_ms,
+        proof_bytes: p.proof.bytes.len(),
+        instances: p.proof.instances.len(),
+        input_visibility: keys.pk.id().visibility.input.to_string(),
+        input_commitment: p.input_commitment,
+        insecure_srs: p.proof.insecure_srs,
+        attribution: p.attribution,
     })
 }

@@ -1,0 +1,344 @@
+//! The REST node end to end on a real server (127.0.0.1) and a real SQLite job store: upload the
+//! fixture model, submit jobs, the embedded worker proves them through poa-prover, and the proof,
+//! calldata, attribution report, idempotency, OpenAPI document and metrics are checked.
+
+mod common;
+mod node_common;
+
+use std::time::Duration;
+
+use node_common::*;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn proves_a_submitted_job_and_serves_a_proof_that_verifies() {
+    let Fixture {
+        tmp,
+        key,
+        node,
+        c,
+        model,
+        ..
+    } = fixture(None, &[]).await;
+
+    let m: Value = c
+        .get(format!("{}/v1/models/{model}", node.url))
+        .send()
+        .await
+        .expect("get model")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(m["input_len"], 64);
+    assert!(m["commitment"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(m["circuit"]["k"].as_u64().is_some_and(|k| k > 0), "{m}");
+    assert_eq!(m["insecure_srs"], true);
+    assert_eq!(m["verifier_address"], Value::Null);
+
+    let id = submit(&c, &node.url, &key, &model).await;
+    let done = wait_all_done(
+        &c,
+        &node.url,
+        std::slice::from_ref(&id),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(done[0]["state"], "proved", "{}", done[0]);
+    assert_eq!(done[0]["progress"], 100);
+    assert_eq!(done[0]["attempts"], 1);
+
+    let p: Value = c
+        .get(format!("{}/v1/jobs/{id}/proof", node.url))
+        .send()
+        .await
+        .expect("proof")
+        .json()
+        .await
+        .expect("JSON");
+    let instances = p["public_instances"].as_array().expect("instances");
+    assert!(!instances.is_empty());
+    let calldata = p["calldata"].as_str().expect("calldata");
+    let proof_bytes = hex_len(p["proof"]["proof"].as_str().unwrap_or_default());
+    assert!(proof_bytes > 0);
+    assert_eq!(
+        (calldata.len() - 2) / 2,
+        32 * instances.len() + proof_bytes,
+        "calldata = 32-byte instances ‖ proof"
+    );
+
+    // The served proof verifies with the CLI against the model folder the node set up.
+    let file = tmp.path().join("proof.json");
+    std::fs::write(&file, p["proof"].to_string()).expect("write proof");
+    let out = poa()
+        .arg("verify")
+        .arg(node.data.join("models").join(&model))
+        .arg(&file)
+        .output()
+        .expect("poa verify");
+    assert!(
+        out.status.success(),
+        "poa verify rejected the served proof: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Inference-only proofs publish no attribution.
+    let r = c
+        .get(format!("{}/v1/jobs/{id}/report", node.url))
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(r.status(), 409);
+    let e: Value = r.json().await.expect("JSON");
+    assert_eq!(e["code"], "no_attribution");
+
+    let metrics = c
+        .get(format!("{}/metrics", node.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("poa_jobs{state=\"proved\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("poa_jobs{state=\"queued\"} 0"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("poa_prove_seconds_count 1"), "{metrics}");
+    assert!(
+        metrics.contains("poa_prove_seconds_bucket{le=\"+Inf\"} 1"),
+        "{metrics}"
+    );
+}
+
+fn hex_len(s: &str) -> usize {
+    s.trim_start_matches("0x").len() / 2
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_same_job_and_refuses_another_body() {
+    // No embedded worker: this test is about the submit path only.
+    let Fixture {
+        db,
+        key,
+        node,
+        c,
+        model,
+        tmp: _tmp,
+    } = fixture(None, &["--workers", "0"]).await;
+    let body = json!({"model": model, "input": sample_input()});
+    let send = |body: Value, idem: &'static str| {
+        c.post(format!("{}/v1/jobs", node.url))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", idem)
+            .json(&body)
+            .send()
+    };
+    let a = send(body.clone(), "order-1").await.expect("first");
+    assert_eq!(a.status(), 202, "{}", node.proc.log_text());
+    assert!(a.headers().get("idempotent-replayed").is_none());
+    let a: Value = a.json().await.expect("JSON");
+    let b = send(body.clone(), "order-1").await.expect("retry");
+    assert_eq!(b.status(), 202, "{}", node.proc.log_text());
+    assert_eq!(b.headers()["idempotent-replayed"], "true");
+    let b: Value = b.json().await.expect("JSON");
+    assert_eq!(a["id"], b["id"], "a retry returns the first job");
+
+    let mut other = body.clone();
+    other["input"][0] = json!(0.5);
+    let r = send(other, "order-1").await.expect("reuse");
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.expect("JSON");
+    assert_eq!(e["code"], "idempotency_key_reused");
+
+    let d: Value = send(body, "order-2")
+        .await
+        .expect("new key")
+        .json()
+        .await
+        .expect("JSON");
+    assert_ne!(d["id"], a["id"]);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM jobs").await, 2);
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_route_and_health_answers() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = sqlite_url(tmp.path());
+    let node = start_node(&db, &tmp.path().join("data"), &["--workers", "0"]);
+    let c = client();
+    let doc: Value = c
+        .get(format!("{}/v1/openapi.json", node.url))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("JSON");
+    let paths = doc["paths"].as_object().expect("paths");
+    for p in [
+        "/v1/jobs",
+        "/v1/jobs/{id}",
+        "/v1/jobs/{id}/proof",
+        "/v1/jobs/{id}/report",
+        "/v1/models",
+        "/v1/models/{id}",
+        "/v1/datanets",
+        "/v1/datanets/{id}",
+        "/v1/datanets/{id}/contributions",
+        "/v1/datanets/{id}/contributions/batch",
+        "/v1/datanets/{id}/seal",
+        "/v1/datanets/{id}/versions/{version}",
+        "/v1/health",
+        "/v1/ready",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(p), "openapi.json lacks {p}");
+    }
+    assert!(doc["components"]["schemas"]["SubmitJob"].is_object());
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    for p in ["/v1/health", "/v1/ready"] {
+        let r = c.get(format!("{}{p}", node.url)).send().await.expect(p);
+        assert_eq!(r.status(), 200, "{p}");
+    }
+}
+
+/// Attribution end to end over HTTP: a datanet built through the API (batch add, seal), a model
+/// set up over its sealed version, a job with a nonce proved by a worker with a prover address,
+/// and the report read from the proof.
+#[tokio::test]
+async fn attribution_job_report_splits_the_fee_over_the_proven_top_k() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = sqlite_url(tmp.path());
+    let key = create_key(&db);
+    let prover = "0x00000000000000000000000000000000000000b0";
+    let node = start_node(&db, &tmp.path().join("data"), &["--prover-address", prover]);
+    let c = client();
+    let d: Value = c
+        .post(format!("{}/v1/datanets", node.url))
+        .bearer_auth(&key)
+        .json(&json!({"name": "digits small", "curator": "0x00000000000000000000000000000000000000c0", "input_len": 64, "classes": 10}))
+        .send()
+        .await
+        .expect("create datanet")
+        .json()
+        .await
+        .expect("JSON");
+    let dn = d["id"].as_str().expect("id").to_string();
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("datanet/digits.json")).expect("fixture"),
+    )
+    .expect("JSON");
+    let entries: Vec<Value> = file["entries"].as_array().expect("entries")[..48]
+        .iter()
+        .map(|e| json!({"contributor": e["contributor"], "sample": e["sample"], "label": e["label"]}))
+        .collect();
+    let b: Value = c
+        .post(format!("{}/v1/datanets/{dn}/contributions/batch", node.url))
+        .bearer_auth(&key)
+        .json(&json!({ "entries": entries }))
+        .send()
+        .await
+        .expect("batch")
+        .json()
+        .await
+        .expect("JSON");
+    let accepted = b["accepted"].as_array().expect("accepted").len();
+    assert!(accepted >= 40, "{b}");
+    let s: Value = c
+        .post(format!("{}/v1/datanets/{dn}/seal", node.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("seal")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(s["version"], 1);
+    assert_eq!(s["entries"], accepted);
+    let v: Value = c
+        .get(format!("{}/v1/datanets/{dn}/versions/1", node.url))
+        .send()
+        .await
+        .expect("entries")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(v["root"], s["root"]);
+    assert_eq!(v["entries"].as_array().map(Vec::len), Some(accepted));
+
+    let model = upload_model(
+        &c,
+        &node,
+        &key,
+        "mlp_small",
+        Some(json!({"datanet": dn, "version": 1, "top_k": 4})),
+    )
+    .await;
+    let r = c
+        .post(format!("{}/v1/jobs", node.url))
+        .bearer_auth(&key)
+        .json(&json!({"model": model, "input": sample_input(), "datanet": dn, "datanet_version": 1, "nonce": "7"}))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    let id = r.json::<Value>().await.expect("JSON")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let done = wait_all_done(
+        &c,
+        &node.url,
+        std::slice::from_ref(&id),
+        Duration::from_secs(300),
+    )
+    .await;
+    assert_eq!(done[0]["state"], "proved", "{}", done[0]);
+
+    let fee: u128 = 1_000_000_000_000_000_000;
+    let rep: Value = c
+        .get(format!("{}/v1/jobs/{id}/report?fee={fee}", node.url))
+        .send()
+        .await
+        .expect("report")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(rep["attribution"]["nonce"], "7");
+    assert_eq!(rep["attribution"]["prover"], prover);
+    assert_eq!(rep["attribution"]["top"].as_array().map(Vec::len), Some(4));
+    let w = &rep["reward"];
+    assert_eq!(
+        common::paid_out(w),
+        fee,
+        "the split pays out exactly the fee: {w}"
+    );
+
+    let svg = c
+        .get(format!("{}/v1/jobs/{id}/report?format=svg", node.url))
+        .send()
+        .await
+        .expect("svg");
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().await.expect("text").starts_with("<svg"));
+    let bad = c
+        .get(format!("{}/v1/jobs/{id}/report?format=pdf", node.url))
+        .send()
+        .await
+        .expect("bad format");
+    assert_eq!(bad.status(), 400);
+
+    // A job for another datanet version is refused up front.
+    let r = c
+        .post(format!("{}/v1/jobs", node.url))
+        .bearer_auth(&key)
+        .json(&json!({"model": model, "input": sample_input(), "datanet": dn, "datanet_version": 2, "nonce": "8"}))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(r.status(), 422);
+}
