@@ -17,7 +17,10 @@ use std::borrow::Cow;
 
 use alloy::contract::Error as CallError;
 use alloy::primitives::{Address, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::fillers::{
+    ChainIdFiller, GasFiller, JoinFill, NonceFiller, SimpleNonceManager,
+};
+use alloy::providers::{DynProvider, Identity, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use halo2curves::ff::PrimeField;
@@ -52,11 +55,27 @@ fn rpc_url(url: &str) -> Result<alloy::transports::http::reqwest::Url> {
     })
 }
 
+type Fillers = JoinFill<
+    JoinFill<JoinFill<Identity, GasFiller>, NonceFiller<SimpleNonceManager>>,
+    ChainIdFiller,
+>;
+
+/// alloy's recommended fillers, but with the nonce read from the node for every transaction: the
+/// default cached nonce manager counts a nonce for a transaction whose gas estimation reverted
+/// (never sent), and every later transaction of the account then waits forever behind the gap.
+fn builder() -> ProviderBuilder<Identity, Fillers> {
+    ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
+}
+
 impl Chain {
     /// Connects to `url` with transactions signed by `signer`.
     pub fn connect(url: &str, signer: PrivateKeySigner) -> Result<Self> {
         let from = signer.address();
-        let provider = ProviderBuilder::new()
+        let provider = builder()
             .wallet(signer)
             .connect_http(rpc_url(url)?)
             .erased();
@@ -66,7 +85,7 @@ impl Chain {
     /// ANVIL ONLY: acts as `account` without its key — the node is told to sign for it
     /// (`anvil_impersonateAccount`) and funds it with 1 ETH for gas (`anvil_setBalance`).
     pub async fn impersonate(url: &str, account: Address) -> Result<Self> {
-        let provider = ProviderBuilder::new().connect_http(rpc_url(url)?).erased();
+        let provider = builder().connect_http(rpc_url(url)?).erased();
         let step = "impersonate";
         provider
             .raw_request::<_, ()>(Cow::Borrowed("anvil_impersonateAccount"), (account,))
