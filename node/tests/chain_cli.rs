@@ -50,7 +50,12 @@ fn attribution_model(dir: &Path) -> PathBuf {
     };
     let m = model.to_str().expect("utf-8 path");
     let fixture = fixtures().join("datanet/digits.json");
-    datanet(&["import", fixture.to_str().expect("utf-8"), "--classes", "10"]);
+    datanet(&[
+        "import",
+        fixture.to_str().expect("utf-8"),
+        "--classes",
+        "10",
+    ]);
     datanet(&["seal", "digits"]);
     datanet(&["index", m, "digits", "--version", "1"]);
     poa()
@@ -91,13 +96,30 @@ fn chain_commands_deploy_register_request_submit_and_claim() {
             .assert()
     };
 
-    let d = json(&chain(&["deploy".as_ref(), "--verifier".as_ref(), model.join("evm/Verifier.bin").as_os_str()]).success());
-    assert!(d["verifier_runtime_bytes"].as_u64().expect("size") > 0, "{d}");
+    let d = json(
+        &chain(&[
+            "deploy".as_ref(),
+            "--verifier".as_ref(),
+            model.join("evm/Verifier.bin").as_os_str(),
+        ])
+        .success(),
+    );
+    assert!(
+        d["verifier_runtime_bytes"].as_u64().expect("size") > 0,
+        "{d}"
+    );
     assert!(state.is_file());
     let r = json(&chain(&["register".as_ref(), model.as_os_str()]).success());
     assert_eq!(r["model"]["k"], 8, "{r}");
     let fee = 10u128.pow(18);
-    let q = json(&chain(&["request".as_ref(), "--fee".as_ref(), fee.to_string().as_ref()]).success());
+    let q = json(
+        &chain(&[
+            "request".as_ref(),
+            "--fee".as_ref(),
+            fee.to_string().as_ref(),
+        ])
+        .success(),
+    );
     let nonce = q["nonce"].as_str().expect("nonce").to_string();
     assert_eq!(nonce, "1", "{q}");
 
@@ -130,7 +152,9 @@ fn chain_commands_deploy_register_request_submit_and_claim() {
         .as_array()
         .expect("credits")
         .iter()
-        .filter(|c| c["account"].as_str().map(str::to_lowercase).as_deref() == Some(signer.as_str()))
+        .filter(|c| {
+            c["account"].as_str().map(str::to_lowercase).as_deref() == Some(signer.as_str())
+        })
         .map(|c| amount(&c["amount"]))
         .sum();
     assert_eq!(amount(&c["amount"]), own, "{c}");

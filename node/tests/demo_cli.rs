@@ -98,7 +98,8 @@ fn assert_on_chain_payout(v: &Value) {
         let got: u128 = payouts
             .iter()
             .filter(|p| {
-                p["account"].as_str().map(str::to_lowercase) == contributor["contributor"].as_str().map(str::to_lowercase)
+                p["account"].as_str().map(str::to_lowercase)
+                    == contributor["contributor"].as_str().map(str::to_lowercase)
             })
             .map(|p| amount(&p["amount"]))
             .sum();
@@ -110,7 +111,12 @@ fn assert_on_chain_payout(v: &Value) {
         .iter()
         .filter_map(|g| g["step"].as_str())
         .collect();
-    for step in ["deploy verifier", "openRequest", "submit (k=8)", "verifier call (estimate)"] {
+    for step in [
+        "deploy verifier",
+        "openRequest",
+        "submit (k=8)",
+        "verifier call (estimate)",
+    ] {
         assert!(gas.contains(&step), "{step} in {gas:?}");
     }
     assert!(c["verifier_runtime_bytes"].as_u64().expect("size") > 0);

@@ -2,8 +2,8 @@
 //! call it, report gas — with mainnet's contract-size limits, or without them to measure a
 //! contract that is still too large to deploy.
 
-use halo2curves::bn256::Fr;
 use alloy::primitives::Address;
+use halo2curves::bn256::Fr;
 use snark_verifier_sdk::snark_verifier::loader::evm::encode_calldata;
 
 use crate::error::{ContractsError, Result};

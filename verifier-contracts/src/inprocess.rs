@@ -55,16 +55,13 @@ impl InProcess {
             nonce: *nonce,
             ..Default::default()
         };
-        let result = self
-            .evm
-            .transact_commit(tx)
-            .map_err(|e| match kind {
-                TxKind::Create => ContractsError::Deploy(format!("{e:?}")),
-                TxKind::Call(_) => ContractsError::Reverted {
-                    step: "in-process call",
-                    reason: format!("{e:?}"),
-                },
-            })?;
+        let result = self.evm.transact_commit(tx).map_err(|e| match kind {
+            TxKind::Create => ContractsError::Deploy(format!("{e:?}")),
+            TxKind::Call(_) => ContractsError::Reverted {
+                step: "in-process call",
+                reason: format!("{e:?}"),
+            },
+        })?;
         *nonce += 1;
         Ok(result)
     }

@@ -14,9 +14,14 @@ use poa_contracts::project::{Project, CONTRACTS};
 
 /// Every function, event and error by signature and selector.
 fn surface(abi: &JsonAbi) -> BTreeSet<String> {
-    let functions = abi
-        .functions()
-        .map(|f| format!("function {} {} -> {:?}", f.signature(), f.selector(), f.outputs.iter().map(|o| o.ty.clone()).collect::<Vec<_>>()));
+    let functions = abi.functions().map(|f| {
+        format!(
+            "function {} {} -> {:?}",
+            f.signature(),
+            f.selector(),
+            f.outputs.iter().map(|o| o.ty.clone()).collect::<Vec<_>>()
+        )
+    });
     let events = abi
         .events()
         .map(|e| format!("event {} {}", e.signature(), e.selector()));
@@ -52,8 +57,7 @@ fn committed_abi_and_bindings_match_the_compiled_contracts() {
                 .expect("committed ABI parses");
         let compiled: JsonAbi = serde_json::from_value(compiled.clone()).expect("ABI parses");
         assert_eq!(
-            committed,
-            compiled,
+            committed, compiled,
             "abi/{name}.json differs from the compiled {name}: rerun with POA_BLESS=1"
         );
         assert_eq!(

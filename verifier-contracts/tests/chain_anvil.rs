@@ -13,8 +13,8 @@ use std::sync::Arc;
 use alloy::primitives::{Address as EvmAddress, U256};
 use poa_circuits::attribution::model_id;
 use poa_circuits::{
-    AttributionRows, AttributionSetup, Fr, IndexVisibility, InstanceLayout, ModelCircuit,
-    Request, Visibility,
+    AttributionRows, AttributionSetup, Fr, IndexVisibility, InstanceLayout, ModelCircuit, Request,
+    Visibility,
 };
 use poa_contracts::anvil::Anvil;
 use poa_contracts::chain::local::{
@@ -45,8 +45,8 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
     let q = compile("mlp_small");
     let vis = Visibility::default();
     let index = run_index(&q, 24);
-    let setup = AttributionSetup::new(&q, Arc::clone(&index), K, IndexVisibility::Fixed)
-        .expect("setup");
+    let setup =
+        AttributionSetup::new(&q, Arc::clone(&index), K, IndexVisibility::Fixed).expect("setup");
     let circuit = ModelCircuit::new(&q, None, vis)
         .expect("builds")
         .with_attribution(setup.clone(), None)
@@ -54,14 +54,22 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
     let srs = Srs::dev(circuit.stats().k);
     let pk = keygen_circuit(&circuit, &srs).expect("keygen");
     let vk = pk.verifying_key();
-    let verifier = solc::compile("Verifier.sol", &solidity_verifier(&srs, &vk), "Halo2Verifier")
-        .expect("solcjs compiles the verifier");
+    let verifier = solc::compile(
+        "Verifier.sol",
+        &solidity_verifier(&srs, &vk),
+        "Halo2Verifier",
+    )
+    .expect("solcjs compiles the verifier");
     let fits = verifier.runtime.len() <= MAX_RUNTIME_BYTES;
     println!(
         "verifier runtime {} B ({} the {MAX_RUNTIME_BYTES}-byte EIP-170 limit; anvil {})",
         verifier.runtime.len(),
         if fits { "within" } else { "OVER" },
-        if fits { "enforces it" } else { "runs with it lifted" }
+        if fits {
+            "enforces it"
+        } else {
+            "runs with it lifted"
+        }
     );
     let anvil = Anvil::start(fits).expect("anvil starts");
     let actors = Actors::of(&anvil).expect("dev accounts");
@@ -140,7 +148,11 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
 
     // The contract credits exactly the runtime's split of the proven top-k.
     let native = attribute(&q, &index, input, K).expect("native attribution");
-    let top: Vec<(Address, i128)> = native.top.iter().map(|a| (a.contributor, a.score)).collect();
+    let top: Vec<(Address, i128)> = native
+        .top
+        .iter()
+        .map(|a| (a.contributor, a.score))
+        .collect();
     let shares = RewardShares::new(
         u32::from(SHARES[0]),
         u32::from(SHARES[1]),
@@ -157,10 +169,22 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
             .map(|c| c.amount)
             .sum()
     };
-    assert_eq!(credited(actors.owner.address(), "owner"), U256::from(expected.owner));
-    assert_eq!(credited(actors.prover.address(), "prover"), U256::from(expected.prover));
-    assert_eq!(credited(d.treasury, "treasury"), U256::from(expected.treasury));
-    assert!(expected.dust > 0, "the odd fee leaves dust for the treasury");
+    assert_eq!(
+        credited(actors.owner.address(), "owner"),
+        U256::from(expected.owner)
+    );
+    assert_eq!(
+        credited(actors.prover.address(), "prover"),
+        U256::from(expected.prover)
+    );
+    assert_eq!(
+        credited(d.treasury, "treasury"),
+        U256::from(expected.treasury)
+    );
+    assert!(
+        expected.dust > 0,
+        "the odd fee leaves dust for the treasury"
+    );
     for c in &expected.contributors {
         assert_eq!(
             credited(evm(&c.contributor), "contributor"),
@@ -184,11 +208,15 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
     assert_eq!(total, fee);
     for (p, b) in payees.iter().zip(&before) {
         let after = rt.block_on(actors.other.balance(d, *p)).expect("balance");
-        let got = claims.iter().find(|c| c.account == *p).map_or(U256::ZERO, |c| c.amount);
+        let got = claims
+            .iter()
+            .find(|c| c.account == *p)
+            .map_or(U256::ZERO, |c| c.amount);
         assert_eq!(after - *b, got, "{p}");
     }
     assert_eq!(
-        rt.block_on(actors.other.balance(d, d.rewards)).expect("balance"),
+        rt.block_on(actors.other.balance(d, d.rewards))
+            .expect("balance"),
         U256::ZERO
     );
     assert!(claims.iter().any(|c| c.impersonated));

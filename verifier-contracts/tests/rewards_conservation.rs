@@ -13,7 +13,9 @@ use std::sync::OnceLock;
 use alloy::primitives::{keccak256, Address, U256};
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolConstructor};
-use poa_contracts::chain::bindings::{AttributionRewards, DatanetRegistry, ModelRegistry, OpenToken};
+use poa_contracts::chain::bindings::{
+    AttributionRewards, DatanetRegistry, ModelRegistry, OpenToken,
+};
 use poa_contracts::evm::Limits;
 use poa_contracts::inprocess::InProcess;
 use poa_contracts::project::{Project, TEST_ONLY_VERIFIER};
@@ -56,7 +58,11 @@ const REQUESTER: u64 = 0xb0b;
 const PROVER: u64 = 0x9900;
 
 fn code(name: &str, args: Vec<u8>) -> Vec<u8> {
-    [project().get(name).expect("compiled").bytecode.clone(), args].concat()
+    [
+        project().get(name).expect("compiled").bytecode.clone(),
+        args,
+    ]
+    .concat()
 }
 
 impl System {
@@ -111,7 +117,11 @@ impl System {
             rewards,
             verifier,
         };
-        s.call(me, datanets, DatanetRegistry::createDatanetCall { curator: me });
+        s.call(
+            me,
+            datanets,
+            DatanetRegistry::createDatanetCall { curator: me },
+        );
         s.call(
             me,
             datanets,
@@ -146,7 +156,11 @@ impl System {
     fn balance(&mut self, who: Address) -> U256 {
         // Read from an account without code (EIP-3607 refuses a contract as the sender).
         let token = self.token;
-        self.call(addr(DEPLOYER), token, OpenToken::balanceOfCall { account: who })
+        self.call(
+            addr(DEPLOYER),
+            token,
+            OpenToken::balanceOfCall { account: who },
+        )
     }
 }
 

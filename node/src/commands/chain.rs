@@ -90,7 +90,9 @@ pub struct ChainState {
 
 fn signer(key_file: Option<&Path>) -> anyhow::Result<PrivateKeySigner> {
     let key = match key_file {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
         None => std::env::var("POA_PRIVATE_KEY")
             .context("no signing key: set POA_PRIVATE_KEY or pass --key-file")?,
     };
@@ -168,7 +170,10 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
             let compiled = Compiled::load(dir)?;
             let q = &compiled.qmodel;
             let setup = load_attribution(dir, q, None)?.with_context(|| {
-                format!("{} has no attribution keys: run `poa setup --index`", dir.display())
+                format!(
+                    "{} has no attribution keys: run `poa setup --index`",
+                    dir.display()
+                )
             })?;
             let vis = compiled.settings.visibility()?;
             let d = &state.deployment;
@@ -217,7 +222,10 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         ChainCommand::Request { fee } => {
             let state = read_state(&args.state)?;
             let (Some((datanet, version)), Some(m)) = (state.datanet, state.model) else {
-                bail!("{}: no registered model; run `poa chain register`", args.state.display());
+                bail!(
+                    "{}: no registered model; run `poa chain register`",
+                    args.state.display()
+                );
             };
             let d = &state.deployment;
             let fee = U256::from(*fee);

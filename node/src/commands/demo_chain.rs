@@ -167,9 +167,18 @@ impl LocalChain {
             expected.fee
         );
         let left = self.rt.block_on(self.actors.prover.balance(d, d.rewards))?;
-        ensure!(left.is_zero(), "the rewards contract still holds {left} after every claim");
+        ensure!(
+            left.is_zero(),
+            "the rewards contract still holds {left} after every claim"
+        );
         let payouts = payouts(&submitted, &claims, proven, expected)?;
-        let gas = gas_lines(&self.registered, &self.opened, verify_gas, &submitted, &claims);
+        let gas = gas_lines(
+            &self.registered,
+            &self.opened,
+            verify_gas,
+            &submitted,
+            &claims,
+        );
         Ok(ChainStep {
             verifier_runtime_bytes: self.verifier_runtime_bytes,
             code_size_limit_lifted: self.code_size_limit_lifted,
@@ -185,7 +194,12 @@ impl LocalChain {
 }
 
 /// The model terms for `shares`.
-pub fn terms(model_id: &Fr, k: usize, num_instances: usize, shares: &RewardShares) -> anyhow::Result<ModelTerms> {
+pub fn terms(
+    model_id: &Fr,
+    k: usize,
+    num_instances: usize,
+    shares: &RewardShares,
+) -> anyhow::Result<ModelTerms> {
     let bps = |b: u32| u16::try_from(b).context("a share over 10,000 bps");
     Ok(ModelTerms {
         model_id: fr_to_u256(model_id),
@@ -368,7 +382,11 @@ pub fn text(c: &ChainStep) -> String {
             )
         })
         .collect();
-    let gas: Vec<String> = c.gas.iter().map(|g| format!("{} {}", g.step, g.gas)).collect();
+    let gas: Vec<String> = c
+        .gas
+        .iter()
+        .map(|g| format!("{} {}", g.step, g.gas))
+        .collect();
     format!(
         "submitted on-chain by {}: the verifier accepted it; nonce {} settled, {} credits; \
          every payee claimed (contributors' keys are not known here: anvil impersonated them)\n      {}\n      \

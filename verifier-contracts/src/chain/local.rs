@@ -177,7 +177,14 @@ pub async fn open_paid_request(actors: &Actors, r: &Registered, fee: U256) -> Re
     let approve_gas = actors.requester.approve(d, fee).await?;
     let (nonce, open_gas) = actors
         .requester
-        .open_request(d, r.model.model_id, r.model.adapter_id, r.datanet, r.version, fee)
+        .open_request(
+            d,
+            r.model.model_id,
+            r.model.adapter_id,
+            r.datanet,
+            r.version,
+            fee,
+        )
         .await?;
     Ok(Opened {
         nonce,

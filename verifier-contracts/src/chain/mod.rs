@@ -7,8 +7,8 @@
 //! on anvil only — the node signs for an impersonated address ([`Chain::impersonate`]), which the
 //! demo uses to claim for datanet contributors whose keys it does not hold.
 
-pub mod decimal;
 pub mod bindings;
+pub mod decimal;
 pub mod deploy;
 pub mod local;
 pub mod ops;
@@ -23,8 +23,8 @@ use alloy::providers::fillers::{
 use alloy::providers::{DynProvider, Identity, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
-use halo2curves::ff::PrimeField;
 use halo2curves::bn256::Fr;
+use halo2curves::ff::PrimeField;
 
 use crate::error::{ContractsError, Result};
 use bindings::{AttributionRewards, DatanetRegistry, ModelRegistry, OpenToken};

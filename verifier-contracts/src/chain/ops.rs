@@ -252,7 +252,12 @@ impl Chain {
 
     /// Gas of calling the verifier at `verifier` directly with [`calldata`] of `instances` and
     /// `proof` (the node executes it: a rejected proof is an error).
-    pub async fn verify_gas(&self, verifier: Address, instances: &[Fr], proof: &[u8]) -> Result<Gas> {
+    pub async fn verify_gas(
+        &self,
+        verifier: Address,
+        instances: &[Fr],
+        proof: &[u8],
+    ) -> Result<Gas> {
         let tx = TransactionRequest {
             from: Some(self.address()),
             to: Some(TxKind::Call(verifier)),
