@@ -8,7 +8,7 @@ use alloy::sol_types::SolConstructor;
 use serde::{Deserialize, Serialize};
 
 use super::bindings::{AttributionRewards, ModelRegistry, OpenToken};
-use super::{call_err, chain_err, mined, Chain, Gas};
+use super::{chain_err, confirmed, Chain, Gas};
 use crate::error::{ContractsError, Result};
 use crate::project::Project;
 
@@ -127,16 +127,9 @@ pub async fn deploy(
 
 /// Sends a contract creation; returns the new address and the gas used.
 async fn create(chain: &Chain, step: &'static str, code: Vec<u8>) -> Result<(Address, Gas)> {
-    let pending = RawCallBuilder::new_raw_deploy(chain.provider().clone(), code.into())
-        .from(chain.address())
-        .send()
-        .await
-        .map_err(|e| call_err(step, e))?;
-    let receipt = pending
-        .get_receipt()
-        .await
-        .map_err(|e| chain_err(step, e))?;
-    let receipt = mined(step, receipt)?;
+    let deploy = RawCallBuilder::new_raw_deploy(chain.provider().clone(), code.into())
+        .from(chain.address());
+    let receipt = confirmed(step, deploy.send().await).await?;
     let address = receipt.contract_address.ok_or(ContractsError::Chain {
         step,
         reason: "the receipt names no contract address".into(),

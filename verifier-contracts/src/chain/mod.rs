@@ -20,7 +20,10 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::fillers::{
     ChainIdFiller, GasFiller, JoinFill, NonceFiller, SimpleNonceManager,
 };
-use alloy::providers::{DynProvider, Identity, Provider, ProviderBuilder};
+use alloy::providers::network::Ethereum;
+use alloy::providers::{
+    DynProvider, Identity, PendingTransactionBuilder, Provider, ProviderBuilder,
+};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use halo2curves::bn256::Fr;
@@ -153,8 +156,17 @@ fn call_err(step: &'static str, e: CallError) -> ContractsError {
     }
 }
 
-/// The receipt of a mined transaction; an error when it reverted.
-fn mined(step: &'static str, receipt: TransactionReceipt) -> Result<TransactionReceipt> {
+/// The receipt of a sent transaction once mined; an error when it could not be sent (a revert
+/// at gas estimation, decoded) or reverted on-chain.
+async fn confirmed(
+    step: &'static str,
+    sent: std::result::Result<PendingTransactionBuilder<Ethereum>, CallError>,
+) -> Result<TransactionReceipt> {
+    let receipt = sent
+        .map_err(|e| call_err(step, e))?
+        .get_receipt()
+        .await
+        .map_err(|e| chain_err(step, e))?;
     if receipt.status() {
         Ok(receipt)
     } else {

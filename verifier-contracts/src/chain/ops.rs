@@ -7,11 +7,11 @@ use alloy::contract::SolCallBuilder;
 use alloy::primitives::{Address, Bytes, TxKind, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::{TransactionInput, TransactionReceipt, TransactionRequest};
-use alloy::sol_types::SolCall;
+use alloy::sol_types::{SolCall, SolEvent};
 use serde::{Deserialize, Serialize};
 
 use super::bindings::{AttributionRewards, DatanetRegistry, ModelRegistry, OpenToken};
-use super::{call_err, chain_err, mined, Chain, Deployment, Gas};
+use super::{call_err, confirmed, Chain, Deployment, Gas};
 use crate::error::{ContractsError, Result};
 use crate::evm::calldata;
 use halo2curves::bn256::Fr;
@@ -74,16 +74,8 @@ impl Chain {
         step: &'static str,
         call: SolCallBuilder<P, C>,
     ) -> Result<TransactionReceipt> {
-        let pending = call
-            .from(self.address())
-            .send()
-            .await
-            .map_err(|e| call_err(step, e))?;
-        let receipt = pending
-            .get_receipt()
-            .await
-            .map_err(|e| chain_err(step, e))?;
-        mined(step, receipt)
+        let call = call.from(self.address());
+        confirmed(step, call.send().await).await
     }
 
     /// Creates a datanet curated by this account; returns its id.
@@ -92,9 +84,7 @@ impl Chain {
         let r = self
             .send("createDatanet", registry.createDatanet(self.address()))
             .await?;
-        let id = r
-            .decoded_log::<DatanetRegistry::DatanetCreated>()
-            .ok_or_else(|| missing_event("createDatanet", "DatanetCreated"))?
+        let id = event::<DatanetRegistry::DatanetCreated>("createDatanet", &r)?
             .datanetId;
         Ok((id, r.gas_used))
     }
@@ -176,9 +166,7 @@ impl Chain {
                 rewards.openRequest(model_id, adapter_id, datanet, version, fee),
             )
             .await?;
-        let nonce = r
-            .decoded_log::<AttributionRewards::RequestOpened>()
-            .ok_or_else(|| missing_event("openRequest", "RequestOpened"))?
+        let nonce = event::<AttributionRewards::RequestOpened>("openRequest", &r)?
             .nonce;
         Ok((nonce, r.gas_used))
     }
@@ -197,9 +185,7 @@ impl Chain {
                 rewards.submit(Bytes::copy_from_slice(proof), instances.to_vec()),
             )
             .await?;
-        let accepted = r
-            .decoded_log::<AttributionRewards::ProofAccepted>()
-            .ok_or_else(|| missing_event("submit", "ProofAccepted"))?;
+        let accepted = event::<AttributionRewards::ProofAccepted>("submit", &r)?;
         let credits = r
             .logs()
             .iter()
@@ -225,9 +211,7 @@ impl Chain {
     pub async fn claim(&self, d: &Deployment) -> Result<(U256, Gas)> {
         let rewards = AttributionRewards::new(d.rewards, self.provider());
         let r = self.send("claim", rewards.claim()).await?;
-        let amount = r
-            .decoded_log::<AttributionRewards::Claimed>()
-            .ok_or_else(|| missing_event("claim", "Claimed"))?
+        let amount = event::<AttributionRewards::Claimed>("claim", &r)?
             .amount;
         Ok((amount, r.gas_used))
     }
@@ -271,9 +255,12 @@ impl Chain {
     }
 }
 
-fn missing_event(step: &'static str, event: &str) -> ContractsError {
-    ContractsError::Chain {
-        step,
-        reason: format!("no {event} event in the receipt"),
-    }
+/// The first `E` event in `r`'s logs.
+fn event<E: SolEvent>(step: &'static str, r: &TransactionReceipt) -> Result<E> {
+    r.decoded_log::<E>()
+        .map(|l| l.data)
+        .ok_or_else(|| ContractsError::Chain {
+            step,
+            reason: format!("no {} event in the receipt", E::SIGNATURE),
+        })
 }
