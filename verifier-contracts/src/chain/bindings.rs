@@ -6,7 +6,9 @@
 //! The generated verifier has no ABI (no selector: calldata = instances ‖ proof), so it has no
 //! binding; [`crate::chain::Chain::verify_gas`] calls it raw.
 
-#![allow(missing_docs)] // generated items mirror the Solidity NatSpec, not Rust docs
+// Generated items: they mirror the Solidity NatSpec, not Rust docs, and take one Rust argument
+// per Solidity parameter.
+#![allow(missing_docs, clippy::too_many_arguments)]
 
 use alloy::sol;
 

@@ -127,8 +127,8 @@ pub async fn deploy(
 
 /// Sends a contract creation; returns the new address and the gas used.
 async fn create(chain: &Chain, step: &'static str, code: Vec<u8>) -> Result<(Address, Gas)> {
-    let deploy = RawCallBuilder::new_raw_deploy(chain.provider().clone(), code.into())
-        .from(chain.address());
+    let deploy =
+        RawCallBuilder::new_raw_deploy(chain.provider().clone(), code.into()).from(chain.address());
     let receipt = confirmed(step, deploy.send().await).await?;
     let address = receipt.contract_address.ok_or(ContractsError::Chain {
         step,

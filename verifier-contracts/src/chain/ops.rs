@@ -84,8 +84,7 @@ impl Chain {
         let r = self
             .send("createDatanet", registry.createDatanet(self.address()))
             .await?;
-        let id = event::<DatanetRegistry::DatanetCreated>("createDatanet", &r)?
-            .datanetId;
+        let id = event::<DatanetRegistry::DatanetCreated>("createDatanet", &r)?.datanetId;
         Ok((id, r.gas_used))
     }
 
@@ -166,8 +165,7 @@ impl Chain {
                 rewards.openRequest(model_id, adapter_id, datanet, version, fee),
             )
             .await?;
-        let nonce = event::<AttributionRewards::RequestOpened>("openRequest", &r)?
-            .nonce;
+        let nonce = event::<AttributionRewards::RequestOpened>("openRequest", &r)?.nonce;
         Ok((nonce, r.gas_used))
     }
 
@@ -211,8 +209,7 @@ impl Chain {
     pub async fn claim(&self, d: &Deployment) -> Result<(U256, Gas)> {
         let rewards = AttributionRewards::new(d.rewards, self.provider());
         let r = self.send("claim", rewards.claim()).await?;
-        let amount = event::<AttributionRewards::Claimed>("claim", &r)?
-            .amount;
+        let amount = event::<AttributionRewards::Claimed>("claim", &r)?.amount;
         Ok((amount, r.gas_used))
     }
 
