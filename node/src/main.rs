@@ -1,7 +1,7 @@
 //! `poa`: the OpenPoA command line.
 //!
 //! Each subcommand is one stage of the pipeline and reads/writes named files, so any stage can
-//! be rerun on its own (compile → run → datanet → setup → prove → verify → attribute → evm-verifier).
+//! be rerun on its own (compile → run → datanet → setup → prove → verify → attribute → evm-verifier → chain).
 
 mod artifacts;
 mod commands;
@@ -45,6 +45,8 @@ enum Command {
     Demo(commands::demo::Args),
     /// Create datanets, add or import contributions, seal versions, show them.
     Datanet(commands::datanet::Args),
+    /// The contracts on a chain: deploy, register a model and datanet version, open a paid request, submit a proof, claim.
+    Chain(commands::chain::Args),
     /// Attribute a prediction to the top-k entries of an index natively, or read it from a proof (--proof), and preview the reward split.
     Attribute(commands::attribute::Args),
     /// Run the REST node (API + job store + embedded prover worker), or manage its API keys.
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Attribute(args) => commands::attribute::run(&args, &out),
         Command::Node(args) => commands::node::run(&args, &out),
         Command::Prover(args) => commands::prover::run(&args),
+        Command::Chain(args) => commands::chain::run(&args, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,8 @@
-//! The README's main command, `poa demo`, end to end: every step reports success, a second run
-//! over the same folder gives the same datanet and index roots, and `--input-visibility hashed`
-//! publishes the commitment instead of the input.
+//! The README's main command, `poa demo`, end to end: every step reports success, the proof is
+//! made for the nonce of the request opened on the local chain, the OPEN paid on-chain is exactly
+//! the split of the proof's public instances (fee in full; each top-k contributor ∝ score), a
+//! second run over the same folder gives the same datanet and index roots, and
+//! `--input-visibility hashed` publishes the commitment instead of the input.
 
 use std::path::PathBuf;
 
@@ -43,7 +45,13 @@ fn demo_runs_every_step_and_is_reproducible() {
     // The proof publishes the native top-8, and verification reads the same back.
     let proven = &v["prove"]["attribution"];
     assert_eq!(proven["predicted_class"], 7, "{proven}");
+    // The proof answers the request opened on-chain (the first nonce of a fresh chain) and
+    // names the prover that was paid.
+    let c = &v["chain"];
+    assert_eq!(proven["nonce"], c["request"]["nonce"], "{c}");
     assert_eq!(proven["nonce"], "1");
+    let lower = |x: &Value| x.as_str().map(str::to_lowercase);
+    assert_eq!(lower(&proven["prover"]), lower(&c["submitted"]["prover"]));
     let native: Vec<(String, String)> = a["attribution"]["top"]
         .as_array()
         .expect("top")
@@ -62,9 +70,60 @@ fn demo_runs_every_step_and_is_reproducible() {
     let w = &v["reward"];
     assert_eq!(paid_out(w), amount(&w["fee"]), "{w}");
 
+    assert_on_chain_payout(&v);
+
     let again = demo(tmp.path(), &[]);
     assert_eq!(again["attribution"]["datanet_root"], a["datanet_root"]);
     assert_eq!(again["attribution"]["index_root"], a["index_root"]);
+}
+
+/// The on-chain half: the fee was paid out in full by claims, every credit is the preview's
+/// amount, each top-k contributor got their share, and every step's gas is reported.
+fn assert_on_chain_payout(v: &Value) {
+    let c = &v["chain"];
+    let w = &v["reward"];
+    assert_eq!(amount(&c["paid_total"]), amount(&w["fee"]), "{c}");
+    let payouts = c["payouts"].as_array().expect("payouts");
+    let paid = |role: &str| -> u128 {
+        payouts
+            .iter()
+            .filter(|p| p["role"] == role)
+            .map(|p| amount(&p["amount"]))
+            .sum()
+    };
+    assert_eq!(paid("owner"), amount(&w["owner"]));
+    assert_eq!(paid("prover"), amount(&w["prover"]));
+    assert_eq!(paid("treasury"), amount(&w["treasury"]));
+    for contributor in w["contributors"].as_array().expect("contributors") {
+        let got: u128 = payouts
+            .iter()
+            .filter(|p| {
+                p["account"].as_str().map(str::to_lowercase)
+                    == contributor["contributor"].as_str().map(str::to_lowercase)
+            })
+            .map(|p| amount(&p["amount"]))
+            .sum();
+        assert_eq!(got, amount(&contributor["amount"]), "{contributor}");
+    }
+    let gas: Vec<&str> = c["gas"]
+        .as_array()
+        .expect("gas")
+        .iter()
+        .filter_map(|g| g["step"].as_str())
+        .collect();
+    for step in [
+        "deploy verifier",
+        "openRequest",
+        "submit (k=8)",
+        "verifier call (estimate)",
+    ] {
+        assert!(gas.contains(&step), "{step} in {gas:?}");
+    }
+    assert!(c["verifier_runtime_bytes"].as_u64().expect("size") > 0);
+    assert_eq!(
+        c["code_size_limit_lifted"],
+        c["verifier_runtime_bytes"].as_u64().expect("size") > 24_576
+    );
 }
 
 #[test]
@@ -77,4 +136,5 @@ fn demo_with_hashed_input_publishes_the_commitment() {
     assert!(v["prove"]["input_commitment"]
         .as_str()
         .is_some_and(|c| c.starts_with("0x") && c.len() == 66));
+    assert_on_chain_payout(&v);
 }

@@ -9,10 +9,25 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use alloy::signers::local::PrivateKeySigner;
 use serde_json::{json, Value};
 
 use crate::error::{ContractsError, Result};
 use crate::solc::{ensure_installed, toolchain_dir};
+
+/// Private keys of anvil's first dev accounts (its default mnemonic `test test … junk`; public
+/// knowledge, funded with 10,000 ETH on every anvil and on no real chain). [`Anvil::dev_key`]
+/// checks each against the node's own account list before use.
+const DEV_KEYS: [&str; 8] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+];
 
 /// A running anvil, killed when dropped.
 pub struct Anvil {
@@ -103,6 +118,24 @@ impl Anvil {
             .as_str()
             .map(str::to_string)
             .ok_or_else(|| rpc_err("no dev account"))
+    }
+
+    /// The signer of dev account `i` (< 8), checked against the node's `eth_accounts`.
+    pub fn dev_key(&self, i: usize) -> Result<PrivateKeySigner> {
+        let key: PrivateKeySigner = DEV_KEYS
+            .get(i)
+            .ok_or_else(|| rpc_err(format!("only {} dev keys are known", DEV_KEYS.len())))?
+            .parse()
+            .map_err(rpc_err)?;
+        let accounts = self.call("eth_accounts", json!([]))?;
+        let listed = accounts[i].as_str().unwrap_or_default();
+        if !listed.eq_ignore_ascii_case(&key.address().to_string()) {
+            return Err(rpc_err(format!(
+                "dev account {i} is {listed}, not the known key's {}",
+                key.address()
+            )));
+        }
+        Ok(key)
     }
 
     /// Deploys `creation_code` from the first dev account; returns the contract address and the

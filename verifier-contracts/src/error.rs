@@ -33,6 +33,22 @@ pub enum ContractsError {
     /// The verifier rejected the proof (reverted).
     #[error("the EVM verifier rejected the proof: {0}")]
     Rejected(String),
+    /// A chain call failed (connection, RPC, signing, missing receipt data).
+    #[error("{step}: {reason}")]
+    Chain {
+        /// What was being done (`deploy OpenToken`, `submit` …).
+        step: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A transaction or call reverted; `reason` is the decoded custom error when there is one.
+    #[error("{step} reverted: {reason}")]
+    Reverted {
+        /// What was being done.
+        step: &'static str,
+        /// The decoded revert (`InvalidProof`, `AlreadyPaid { nonce: 1 }` …) or the raw error.
+        reason: String,
+    },
     /// Files.
     #[error("{path}: {source}")]
     Io {

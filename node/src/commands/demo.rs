@@ -1,26 +1,30 @@
 //! `poa demo`: the README's end-to-end command on embedded defaults: compile a fixture model with
 //! its calibration set (reporting held-out accuracy), run a sample, import, seal and index the
 //! fixture datanet (attributing the sample natively), set up attribution keys on the INSECURE dev
-//! SRS, prove inference + top-k attribution for a request, verify it, check the proof publishes
-//! the native attribution, and preview the reward split from the proof's public instances —
-//! each step with its time. The chain payout extends it later.
+//! SRS, generate the Solidity verifier, start a local anvil with the contracts deployed and open a
+//! paid request there, prove inference + top-k attribution for that request's nonce and a prover
+//! address, verify it, check the proof publishes the native attribution, then submit it on-chain
+//! and claim for every payee: the OPEN paid must equal the split of the proof's public instances
+//! — each step with its time and gas ([`demo_chain`]).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{ensure, Context};
-use poa_circuits::{IndexVisibility, InputVisibility, Request};
+use poa_circuits::attribution::model_id;
+use poa_circuits::commit::index_root;
+use poa_circuits::{IndexVisibility, InputVisibility, InstanceLayout, Request};
 use poa_runtime::attribution::{split, RewardShares, RewardSplit};
 use poa_runtime::datanet::Address;
 use serde::Serialize;
 
-use super::{compile, demo_attribution, prove, run, setup, verify};
+use super::{compile, demo_attribution, demo_chain, evm, prove, run, setup, verify};
 use crate::artifacts::{ms_since, write_bytes, Compiled, Report, Settings};
 use crate::output::Output;
 use crate::reward_report::{self, format_open};
 
-/// The demo's request: nonce 1, paid to this (made-up) prover address.
-const DEMO_PROVER: &str = "0x00000000000000000000000000000000000000b0";
+/// The demo request's fee: 1 OPEN.
+const FEE: u128 = 1_000_000_000_000_000_000;
 
 /// Arguments of `poa demo`.
 #[derive(clap::Args)]
@@ -51,6 +55,8 @@ struct DemoResult {
     verify: verify::VerifyResult,
     reward: RewardSplit,
     reward_report: PathBuf,
+    verifier: evm::VerifierResult,
+    chain: demo_chain::ChainStep,
 }
 
 /// Runs `poa demo`.
@@ -87,6 +93,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
     )?;
     let attribution = demo_attribution::run(&compiled, &args.fixtures, &model_dir, &sample[0])?;
     let index = setup::read_index(&attribution.index_file)?;
+    let root = index_root(&index);
     let k = attribution.attribution.top.len();
     let setup = setup::setup(
         &model_dir,
@@ -94,10 +101,25 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         Some((index, k, IndexVisibility::Fixed)),
         out,
     )?;
+    let verifier = evm::write_verifier(&model_dir, &model_dir.join("evm"), None, out)?;
+
+    // The request is opened (and paid) on-chain first: the proof must carry its nonce.
+    let shares = RewardShares::default();
+    let layout = InstanceLayout::attributed(&compiled.qmodel, &settings.visibility()?, k);
+    let terms = demo_chain::terms(&model_id(&compiled.qmodel), k, layout.len(), &shares)?;
+    let spinner = out.spinner("starting anvil, deploying, opening a paid request");
+    let chain = demo_chain::LocalChain::start(
+        &verifier.creation,
+        verifier.runtime_bytes,
+        terms,
+        &root,
+        FEE,
+    )?;
+    spinner.finish_and_clear();
     let proof_file = model_dir.join("proof_input_0.json");
     let request = Request {
-        nonce: poa_circuits::Fr::from(1),
-        prover: DEMO_PROVER.parse::<Address>()?,
+        nonce: chain.nonce(),
+        prover: chain.prover(),
     };
     let prove = prove::prove_file(
         &model_dir,
@@ -131,13 +153,16 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
             && u128::from(attribution.attribution.predicted_class) == proven.predicted_class,
         "the proof's attribution differs from the native one: {published:?} vs {native:?}"
     );
-    let reward = split(10u128.pow(18), &RewardShares::default(), &published)?;
+    let reward = split(FEE, &shares, &published)?;
     let reward_report = model_dir.join("reward.svg");
-    let title = format!("Reward preview from the proof's public instances: top-{k}");
+    let title = format!("Reward from the proof's public instances: top-{k}");
     write_bytes(
         &reward_report,
         reward_report::svg(&reward, &title).as_bytes(),
     )?;
+    let spinner = out.spinner("submitting the proof and claiming");
+    let chain = chain.settle(&evm::read_proof(&proof_file)?, proven, &reward)?;
+    spinner.finish_and_clear();
     let result = DemoResult {
         settings,
         report,
@@ -149,6 +174,8 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         verify,
         reward,
         reward_report,
+        verifier,
+        chain,
     };
     out.result(&result, || text(&result, &model_dir))
 }
@@ -175,15 +202,18 @@ fn text(result: &DemoResult, model_dir: &std::path::Path) -> String {
             )
         })
         .collect();
+    let c = &result.chain;
     format!(
-        "[1/8] compiled {} into {} in {:.0} ms (scales a=2^{}, w=2^{}; {} MACs)\n      held-out float-vs-quantized argmax agreement: {held}\n\
-         [2/8] ran fixtures/data/input_0.json → class {} (trace {}; full trace in {})\n\
-         [3/8] {}\n\
-         [4/8] setup on the dev SRS: {}\n\
-         [5/8] {}\n\
-         [6/8] {}\n\
-         [7/8] the proof publishes exactly the native top-{} (class {}, same contributors and scores)\n\
-         [8/8] reward preview from the public instances (fee {} OPEN, shares {} bps): owner {}, prover {}, treasury {} (dust {} units), contributors: {} → {}",
+        "[1/10] compiled {} into {} in {:.0} ms (scales a=2^{}, w=2^{}; {} MACs)\n      held-out float-vs-quantized argmax agreement: {held}\n\
+         [2/10] ran fixtures/data/input_0.json → class {} (trace {}; full trace in {})\n\
+         [3/10] {}\n\
+         [4/10] setup on the dev SRS: {}\n\
+         [5/10] {}\n\
+         [6/10] {}\n\
+         [7/10] {}\n\
+         [8/10] {}\n\
+         [9/10] the proof publishes exactly the native top-{} (class {}); its split of the fee ({} OPEN, shares {} bps): owner {}, prover {}, treasury {} (dust {} units), contributors: {} → {}\n\
+         [10/10] {}",
         result.settings.model,
         model_dir.display(),
         result.compile_ms,
@@ -195,6 +225,8 @@ fn text(result: &DemoResult, model_dir: &std::path::Path) -> String {
         model_dir.join("trace_input_0.json").display(),
         demo_attribution::text(&result.attribution),
         setup::text(&result.setup).replace('\n', "\n      "),
+        demo_chain::verifier_text(result.verifier.runtime_bytes),
+        demo_chain::setup_text(c),
         prove::text(&result.prove),
         verify::text(&result.verify),
         result.attribution.attribution.top.len(),
@@ -207,5 +239,6 @@ fn text(result: &DemoResult, model_dir: &std::path::Path) -> String {
         w.dust,
         contributors.join(", "),
         result.reward_report.display(),
+        demo_chain::text(c),
     )
 }

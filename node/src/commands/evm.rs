@@ -52,6 +52,9 @@ pub struct VerifierResult {
     pub deployable: bool,
     /// With `--check`: gas of deploying (size limits off) and of the verify call.
     pub check: Option<CheckResult>,
+    /// Creation bytecode (what the demo deploys).
+    #[serde(skip)]
+    pub creation: Vec<u8>,
 }
 
 /// Gas of the in-process check.
@@ -142,10 +145,12 @@ pub fn write_verifier(
         runtime_bytes: compiled.runtime.len(),
         deployable,
         check,
+        creation: compiled.bytecode,
     })
 }
 
-fn read_proof(path: &Path) -> anyhow::Result<Proof> {
+/// Reads a proof JSON written by `poa prove`.
+pub fn read_proof(path: &Path) -> anyhow::Result<Proof> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Proof::from_json(&text).with_context(|| format!("parsing {}", path.display()))

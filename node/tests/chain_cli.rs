@@ -1,0 +1,162 @@
+//! `poa chain deploy|register|request|submit|claim` against a local anvil, step by step as a
+//! user runs them: the key from a file, addresses in the state file, the proof made with
+//! `poa prove --nonce <the request's nonce> --prover <the signer>`, and the signer — owner,
+//! prover and treasury here — claims its credits.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use poa_contracts::anvil::Anvil;
+use serde_json::Value;
+
+mod common;
+use common::amount;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn poa() -> Command {
+    let mut cmd = Command::cargo_bin("poa").expect("poa binary is built");
+    cmd.env_remove("POA_STORE").env_remove("POA_PRIVATE_KEY");
+    cmd
+}
+
+fn json(a: &assert_cmd::assert::Assert) -> Value {
+    serde_json::from_slice(&a.get_output().stdout).expect("stdout is JSON")
+}
+
+/// Compiles the small MLP, seals and indexes the fixture datanet, sets up attribution keys and
+/// writes the verifier; returns the model folder.
+fn attribution_model(dir: &Path) -> PathBuf {
+    let (model, store) = (dir.join("mlp"), dir.join("store"));
+    poa()
+        .arg("compile")
+        .arg(fixtures().join("models/mlp_small.onnx"))
+        .arg("--calibration")
+        .arg(fixtures().join("data/calibration.json"))
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success();
+    let datanet = |args: &[&str]| {
+        poa()
+            .arg("datanet")
+            .args(args)
+            .arg("--store")
+            .arg(&store)
+            .assert()
+            .success()
+    };
+    let m = model.to_str().expect("utf-8 path");
+    let fixture = fixtures().join("datanet/digits.json");
+    datanet(&[
+        "import",
+        fixture.to_str().expect("utf-8"),
+        "--classes",
+        "10",
+    ]);
+    datanet(&["seal", "digits"]);
+    datanet(&["index", m, "digits", "--version", "1"]);
+    poa()
+        .args(["setup", m, "--dev-srs", "--index"])
+        .arg(model.join("index_digits_v1.json"))
+        .assert()
+        .success();
+    poa()
+        .args(["evm-verifier", m, "--out"])
+        .arg(model.join("evm"))
+        .assert()
+        .success();
+    model
+}
+
+#[test]
+fn chain_commands_deploy_register_request_submit_and_claim() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = attribution_model(tmp.path());
+    // The verifier is over EIP-170's limit today: a chain with the limit lifted.
+    let anvil = Anvil::start(false).expect("anvil starts");
+    let key = anvil.dev_key(0).expect("dev key");
+    let key_file = tmp.path().join("key");
+    std::fs::write(&key_file, format!("0x{}", hex::encode(key.to_bytes()))).expect("key file");
+    let signer = key.address().to_string().to_lowercase();
+    let state = tmp.path().join("chain.json");
+    let chain = |args: &[&std::ffi::OsStr]| {
+        poa()
+            .arg("--json")
+            .arg("chain")
+            .args(args)
+            .arg("--rpc")
+            .arg(anvil.url())
+            .arg("--key-file")
+            .arg(&key_file)
+            .arg("--state")
+            .arg(&state)
+            .assert()
+    };
+
+    let d = json(
+        &chain(&[
+            "deploy".as_ref(),
+            "--verifier".as_ref(),
+            model.join("evm/Verifier.bin").as_os_str(),
+        ])
+        .success(),
+    );
+    assert!(
+        d["verifier_runtime_bytes"].as_u64().expect("size") > 0,
+        "{d}"
+    );
+    assert!(state.is_file());
+    let r = json(&chain(&["register".as_ref(), model.as_os_str()]).success());
+    assert_eq!(r["model"]["k"], 8, "{r}");
+    let fee = 10u128.pow(18);
+    let q = json(
+        &chain(&[
+            "request".as_ref(),
+            "--fee".as_ref(),
+            fee.to_string().as_ref(),
+        ])
+        .success(),
+    );
+    let nonce = q["nonce"].as_str().expect("nonce").to_string();
+    assert_eq!(nonce, "1", "{q}");
+
+    let proof = tmp.path().join("proof.json");
+    poa()
+        .arg("prove")
+        .arg(&model)
+        .arg("--input")
+        .arg(fixtures().join("data/input_0.json"))
+        .arg("--out")
+        .arg(&proof)
+        .args(["--nonce", &nonce, "--prover", &signer])
+        .assert()
+        .success();
+    let s = json(&chain(&["submit".as_ref(), proof.as_os_str()]).success());
+    let credited: u128 = s["credits"]
+        .as_array()
+        .expect("credits")
+        .iter()
+        .map(|c| amount(&c["amount"]))
+        .sum();
+    assert_eq!(credited, fee, "{s}");
+    // Replaying the proof is refused with the contract's reason.
+    let a = chain(&["submit".as_ref(), proof.as_os_str()]).failure();
+    assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("AlreadyPaid"));
+
+    // The signer is owner, prover and treasury: it claims every credit but the contributors'.
+    let c = json(&chain(&["claim".as_ref()]).success());
+    let own: u128 = s["credits"]
+        .as_array()
+        .expect("credits")
+        .iter()
+        .filter(|c| {
+            c["account"].as_str().map(str::to_lowercase).as_deref() == Some(signer.as_str())
+        })
+        .map(|c| amount(&c["amount"]))
+        .sum();
+    assert_eq!(amount(&c["amount"]), own, "{c}");
+    chain(&["claim".as_ref()]).failure();
+}

@@ -1,0 +1,263 @@
+//! The transactions of one attribution request's life, each returning its gas: a curator
+//! creates a datanet and seals a version under its index root; governance registers a model; a
+//! requester approves OPEN and opens a request (getting the nonce the proof must carry); anyone
+//! submits the proof; every payee claims.
+
+use alloy::contract::SolCallBuilder;
+use alloy::primitives::{Address, Bytes, TxKind, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::{TransactionInput, TransactionReceipt, TransactionRequest};
+use alloy::sol_types::{SolCall, SolEvent};
+use serde::{Deserialize, Serialize};
+
+use super::bindings::{AttributionRewards, DatanetRegistry, ModelRegistry, OpenToken};
+use super::{call_err, confirmed, Chain, Deployment, Gas};
+use crate::error::{ContractsError, Result};
+use crate::evm::calldata;
+use halo2curves::bn256::Fr;
+
+/// A model as `ModelRegistry.register` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Model id (public instance row 0).
+    pub model_id: U256,
+    /// Adapter id (row 1; 0 is the base model).
+    pub adapter_id: U256,
+    /// Paid the owner share.
+    pub owner: Address,
+    /// Verifier contract checking its proofs.
+    pub verifier: Address,
+    /// Entries published (top-k).
+    pub k: u16,
+    /// Public instances of a proof.
+    pub num_instances: u32,
+    /// Fee shares in basis points: owner, contributors, prover, treasury (sum 10,000).
+    pub shares_bps: [u16; 4],
+}
+
+/// One amount the rewards contract credited for a proof (its `Credited` event).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credit {
+    /// Who.
+    pub account: Address,
+    /// Why: `owner`, `contributor`, `prover` or `treasury`.
+    pub role: String,
+    /// OPEN base units.
+    #[serde(with = "super::decimal")]
+    pub amount: U256,
+}
+
+/// An accepted proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submitted {
+    /// The request settled.
+    #[serde(with = "super::decimal")]
+    pub nonce: U256,
+    /// The prover paid (instance row 6), whoever sent the transaction.
+    pub prover: Address,
+    /// The amounts credited, in the contract's order.
+    pub credits: Vec<Credit>,
+    /// Gas of the `submit` transaction (the verifier call included).
+    pub gas: Gas,
+}
+
+fn role_name(role: u8) -> String {
+    ["owner", "contributor", "prover", "treasury"]
+        .get(usize::from(role))
+        .map_or_else(|| format!("role {role}"), |r| r.to_string())
+}
+
+impl Chain {
+    /// Sends `call` from this account and waits for its receipt; a revert is an error.
+    async fn send<P: Provider, C: SolCall>(
+        &self,
+        step: &'static str,
+        call: SolCallBuilder<P, C>,
+    ) -> Result<TransactionReceipt> {
+        let call = call.from(self.address());
+        confirmed(step, call.send().await).await
+    }
+
+    /// Creates a datanet curated by this account; returns its id.
+    pub async fn create_datanet(&self, d: &Deployment) -> Result<(U256, Gas)> {
+        let registry = DatanetRegistry::new(d.datanets, self.provider());
+        let r = self
+            .send("createDatanet", registry.createDatanet(self.address()))
+            .await?;
+        let id = event::<DatanetRegistry::DatanetCreated>("createDatanet", &r)?.datanetId;
+        Ok((id, r.gas_used))
+    }
+
+    /// Seals `version` of `datanet` under `index_root` (curator only).
+    pub async fn seal_version(
+        &self,
+        d: &Deployment,
+        datanet: U256,
+        version: U256,
+        index_root: U256,
+    ) -> Result<Gas> {
+        let registry = DatanetRegistry::new(d.datanets, self.provider());
+        let r = self
+            .send(
+                "sealVersion",
+                registry.sealVersion(datanet, version, index_root),
+            )
+            .await?;
+        Ok(r.gas_used)
+    }
+
+    /// Registers `m` (model registry owner only).
+    pub async fn register_model(&self, d: &Deployment, m: &ModelSpec) -> Result<Gas> {
+        let registry = ModelRegistry::new(d.models, self.provider());
+        let [owner_bps, contributors_bps, prover_bps, treasury_bps] = m.shares_bps;
+        let model = ModelRegistry::Model {
+            owner: m.owner,
+            verifier: m.verifier,
+            k: m.k,
+            numInstances: m.num_instances,
+            ownerBps: owner_bps,
+            contributorsBps: contributors_bps,
+            proverBps: prover_bps,
+            treasuryBps: treasury_bps,
+        };
+        let r = self
+            .send(
+                "register model",
+                registry.register(m.model_id, m.adapter_id, model),
+            )
+            .await?;
+        Ok(r.gas_used)
+    }
+
+    /// Transfers `amount` OPEN to `to`.
+    pub async fn transfer(&self, d: &Deployment, to: Address, amount: U256) -> Result<Gas> {
+        let token = OpenToken::new(d.token, self.provider());
+        Ok(self
+            .send("transfer OPEN", token.transfer(to, amount))
+            .await?
+            .gas_used)
+    }
+
+    /// Lets the rewards contract pull `amount` OPEN from this account.
+    pub async fn approve(&self, d: &Deployment, amount: U256) -> Result<Gas> {
+        let token = OpenToken::new(d.token, self.provider());
+        Ok(self
+            .send("approve OPEN", token.approve(d.rewards, amount))
+            .await?
+            .gas_used)
+    }
+
+    /// Opens a request for (`model_id`, `adapter_id`) over `version` of `datanet`, paying `fee`
+    /// (approve it first); returns the nonce the proof must carry.
+    pub async fn open_request(
+        &self,
+        d: &Deployment,
+        model_id: U256,
+        adapter_id: U256,
+        datanet: U256,
+        version: U256,
+        fee: U256,
+    ) -> Result<(U256, Gas)> {
+        let rewards = AttributionRewards::new(d.rewards, self.provider());
+        let r = self
+            .send(
+                "openRequest",
+                rewards.openRequest(model_id, adapter_id, datanet, version, fee),
+            )
+            .await?;
+        let nonce = event::<AttributionRewards::RequestOpened>("openRequest", &r)?.nonce;
+        Ok((nonce, r.gas_used))
+    }
+
+    /// Submits `proof` of `instances`; returns what was credited.
+    pub async fn submit(
+        &self,
+        d: &Deployment,
+        proof: &[u8],
+        instances: &[U256],
+    ) -> Result<Submitted> {
+        let rewards = AttributionRewards::new(d.rewards, self.provider());
+        let r = self
+            .send(
+                "submit",
+                rewards.submit(Bytes::copy_from_slice(proof), instances.to_vec()),
+            )
+            .await?;
+        let accepted = event::<AttributionRewards::ProofAccepted>("submit", &r)?;
+        let credits = r
+            .logs()
+            .iter()
+            .filter_map(|l| l.log_decode::<AttributionRewards::Credited>().ok())
+            .map(|l| {
+                let c = l.inner.data;
+                Credit {
+                    account: c.account,
+                    role: role_name(c.role),
+                    amount: c.amount,
+                }
+            })
+            .collect();
+        Ok(Submitted {
+            nonce: accepted.nonce,
+            prover: accepted.prover,
+            credits,
+            gas: r.gas_used,
+        })
+    }
+
+    /// Withdraws this account's credited OPEN; returns the amount.
+    pub async fn claim(&self, d: &Deployment) -> Result<(U256, Gas)> {
+        let rewards = AttributionRewards::new(d.rewards, self.provider());
+        let r = self.send("claim", rewards.claim()).await?;
+        let amount = event::<AttributionRewards::Claimed>("claim", &r)?.amount;
+        Ok((amount, r.gas_used))
+    }
+
+    /// OPEN credited to `who` and not yet claimed.
+    pub async fn credited(&self, d: &Deployment, who: Address) -> Result<U256> {
+        AttributionRewards::new(d.rewards, self.provider())
+            .balanceOf(who)
+            .call()
+            .await
+            .map_err(|e| call_err("credited balance", e))
+    }
+
+    /// OPEN held by `who`.
+    pub async fn balance(&self, d: &Deployment, who: Address) -> Result<U256> {
+        OpenToken::new(d.token, self.provider())
+            .balanceOf(who)
+            .call()
+            .await
+            .map_err(|e| call_err("OPEN balance", e))
+    }
+
+    /// Gas of calling the verifier at `verifier` directly with [`calldata`] of `instances` and
+    /// `proof` (the node executes it: a rejected proof is an error).
+    pub async fn verify_gas(
+        &self,
+        verifier: Address,
+        instances: &[Fr],
+        proof: &[u8],
+    ) -> Result<Gas> {
+        let tx = TransactionRequest {
+            from: Some(self.address()),
+            to: Some(TxKind::Call(verifier)),
+            input: TransactionInput::new(calldata(instances, proof).into()),
+            ..Default::default()
+        };
+        self.provider()
+            .estimate_gas(tx)
+            .await
+            .map_err(|e| ContractsError::Rejected(e.to_string()))
+    }
+}
+
+/// The first `E` event in `r`'s logs.
+fn event<E: SolEvent>(step: &'static str, r: &TransactionReceipt) -> Result<E> {
+    r.decoded_log::<E>()
+        .map(|l| l.data)
+        .ok_or_else(|| ContractsError::Chain {
+            step,
+            reason: format!("no {} event in the receipt", E::SIGNATURE),
+        })
+}

@@ -1,0 +1,241 @@
+//! What `poa demo` does on-chain, on a real node (anvil) through alloy, with a real attribution
+//! proof and the real generated verifier: deploy, seal the index root, register the model, open
+//! a paid request, prove for its nonce, submit, claim for every payee — and the OPEN balances
+//! say exactly what `poa_runtime::attribution::split` says (total paid = fee, contributors ∝
+//! score, every rounding remainder to the treasury). A tampered proof byte or instance, and a
+//! replay, revert; a proof sent by another account pays the prover it names.
+//!
+//! The verifier is over EIP-170's 24,576-byte limit today, so anvil runs with the limit lifted
+//! when it is (printed; see README "On-chain").
+
+use std::sync::Arc;
+
+use alloy::primitives::{Address as EvmAddress, U256};
+use poa_circuits::attribution::model_id;
+use poa_circuits::{
+    AttributionRows, AttributionSetup, Fr, IndexVisibility, InstanceLayout, ModelCircuit, Request,
+    Visibility,
+};
+use poa_contracts::anvil::Anvil;
+use poa_contracts::chain::local::{
+    claim_all, deploy_and_register, open_paid_request, Actors, ModelTerms,
+};
+use poa_contracts::chain::{fr_to_u256, instances_to_u256};
+use poa_contracts::project::Project;
+use poa_contracts::verifier::solidity_verifier;
+use poa_contracts::{solc, ContractsError, MAX_RUNTIME_BYTES};
+use poa_fixtures::{compile, run_index, test_inputs};
+use poa_prover::{keygen_circuit, prove_attributed, verify, Srs};
+use poa_runtime::attribution::{attribute, split, RewardShares};
+use poa_runtime::datanet::Address;
+
+const K: usize = 8;
+const SHARES: [u16; 4] = [3000, 5000, 1500, 500];
+
+fn evm(a: &Address) -> EvmAddress {
+    EvmAddress::from(a.0)
+}
+
+fn reverted_with(e: &ContractsError, what: &str) -> bool {
+    matches!(e, ContractsError::Reverted { reason, .. } if reason.contains(what))
+}
+
+#[test]
+fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
+    let q = compile("mlp_small");
+    let vis = Visibility::default();
+    let index = run_index(&q, 24);
+    let setup =
+        AttributionSetup::new(&q, Arc::clone(&index), K, IndexVisibility::Fixed).expect("setup");
+    let circuit = ModelCircuit::new(&q, None, vis)
+        .expect("builds")
+        .with_attribution(setup.clone(), None)
+        .expect("attribution");
+    let srs = Srs::dev(circuit.stats().k);
+    let pk = keygen_circuit(&circuit, &srs).expect("keygen");
+    let vk = pk.verifying_key();
+    let verifier = solc::compile(
+        "Verifier.sol",
+        &solidity_verifier(&srs, &vk),
+        "Halo2Verifier",
+    )
+    .expect("solcjs compiles the verifier");
+    let fits = verifier.runtime.len() <= MAX_RUNTIME_BYTES;
+    println!(
+        "verifier runtime {} B ({} the {MAX_RUNTIME_BYTES}-byte EIP-170 limit; anvil {})",
+        verifier.runtime.len(),
+        if fits { "within" } else { "OVER" },
+        if fits {
+            "enforces it"
+        } else {
+            "runs with it lifted"
+        }
+    );
+    let anvil = Anvil::start(fits).expect("anvil starts");
+    let actors = Actors::of(&anvil).expect("dev accounts");
+    let project = Project::compile().expect("solcjs compiles the contracts");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let terms = ModelTerms {
+        model_id: fr_to_u256(&model_id(&q)),
+        k: K as u16,
+        num_instances: InstanceLayout::attributed(&q, &vis, K).len() as u32,
+        shares_bps: SHARES,
+    };
+    let reg = rt
+        .block_on(deploy_and_register(
+            &actors,
+            &project,
+            &verifier.bytecode,
+            fr_to_u256(&setup.root()),
+            terms,
+        ))
+        .expect("deploys and registers");
+    let d = &reg.deployment;
+    // An odd fee so the split leaves rounding dust.
+    let fee = U256::from(10u128.pow(18) + 7);
+    let opened = rt
+        .block_on(open_paid_request(&actors, &reg, fee))
+        .expect("opens a paid request");
+
+    // The proof is made for the on-chain nonce and the prover's address.
+    let input = &test_inputs()[1];
+    let trace = q.run(input).expect("runs");
+    let prover = Address(actors.prover.address().into_array());
+    let request = Request {
+        nonce: Fr::from(opened.nonce.to::<u64>()),
+        prover,
+    };
+    let proof = prove_attributed(&srs, &pk, &q, &trace, setup, request).expect("proves");
+    verify(&srs, &vk, &proof).expect("verifies natively");
+    let instances = instances_to_u256(&proof.instances);
+
+    let verify_gas = rt
+        .block_on(
+            actors
+                .other
+                .verify_gas(d.verifier, &proof.instances, &proof.bytes),
+        )
+        .expect("anvil's verifier accepts the proof");
+
+    // Tampered proof byte and tampered instance (a score) revert as InvalidProof.
+    let mut bad_proof = proof.bytes.clone();
+    bad_proof[100] ^= 1;
+    let e = rt
+        .block_on(actors.other.submit(d, &bad_proof, &instances))
+        .expect_err("tampered proof");
+    assert!(reverted_with(&e, "InvalidProof"), "{e}");
+    let mut bad_instances = instances.clone();
+    bad_instances[AttributionRows::score(0)] += U256::from(1);
+    let e = rt
+        .block_on(actors.other.submit(d, &proof.bytes, &bad_instances))
+        .expect_err("tampered instance");
+    assert!(reverted_with(&e, "InvalidProof"), "{e}");
+
+    // A third party submits the proof: the prover it names is paid.
+    let submitted = rt
+        .block_on(actors.other.submit(d, &proof.bytes, &instances))
+        .expect("the proof is accepted");
+    assert_eq!(submitted.prover, actors.prover.address());
+    assert_eq!(submitted.nonce, opened.nonce);
+    let e = rt
+        .block_on(actors.prover.submit(d, &proof.bytes, &instances))
+        .expect_err("replay");
+    assert!(reverted_with(&e, "AlreadyPaid"), "{e}");
+
+    // The contract credits exactly the runtime's split of the proven top-k.
+    let native = attribute(&q, &index, input, K).expect("native attribution");
+    let top: Vec<(Address, i128)> = native
+        .top
+        .iter()
+        .map(|a| (a.contributor, a.score))
+        .collect();
+    let shares = RewardShares::new(
+        u32::from(SHARES[0]),
+        u32::from(SHARES[1]),
+        u32::from(SHARES[2]),
+        u32::from(SHARES[3]),
+    )
+    .expect("shares");
+    let expected = split(fee.to::<u128>(), &shares, &top).expect("split");
+    let credited = |who: EvmAddress, role: &str| -> U256 {
+        submitted
+            .credits
+            .iter()
+            .filter(|c| c.account == who && c.role == role)
+            .map(|c| c.amount)
+            .sum()
+    };
+    assert_eq!(
+        credited(actors.owner.address(), "owner"),
+        U256::from(expected.owner)
+    );
+    assert_eq!(
+        credited(actors.prover.address(), "prover"),
+        U256::from(expected.prover)
+    );
+    assert_eq!(
+        credited(d.treasury, "treasury"),
+        U256::from(expected.treasury)
+    );
+    assert!(
+        expected.dust > 0,
+        "the odd fee leaves dust for the treasury"
+    );
+    for c in &expected.contributors {
+        assert_eq!(
+            credited(evm(&c.contributor), "contributor"),
+            U256::from(c.amount),
+            "{}",
+            c.contributor
+        );
+    }
+
+    // Every payee claims; the contract ends empty and the fee is exactly paid out.
+    let mut payees = vec![actors.owner.address(), actors.prover.address(), d.treasury];
+    payees.extend(expected.contributors.iter().map(|c| evm(&c.contributor)));
+    let before: Vec<U256> = payees
+        .iter()
+        .map(|&p| rt.block_on(actors.other.balance(d, p)).expect("balance"))
+        .collect();
+    let claims = rt
+        .block_on(claim_all(&actors, d, &payees))
+        .expect("every payee claims");
+    let total: U256 = claims.iter().map(|c| c.amount).sum();
+    assert_eq!(total, fee);
+    for (p, b) in payees.iter().zip(&before) {
+        let after = rt.block_on(actors.other.balance(d, *p)).expect("balance");
+        let got = claims
+            .iter()
+            .find(|c| c.account == *p)
+            .map_or(U256::ZERO, |c| c.amount);
+        assert_eq!(after - *b, got, "{p}");
+    }
+    assert_eq!(
+        rt.block_on(actors.other.balance(d, d.rewards))
+            .expect("balance"),
+        U256::ZERO
+    );
+    assert!(claims.iter().any(|c| c.impersonated));
+
+    println!(
+        "gas on anvil: deploy token {} datanets {} models {} verifier {} rewards {}; \
+         createDatanet {} seal {} register {}; approve {} openRequest {}; \
+         verifier call {verify_gas}; submit (k={K}) {}; claims {:?}",
+        d.gas.token,
+        d.gas.datanets,
+        d.gas.models,
+        d.gas.verifier,
+        d.gas.rewards,
+        reg.gas.create_datanet,
+        reg.gas.seal_version,
+        reg.gas.register_model,
+        opened.approve_gas,
+        opened.open_gas,
+        submitted.gas,
+        claims.iter().map(|c| c.gas).collect::<Vec<_>>()
+    );
+}
