@@ -50,9 +50,7 @@ fn main() {
         .unwrap_or(20);
     let model = compile("mlp_small");
     let vis = Visibility::default();
-    let k = poa_circuits::circuit_stats(&model, &vis)
-        .expect("stats")
-        .k;
+    let k = poa_circuits::circuit_stats(&model, &vis).expect("stats").k;
     let outer_srs = cached_dev_srs(agg_k);
     let inner_srs = outer_srs.downsize(k).expect("downsize");
 
