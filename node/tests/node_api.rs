@@ -217,46 +217,7 @@ async fn attribution_job_report_splits_the_fee_over_the_proven_top_k() {
     let prover = "0x00000000000000000000000000000000000000b0";
     let node = start_node(&db, &tmp.path().join("data"), &["--prover-address", prover]);
     let c = client();
-    let d: Value = c
-        .post(format!("{}/v1/datanets", node.url))
-        .bearer_auth(&key)
-        .json(&json!({"name": "digits small", "curator": "0x00000000000000000000000000000000000000c0", "input_len": 64, "classes": 10}))
-        .send()
-        .await
-        .expect("create datanet")
-        .json()
-        .await
-        .expect("JSON");
-    let dn = d["id"].as_str().expect("id").to_string();
-    let file: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("datanet/digits.json")).expect("fixture"),
-    )
-    .expect("JSON");
-    let entries: Vec<Value> = file["entries"].as_array().expect("entries")[..48]
-        .iter()
-        .map(|e| json!({"contributor": e["contributor"], "sample": e["sample"], "label": e["label"]}))
-        .collect();
-    let b: Value = c
-        .post(format!("{}/v1/datanets/{dn}/contributions/batch", node.url))
-        .bearer_auth(&key)
-        .json(&json!({ "entries": entries }))
-        .send()
-        .await
-        .expect("batch")
-        .json()
-        .await
-        .expect("JSON");
-    let accepted = b["accepted"].as_array().expect("accepted").len();
-    assert!(accepted >= 40, "{b}");
-    let s: Value = c
-        .post(format!("{}/v1/datanets/{dn}/seal", node.url))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("seal")
-        .json()
-        .await
-        .expect("JSON");
+    let (dn, accepted, s) = sealed_datanet(&c, &node, &key).await;
     assert_eq!(s["version"], 1);
     assert_eq!(s["entries"], accepted);
     let v: Value = c

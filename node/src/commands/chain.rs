@@ -88,7 +88,8 @@ pub struct ChainState {
     pub model: Option<ModelSpec>,
 }
 
-fn signer(key_file: Option<&Path>) -> anyhow::Result<PrivateKeySigner> {
+/// The signing key: `key_file`'s contents, else `$POA_PRIVATE_KEY` (also `poa node --rpc`'s).
+pub(crate) fn signer(key_file: Option<&Path>) -> anyhow::Result<PrivateKeySigner> {
     let key = match key_file {
         Some(p) => {
             std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
@@ -101,7 +102,8 @@ fn signer(key_file: Option<&Path>) -> anyhow::Result<PrivateKeySigner> {
         .context("the private key is not 32 bytes of hex")
 }
 
-fn read_state(path: &Path) -> anyhow::Result<ChainState> {
+/// The state file `poa chain deploy` wrote (also read by `poa node --chain-state`).
+pub(crate) fn read_state(path: &Path) -> anyhow::Result<ChainState> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading {} (run `poa chain deploy` first)", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -12,6 +13,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::node::api::{self, AppState, Limits};
+use crate::node::chain::{self, ChainArgs, RewardsSubmitter, SubmitPolicy};
 use crate::node::db::Db;
 use crate::node::models::{self, SrsChoice};
 use crate::node::worker::{self, KeyCache, WorkerArgs};
@@ -56,6 +58,8 @@ pub struct Args {
     pub db_connections: u32,
     #[command(flatten)]
     pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub chain: ChainArgs,
 }
 
 /// `poa node` subcommands.
@@ -124,6 +128,8 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             "pass --srs <ceremony file> (or --dev-srs, INSECURE, for tests and demos): models are set up with it"
         ),
     };
+    // Before binding: a bad key or state file stops the node instead of leaving jobs unsent.
+    let submitter = RewardsSubmitter::from_args(&args.chain)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let db = Db::connect(&args.db, args.db_connections).await?;
@@ -168,13 +174,24 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .cache_dir
         .clone()
         .unwrap_or_else(|| args.data_dir.join("cache"));
+    let policy = SubmitPolicy::from_args(&args.chain, Duration::from_millis(args.worker.poll_ms));
+    let (submit_db, submit_rx) = (db.clone(), rx.clone());
+    let submitting = async move {
+        if let Some(s) = submitter {
+            tracing::info!(
+                rewards = s.rewards(),
+                "submitting proved attribution jobs to the chain"
+            );
+            chain::run(submit_db, Arc::new(s), policy, submit_rx).await;
+        }
+    };
     let workers = worker::run(
         db,
         args.worker.clone(),
         Arc::new(KeyCache::new(cache_dir)),
         rx,
     );
-    let (served, ()) = tokio::join!(server, workers);
+    let (served, (), ()) = tokio::join!(server, workers, submitting);
     served.context("serving HTTP")?;
     Ok(())
 }

@@ -21,7 +21,9 @@ pub mod state {
     pub const PROVING: &str = "proving";
     /// The proof is stored.
     pub const PROVED: &str = "proved";
-    /// The proof was sent to the chain (chain client; not written by this crate yet).
+    /// A chain submitter holds it: sending, or waiting to retry (`poa node --rpc`).
+    pub const SUBMITTING: &str = "submitting";
+    /// The proof was accepted on chain: `tx_hash`, `gas_used` are set.
     pub const SUBMITTED: &str = "submitted";
     /// Gave up: `error` says why.
     pub const FAILED: &str = "failed";

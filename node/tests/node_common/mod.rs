@@ -353,3 +353,49 @@ pub async fn count(db: &str, sql: &str) -> i64 {
         .expect("query");
     row.try_get::<i64, _>(0).expect("count")
 }
+
+/// A datanet built through the API from the first 48 fixture entries (batch add) and sealed as
+/// version 1: its id, how many entries were accepted, the seal response.
+pub async fn sealed_datanet(c: &reqwest::Client, node: &Node, key: &str) -> (String, usize, Value) {
+    let d: Value = c
+        .post(format!("{}/v1/datanets", node.url))
+        .bearer_auth(key)
+        .json(&json!({"name": "digits small", "curator": "0x00000000000000000000000000000000000000c0", "input_len": 64, "classes": 10}))
+        .send()
+        .await
+        .expect("create datanet")
+        .json()
+        .await
+        .expect("JSON");
+    let dn = d["id"].as_str().expect("id").to_string();
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("datanet/digits.json")).expect("fixture"),
+    )
+    .expect("JSON");
+    let entries: Vec<Value> = file["entries"].as_array().expect("entries")[..48]
+        .iter()
+        .map(|e| json!({"contributor": e["contributor"], "sample": e["sample"], "label": e["label"]}))
+        .collect();
+    let b: Value = c
+        .post(format!("{}/v1/datanets/{dn}/contributions/batch", node.url))
+        .bearer_auth(key)
+        .json(&json!({ "entries": entries }))
+        .send()
+        .await
+        .expect("batch")
+        .json()
+        .await
+        .expect("JSON");
+    let accepted = b["accepted"].as_array().expect("accepted").len();
+    assert!(accepted >= 40, "{b}");
+    let s: Value = c
+        .post(format!("{}/v1/datanets/{dn}/seal", node.url))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("seal")
+        .json()
+        .await
+        .expect("JSON");
+    (dn, accepted, s)
+}

@@ -4,7 +4,7 @@
 //! submits the proof; every payee claims.
 
 use alloy::contract::SolCallBuilder;
-use alloy::primitives::{Address, Bytes, TxKind, U256};
+use alloy::primitives::{Address, Bytes, TxHash, TxKind, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::{TransactionInput, TransactionReceipt, TransactionRequest};
 use alloy::sol_types::{SolCall, SolEvent};
@@ -59,6 +59,8 @@ pub struct Submitted {
     pub credits: Vec<Credit>,
     /// Gas of the `submit` transaction (the verifier call included).
     pub gas: Gas,
+    /// Hash of the `submit` transaction (what a job store records to find it again).
+    pub tx_hash: TxHash,
 }
 
 fn role_name(role: u8) -> String {
@@ -202,6 +204,7 @@ impl Chain {
             prover: accepted.prover,
             credits,
             gas: r.gas_used,
+            tx_hash: r.transaction_hash,
         })
     }
 

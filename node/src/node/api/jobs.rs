@@ -53,7 +53,8 @@ pub struct SubmitJob {
 pub struct JobView {
     /// Job id.
     pub id: String,
-    /// `queued`, `proving`, `proved`, `submitted` or `failed`.
+    /// `queued`, `proving`, `proved`, `submitting` (being sent to the chain, retries included),
+    /// `submitted` or `failed`.
     pub state: String,
     /// Percent done (while proving: by stage, then estimated from the model's last proof).
     pub progress: i64,
@@ -286,7 +287,7 @@ async fn stored_proof(
     id: &str,
 ) -> Result<(Job, Proof, store::StoredProof), ApiError> {
     let job = job_or_404(st, id).await?;
-    if job.state != state::PROVED && job.state != state::SUBMITTED {
+    if ![state::PROVED, state::SUBMITTING, state::SUBMITTED].contains(&job.state.as_str()) {
         return Err(ApiError::conflict(
             "not_proved",
             format!("job `{id}` is {}; poll GET /v1/jobs/{id}", job.state),

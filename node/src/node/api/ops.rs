@@ -59,6 +59,7 @@ pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, Ap
         state::QUEUED,
         state::PROVING,
         state::PROVED,
+        state::SUBMITTING,
         state::SUBMITTED,
         state::FAILED,
     ] {
