@@ -1,26 +1,12 @@
 //! `poa datanet index` and `poa attribute` end to end: compile the small MLP, import and seal
 //! the fixture datanet, index it, attribute a held-out input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 
 mod common;
-use common::{amount, paid_out};
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn poa() -> Command {
-    let mut cmd = Command::cargo_bin("poa").expect("poa binary is built");
-    cmd.env_remove("POA_STORE");
-    cmd
-}
-
-fn stdout(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
+use common::{amount, fixtures, indexed_model, paid_out, poa, stdout};
 
 /// `<cmd> attribute <model> --input <fixture input> --index <index>`.
 fn attribute(mut cmd: Command, model: &Path, index: &Path) -> Command {
@@ -31,50 +17,6 @@ fn attribute(mut cmd: Command, model: &Path, index: &Path) -> Command {
         .arg("--index")
         .arg(index);
     cmd
-}
-
-/// Compiles the small MLP into `dir/mlp`, imports and seals the fixture datanet into a store in
-/// `dir`, and indexes it (checking the open version cannot be); returns the model folder and
-/// the index file.
-fn indexed_model(dir: &Path) -> (PathBuf, PathBuf) {
-    let (model, store) = (dir.join("mlp"), dir.join("store"));
-    poa()
-        .arg("compile")
-        .arg(fixtures().join("models/mlp_small.onnx"))
-        .arg("--calibration")
-        .arg(fixtures().join("data/calibration.json"))
-        .arg("--out")
-        .arg(&model)
-        .assert()
-        .success();
-    let datanet = |args: &[&str]| {
-        poa()
-            .arg("datanet")
-            .args(args)
-            .arg("--store")
-            .arg(&store)
-            .assert()
-    };
-    let fixture = fixtures().join("datanet/digits.json");
-    let m = model.to_str().expect("utf-8 path");
-    datanet(&[
-        "import",
-        fixture.to_str().expect("utf-8 path"),
-        "--classes",
-        "10",
-    ])
-    .success();
-    // The open version cannot be indexed.
-    let a = datanet(&["index", m, "digits", "--version", "1"]).failure();
-    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("seal it"));
-    datanet(&["seal", "digits"]).success();
-    let a = datanet(&["index", m, "digits", "--version", "1"]).success();
-    let text = stdout(&a);
-    assert!(text.contains("1437 entries, embedding dim 32"), "{text}");
-    assert!(text.contains("index root 0x"), "{text}");
-    let index = model.join("index_digits_v1.json");
-    assert!(index.is_file());
-    (model, index)
 }
 
 #[test]

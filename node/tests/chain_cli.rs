@@ -5,62 +5,24 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use poa_contracts::anvil::Anvil;
 use serde_json::Value;
 
 mod common;
-use common::amount;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn poa() -> Command {
-    let mut cmd = Command::cargo_bin("poa").expect("poa binary is built");
-    cmd.env_remove("POA_STORE").env_remove("POA_PRIVATE_KEY");
-    cmd
-}
+use common::{amount, fixtures, indexed_model, poa};
 
 fn json(a: &assert_cmd::assert::Assert) -> Value {
     serde_json::from_slice(&a.get_output().stdout).expect("stdout is JSON")
 }
 
-/// Compiles the small MLP, seals and indexes the fixture datanet, sets up attribution keys and
-/// writes the verifier; returns the model folder.
+/// The fixture's indexed small MLP (see [`indexed_model`]) with attribution keys and its
+/// verifier; returns the model folder.
 fn attribution_model(dir: &Path) -> PathBuf {
-    let (model, store) = (dir.join("mlp"), dir.join("store"));
-    poa()
-        .arg("compile")
-        .arg(fixtures().join("models/mlp_small.onnx"))
-        .arg("--calibration")
-        .arg(fixtures().join("data/calibration.json"))
-        .arg("--out")
-        .arg(&model)
-        .assert()
-        .success();
-    let datanet = |args: &[&str]| {
-        poa()
-            .arg("datanet")
-            .args(args)
-            .arg("--store")
-            .arg(&store)
-            .assert()
-            .success()
-    };
+    let (model, index) = indexed_model(dir);
     let m = model.to_str().expect("utf-8 path");
-    let fixture = fixtures().join("datanet/digits.json");
-    datanet(&[
-        "import",
-        fixture.to_str().expect("utf-8"),
-        "--classes",
-        "10",
-    ]);
-    datanet(&["seal", "digits"]);
-    datanet(&["index", m, "digits", "--version", "1"]);
     poa()
         .args(["setup", m, "--dev-srs", "--index"])
-        .arg(model.join("index_digits_v1.json"))
+        .arg(index)
         .assert()
         .success();
     poa()
