@@ -239,18 +239,7 @@ async fn attribution_job_report_splits_the_fee_over_the_proven_top_k() {
         Some(json!({"datanet": dn, "version": 1, "top_k": 4})),
     )
     .await;
-    let r = c
-        .post(format!("{}/v1/jobs", node.url))
-        .bearer_auth(&key)
-        .json(&json!({"model": model, "input": sample_input(), "datanet": dn, "datanet_version": 1, "nonce": "7"}))
-        .send()
-        .await
-        .expect("submit");
-    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
-    let id = r.json::<Value>().await.expect("JSON")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = submit_job(&c, &node.url, &key, &json!({"model": model, "input": sample_input(), "datanet": dn, "datanet_version": 1, "nonce": "7"})).await;
     let done = wait_all_done(
         &c,
         &node.url,

@@ -38,22 +38,6 @@ fn chain(anvil: &Anvil, key_file: &Path, state: &Path, args: &[&std::ffi::OsStr]
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
-/// Posts an attribution job for `nonce`; returns its id.
-async fn post_job(c: &reqwest::Client, node: &Node, key: &str, body: &Value) -> String {
-    let r = c
-        .post(format!("{}/v1/jobs", node.url))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await
-        .expect("submit");
-    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
-    r.json::<Value>().await.expect("JSON")["id"]
-        .as_str()
-        .expect("id")
-        .to_string()
-}
-
 /// Waits until job `id` is `submitted` or `failed`.
 async fn wait_settled(c: &reqwest::Client, node: &Node, id: &str) -> Value {
     let url = node.url.clone();
@@ -159,7 +143,7 @@ async fn node_submits_proved_jobs_once_per_nonce() {
         ],
     );
     let body = |nonce: &str| json!({"model": model, "input": sample_input(), "datanet": dn, "datanet_version": 1, "nonce": nonce});
-    let first = post_job(&c, &node, &key, &body(&nonce)).await;
+    let first = submit_job(&c, &node.url, &key, &body(&nonce)).await;
     let j = wait_settled(&c, &node, &first).await;
     assert_eq!(j["state"], "submitted", "{j}\n{}", node.proc.log_text());
     let tx = j["tx_hash"].as_str().expect("tx hash");
@@ -172,7 +156,7 @@ async fn node_submits_proved_jobs_once_per_nonce() {
     assert!(common::amount(&claimed["amount"]) > 0, "{claimed}");
 
     // A second job for the same nonce is proved but never sent: the job store refuses it.
-    let second = post_job(&c, &node, &key, &body(&nonce)).await;
+    let second = submit_job(&c, &node.url, &key, &body(&nonce)).await;
     let j = wait_settled(&c, &node, &second).await;
     assert_eq!(j["state"], "failed", "{j}");
     let error = j["error"].as_str().unwrap_or_default();
@@ -191,7 +175,7 @@ async fn node_submits_proved_jobs_once_per_nonce() {
     // The same nonce written in hex gets past the job store; the contract refuses it
     // (`AlreadyPaid`) and the job fails at once, sent once, not retried.
     let hex_nonce = format!("{:#x}", nonce.parse::<u64>().expect("decimal nonce"));
-    let third = post_job(&c, &node, &key, &body(&hex_nonce)).await;
+    let third = submit_job(&c, &node.url, &key, &body(&hex_nonce)).await;
     let j = wait_settled(&c, &node, &third).await;
     assert_eq!(j["state"], "failed", "{j}");
     assert!(

@@ -7,7 +7,7 @@ mod node_common;
 use std::time::Duration;
 
 use node_common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[tokio::test]
 async fn node_killed_while_proving_loses_no_job() {
@@ -112,18 +112,13 @@ async fn job_that_keeps_failing_ends_failed_with_its_reason() {
         tmp: _tmp,
     } = fixture(None, &["--max-attempts", "2"]).await;
     // Far outside the calibrated input range: the runtime refuses it at proving time.
-    let r = c
-        .post(format!("{}/v1/jobs", node.url))
-        .bearer_auth(&key)
-        .json(&json!({"model": model, "input": vec![1.0e30_f64; 64]}))
-        .send()
-        .await
-        .expect("submit");
-    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
-    let id = r.json::<Value>().await.expect("JSON")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = submit_job(
+        &c,
+        &node.url,
+        &key,
+        &json!({"model": model, "input": vec![1.0e30_f64; 64]}),
+    )
+    .await;
     let done = wait_all_done(
         &c,
         &node.url,

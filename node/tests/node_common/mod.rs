@@ -276,10 +276,21 @@ where
 
 /// Submits an inference job for `model`; returns the job id.
 pub async fn submit(c: &reqwest::Client, url: &str, key: &str, model: &str) -> String {
+    submit_job(
+        c,
+        url,
+        key,
+        &json!({"model": model, "input": sample_input()}),
+    )
+    .await
+}
+
+/// Posts job `body`, expects 202 and returns the job id.
+pub async fn submit_job(c: &reqwest::Client, url: &str, key: &str, body: &Value) -> String {
     let r = c
         .post(format!("{url}/v1/jobs"))
         .bearer_auth(key)
-        .json(&json!({"model": model, "input": sample_input()}))
+        .json(body)
         .send()
         .await
         .expect("submit");
