@@ -21,7 +21,7 @@ use poa_runtime::{QModel, Trace};
 
 use crate::attribution::chip::{self as topk, SlotCells, TopKChip, TopKConfig, TopKTamper};
 use crate::attribution::{
-    attribution_instances, model_id, AttributionSetup, AttributionWitness, Request, NO_ADAPTER,
+    adapter_id, attribution_instances, model_id, AttributionSetup, AttributionWitness, Request,
 };
 use crate::chips::affine::{self, AffineChip, AffineConfig, AffineInstructions, AffineTerm};
 use crate::chips::argmax::{self, ArgMaxChip, ArgMaxConfig, ArgMaxInstructions};
@@ -1335,7 +1335,7 @@ impl ModelCircuit {
         let n = setup.index().entries.len();
         let pins = [
             model_id(model),
-            Fr::from(NO_ADAPTER),
+            adapter_id(model),
             if hashed_index {
                 Fr::zero()
             } else {

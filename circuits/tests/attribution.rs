@@ -10,7 +10,7 @@ use common::{compile, has_gate, has_lookup, has_permutation, mock, test_inputs};
 use halo2_proofs::dev::VerifyFailure;
 use halo2curves::ff::Field;
 use poa_circuits::attribution::chip::TopKTamper;
-use poa_circuits::attribution::{address_fe, model_id};
+use poa_circuits::attribution::{address_fe, model_id, model_id_of_digest};
 use poa_circuits::commit::index_root;
 use poa_circuits::field::fe128;
 use poa_circuits::{
@@ -89,6 +89,8 @@ fn check_agrees_with(
     let native = attribute(q, index, input, k).expect("native");
     let public = AttributionPublic::decode(&c.instances().expect("witness"), k).expect("header");
     assert_eq!(public.model_id, model_id(q));
+    // A job store holds the digest, not the model: the same id from it.
+    assert_eq!(model_id_of_digest(q.digest()), Some(model_id(q)));
     assert_eq!(public.adapter_id, Fr::ZERO);
     assert_eq!(public.class, Fr::from(u64::from(native.predicted_class)));
     assert_eq!(public.index_root, index_root(index));
@@ -369,5 +371,23 @@ fn hashed_index_values_are_range_checked() {
     assert!(
         !has_permutation(&f),
         "same packing, same root: only the range check objects: {f:?}"
+    );
+}
+
+#[test]
+fn model_id_of_digest_rejects_what_is_not_a_digest() {
+    let ok = "ab".repeat(32);
+    assert!(model_id_of_digest(&ok).is_some());
+    assert_eq!(model_id_of_digest(&ok[..62]), None, "short");
+    assert_eq!(model_id_of_digest(&format!("{ok}00")), None, "long");
+    assert_eq!(
+        model_id_of_digest(&format!("{}zz", &ok[..62])),
+        None,
+        "not hex at the end"
+    );
+    assert_eq!(
+        model_id_of_digest(&format!("g{}", &ok[1..])),
+        None,
+        "not hex"
     );
 }

@@ -63,6 +63,10 @@ pub struct QModel {
     pub output: usize,
     /// Embedding tensor id (default: the input of the last Gemm).
     pub embedding: usize,
+    /// The base model and LoRA adapter this model was merged from; absent (and not written, so
+    /// base models' files and digests are unchanged) on a base model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<crate::lora::AdapterOf>,
     /// Cached [`QModel::digest`]; not part of the format.
     #[serde(skip)]
     digest: DigestCache,
@@ -175,6 +179,7 @@ impl GraphBuilder {
             nodes: self.nodes,
             output,
             embedding,
+            adapter: None,
             digest: DigestCache::default(),
         }
     }

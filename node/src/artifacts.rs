@@ -134,6 +134,25 @@ pub struct Report {
     pub calibration: CalibrationReport,
     /// Agreement on a held-out set, when one was given.
     pub held_out: Option<Agreement>,
+    /// The LoRA adapter merged in (`poa compile --adapter`); absent for a base model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterReport>,
+}
+
+/// What `poa compile --adapter` merged, and how far it moved the model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AdapterReport {
+    /// Adapter name.
+    pub name: String,
+    /// SHA-256 of the adapter's canonical JSON (its public adapter id is the first 31 bytes).
+    pub digest: String,
+    /// Digest of the base model quantized at the same scales (its public model id, likewise).
+    pub base_digest: String,
+    /// The adapted Gemm layers.
+    pub layers: Vec<String>,
+    /// The adapted model against the *base* model's float outputs on the calibration inputs:
+    /// how often the adapter changes the prediction (scales are the base model's).
+    pub against_base: Agreement,
 }
 
 /// A loaded compiled-model folder.

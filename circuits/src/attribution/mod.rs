@@ -50,13 +50,42 @@ pub const NO_ADAPTER: u64 = 0;
 
 /// The public id of a model: its [`QModel::digest`]'s first 31 bytes read big-endian (248 bits,
 /// so always a field element). The circuit pins it, so a registry keyed by it names the model.
+/// A model merged from a LoRA adapter carries its *base* model's id here and the adapter's in
+/// [`adapter_id`], so the registry key `(model id, adapter id)` names both.
 pub fn model_id(model: &QModel) -> Fr {
-    let mut bytes = [0u8; 31];
-    // The digest is 64 hex digits of our own making; a malformed one is a bug, caught in tests.
-    if hex::decode_to_slice(&model.digest()[..62], &mut bytes).is_err() {
+    let digest = model
+        .adapter
+        .as_ref()
+        .map_or(model.digest(), |a| a.base_digest.as_str());
+    // Digests are 64 hex digits of our own making; a malformed one is a bug, caught in tests.
+    model_id_of_digest(digest).unwrap_or_else(|| {
         debug_assert!(false, "model digest is hex");
+        Fr::from(0u64)
+    })
+}
+
+/// The public adapter id (instance row 1): [`NO_ADAPTER`] for a base model, else the adapter
+/// digest's first 31 bytes read big-endian, like [`model_id`].
+pub fn adapter_id(model: &QModel) -> Fr {
+    match &model.adapter {
+        None => Fr::from(NO_ADAPTER),
+        Some(a) => model_id_of_digest(&a.adapter_digest).unwrap_or_else(|| {
+            debug_assert!(false, "adapter digest is hex");
+            Fr::from(NO_ADAPTER)
+        }),
     }
-    fr_be(&bytes)
+}
+
+/// [`model_id`] from a model's digest as stored (64 hex digits), for code that holds the digest
+/// and not the model (a job store); `None` when `digest` is not 64 hex digits.
+pub fn model_id_of_digest(digest: &str) -> Option<Fr> {
+    let mut bytes = [0u8; 31];
+    if digest.len() != 64 {
+        return None;
+    }
+    hex::decode_to_slice(digest.get(..62)?, &mut bytes).ok()?;
+    hex::decode(digest.get(62..)?).ok()?;
+    Some(fr_be(&bytes))
 }
 
 /// An Ethereum address as the field element the circuit publishes (big-endian integer).
@@ -229,7 +258,7 @@ pub(crate) fn attribution_instances(
     };
     let mut out = vec![
         model_id(model),
-        Fr::from(NO_ADAPTER),
+        adapter_id(model),
         commitment,
         Fr::from(u64::from(wit.class)),
         setup.root,

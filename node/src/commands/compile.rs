@@ -4,13 +4,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use poa_circuits::InputVisibility;
+use poa_runtime::lora::quantize_adapted;
 use poa_runtime::{
-    calibrate, compare, parse_inputs, tensor::numel, CalibrationOptions, OnnxModel, Reference,
+    calibrate, compare, parse_inputs, tensor::numel, CalibrationOptions, LoraAdapter, OnnxModel,
+    Reference,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::artifacts::{write_bytes, write_json, EmbeddingInfo, Report, Settings, COMPILED_FORMAT};
+use crate::artifacts::{
+    write_bytes, write_json, AdapterReport, EmbeddingInfo, Report, Settings, COMPILED_FORMAT,
+};
 use crate::output::Output;
 
 /// Arguments of `poa compile`.
@@ -43,6 +47,11 @@ pub struct Args {
     /// Largest scale (fractional bits) the search may pick.
     #[arg(long, default_value_t = CalibrationOptions::default().max_scale)]
     pub max_scale: u32,
+    /// A LoRA adapter (`poa-lora/1` JSON) to merge into the model's Gemm weights: the base model
+    /// is calibrated as usual, then the adapted weights are quantized at its scales. Proofs of
+    /// the folder publish the base model's id and the adapter's id.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -89,6 +98,20 @@ pub fn compile(args: &Args, out: &Output) -> anyhow::Result<(Settings, Report)> 
     let spinner = out.spinner("calibrating scales");
     let (qmodel, calibration) = calibrate(&onnx.graph, &inputs, &float, &opts)?;
     spinner.finish_and_clear();
+    let (qmodel, adapter) = match &args.adapter {
+        None => (qmodel, None),
+        Some(path) => {
+            let (adapted, report, text) = adapt(
+                &onnx.graph,
+                &qmodel,
+                calibration.scales,
+                path,
+                &inputs,
+                &float,
+            )?;
+            (adapted, Some((report, text)))
+        }
+    };
     let held_out = match &args.test {
         Some(path) => {
             let test = read_inputs(path, sample_len)?;
@@ -115,18 +138,61 @@ pub fn compile(args: &Args, out: &Output) -> anyhow::Result<(Settings, Report)> 
         input_visibility: args.input_visibility.to_string(),
         poa_version: env!("CARGO_PKG_VERSION").to_string(),
     };
+    let (adapter, adapter_text) = adapter.unzip();
     let report = Report {
         calibration,
         held_out,
+        adapter,
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     write_bytes(&args.out.join("model.onnx"), &bytes)?;
+    let adapter_file = args.out.join("adapter.json");
+    match adapter_text {
+        Some(text) => write_bytes(&adapter_file, text.as_bytes())?,
+        None => remove_if_present(&adapter_file)?,
+    }
     write_json(&args.out.join("qmodel.json"), &qmodel)?;
     write_json(&args.out.join("report.json"), &report)?;
     // settings.json last: its presence with a matching digest marks a complete folder.
     write_json(&args.out.join("settings.json"), &settings)?;
     Ok((settings, report))
+}
+
+/// Merges the adapter at `path` into `graph` and quantizes it at the base model's `scales`;
+/// returns the adapted model, its report and the adapter file's text (copied into the folder).
+fn adapt(
+    graph: &poa_runtime::FloatGraph,
+    base: &poa_runtime::QModel,
+    scales: poa_runtime::Scales,
+    path: &Path,
+    inputs: &[Vec<f32>],
+    float: &[Vec<f32>],
+) -> anyhow::Result<(poa_runtime::QModel, AdapterReport, String)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let adapter =
+        LoraAdapter::from_json(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let adapted = quantize_adapted(graph, base, &adapter, scales)
+        .with_context(|| format!("merging adapter {}", path.display()))?;
+    let against_base = compare(&adapted, inputs, float).context("running the adapted model")?;
+    let report = AdapterReport {
+        name: adapter.name.clone(),
+        digest: adapter.digest(),
+        base_digest: base.digest().to_string(),
+        layers: adapter.layers.iter().map(|l| l.node.clone()).collect(),
+        against_base,
+    };
+    Ok((adapted, report, text))
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn read_inputs(path: &Path, sample_len: usize) -> anyhow::Result<Vec<Vec<f32>>> {
@@ -187,6 +253,16 @@ fn text_report(s: &Settings, r: &Report) -> String {
     );
     if let Some(h) = &r.held_out {
         t.push_str(&format!("\nheld-out: {}", pct(h)));
+    }
+    if let Some(a) = &r.adapter {
+        t.push_str(&format!(
+            "\nLoRA adapter `{}` ({}) merged into {} at the base scales; against the base \
+             model's float outputs: {}",
+            a.name,
+            &a.digest[..16],
+            a.layers.join(", "),
+            pct(&a.against_base)
+        ));
     }
     t
 }

@@ -76,6 +76,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         input_range: None,
         input_visibility: args.input_visibility,
         max_scale: poa_runtime::CalibrationOptions::default().max_scale,
+        adapter: None,
     };
     let t = Instant::now();
     let (settings, report) = compile::compile(&compile_args, out)?;

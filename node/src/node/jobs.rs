@@ -99,6 +99,8 @@ pub struct Job {
     pub proved_by: Option<String>,
     /// Chain transaction (state submitted).
     pub tx_hash: Option<String>,
+    /// Transactions sent, space-separated (chain submission).
+    pub sent_txs: Option<String>,
     /// Gas of that transaction.
     pub gas_used: Option<i64>,
     /// Created, ms.
@@ -110,8 +112,8 @@ pub struct Job {
 // Statements built with `format!` (wrapped in `AssertSqlSafe`) splice in only constants of this
 // module — column lists, the backend's lock clause, histogram bounds; every value is bound.
 const JOB_COLUMNS: &str = "id, model_id, datanet, datanet_version, nonce, input, attributed, \
-     request_sha256, state, progress, attempts, max_attempts, error, proved_by, tx_hash, gas_used, \
-     created_at, updated_at";
+     request_sha256, state, progress, attempts, max_attempts, error, proved_by, tx_hash, sent_txs, \
+     gas_used, created_at, updated_at";
 
 impl Job {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
@@ -131,6 +133,7 @@ impl Job {
             error: r.try_get("error")?,
             proved_by: r.try_get("proved_by")?,
             tx_hash: r.try_get("tx_hash")?,
+            sent_txs: r.try_get("sent_txs")?,
             gas_used: r.try_get("gas_used")?,
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,

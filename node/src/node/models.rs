@@ -193,6 +193,30 @@ pub async fn unfinished(db: &Db) -> Result<Vec<String>, sqlx::Error> {
         .collect()
 }
 
+/// Ready attribution models whose verifier address is not known yet: (id, commitment).
+pub async fn without_verifier(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, commitment FROM models WHERE status = $1 AND verifier_address IS NULL \
+         AND commitment IS NOT NULL AND attribution IS NOT NULL",
+    )
+    .bind(status::READY)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("id")?, r.try_get("commitment")?)))
+    .collect()
+}
+
+/// Records the verifier contract the chain's model registry names for model `id`.
+pub async fn set_verifier(db: &Db, id: &str, verifier: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE models SET verifier_address = $1 WHERE id = $2")
+        .bind(verifier)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 /// The source of model `id`: ONNX bytes, calibration JSON, input visibility, attribution.
 async fn source(
     db: &Db,
@@ -250,6 +274,7 @@ fn compile_and_setup(
         input_range: None,
         input_visibility: input_visibility.parse().map_err(anyhow::Error::msg)?,
         max_scale: defaults.max_scale,
+        adapter: None,
     };
     let (settings, _) = compile::compile(&args, &out)?;
     let index = match attribution {

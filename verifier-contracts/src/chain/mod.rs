@@ -33,7 +33,7 @@ use crate::error::{ContractsError, Result};
 use bindings::{AttributionRewards, DatanetRegistry, ModelRegistry, OpenToken};
 
 pub use deploy::{deploy, DeployGas, Deployment};
-pub use ops::{Credit, ModelSpec, Submitted};
+pub use ops::{Credit, ModelSpec, SubmitStatus, Submitted};
 
 /// One account on one chain endpoint.
 #[derive(Clone)]

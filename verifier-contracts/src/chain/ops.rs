@@ -4,14 +4,14 @@
 //! submits the proof; every payee claims.
 
 use alloy::contract::SolCallBuilder;
-use alloy::primitives::{Address, Bytes, TxHash, TxKind, U256};
-use alloy::providers::Provider;
-use alloy::rpc::types::{TransactionInput, TransactionReceipt, TransactionRequest};
+use alloy::primitives::{Address, Bytes, TxHash, TxKind, B256, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::{Filter, TransactionInput, TransactionReceipt, TransactionRequest};
 use alloy::sol_types::{SolCall, SolEvent};
 use serde::{Deserialize, Serialize};
 
 use super::bindings::{AttributionRewards, DatanetRegistry, ModelRegistry, OpenToken};
-use super::{call_err, confirmed, Chain, Deployment, Gas};
+use super::{call_err, chain_err, confirmed, Chain, Deployment, Gas};
 use crate::error::{ContractsError, Result};
 use crate::evm::calldata;
 use halo2curves::bn256::Fr;
@@ -171,41 +171,114 @@ impl Chain {
         Ok((nonce, r.gas_used))
     }
 
-    /// Submits `proof` of `instances`; returns what was credited.
+    /// Submits `proof` of `instances` and waits for it to be mined; returns what was credited.
     pub async fn submit(
         &self,
         d: &Deployment,
         proof: &[u8],
         instances: &[U256],
     ) -> Result<Submitted> {
-        let rewards = AttributionRewards::new(d.rewards, self.provider());
         let r = self
-            .send(
-                "submit",
-                rewards.submit(Bytes::copy_from_slice(proof), instances.to_vec()),
-            )
+            .send("submit", submit_call(self, d, proof, instances))
             .await?;
-        let accepted = event::<AttributionRewards::ProofAccepted>("submit", &r)?;
-        let credits = r
-            .logs()
-            .iter()
-            .filter_map(|l| l.log_decode::<AttributionRewards::Credited>().ok())
-            .map(|l| {
-                let c = l.inner.data;
-                Credit {
-                    account: c.account,
-                    role: role_name(c.role),
-                    amount: c.amount,
-                }
-            })
-            .collect();
-        Ok(Submitted {
-            nonce: accepted.nonce,
-            prover: accepted.prover,
-            credits,
-            gas: r.gas_used,
-            tx_hash: r.transaction_hash,
+        submitted(&r)
+    }
+
+    /// Broadcasts a `submit` of `proof` and returns its hash without waiting for a receipt; a
+    /// revert at gas estimation is an error with the decoded reason. Callers that must never
+    /// send twice (the node) record the hash before they wait, then follow it with
+    /// [`Chain::submit_status`].
+    pub async fn send_submit(
+        &self,
+        d: &Deployment,
+        proof: &[u8],
+        instances: &[U256],
+    ) -> Result<TxHash> {
+        let call = submit_call(self, d, proof, instances).from(self.address());
+        let pending = call.send().await.map_err(|e| call_err("submit", e))?;
+        Ok(*pending.tx_hash())
+    }
+
+    /// What became of the `submit` transaction `tx`: mined (with its credits), reverted,
+    /// waiting in the node's pool, or unknown to the node (dropped, or never seen).
+    pub async fn submit_status(&self, tx: TxHash) -> Result<SubmitStatus> {
+        let step = "submit receipt";
+        let p = self.provider();
+        if let Some(r) = p
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(|e| chain_err(step, e))?
+        {
+            return Ok(if r.status() {
+                SubmitStatus::Mined(submitted(&r)?)
+            } else {
+                SubmitStatus::Reverted
+            });
+        }
+        let known = p
+            .get_transaction_by_hash(tx)
+            .await
+            .map_err(|e| chain_err(step, e))?;
+        Ok(if known.is_some() {
+            SubmitStatus::Pending
+        } else {
+            SubmitStatus::Unknown
         })
+    }
+
+    /// The transaction whose proof settled request `nonce`, or `None` while it is open: the
+    /// request's `paid` flag, then its `ProofAccepted` event (the nonce is an indexed topic).
+    pub async fn settlement(&self, d: &Deployment, nonce: U256) -> Result<Option<TxHash>> {
+        let step = "settlement";
+        let rewards = AttributionRewards::new(d.rewards, self.provider());
+        let request = rewards
+            .requests(nonce)
+            .call()
+            .await
+            .map_err(|e| call_err(step, e))?;
+        if !request.paid {
+            return Ok(None);
+        }
+        let filter = Filter::new()
+            .address(d.rewards)
+            .event_signature(AttributionRewards::ProofAccepted::SIGNATURE_HASH)
+            .topic1(B256::from(nonce))
+            .from_block(0);
+        let logs = self
+            .provider()
+            .get_logs(&filter)
+            .await
+            .map_err(|e| chain_err(step, e))?;
+        logs.first()
+            .and_then(|l| l.transaction_hash)
+            .map(Some)
+            .ok_or_else(|| ContractsError::Chain {
+                step,
+                reason: format!("request {nonce} is paid but no ProofAccepted event names it"),
+            })
+    }
+
+    /// The registration of (`model_id`, `adapter_id`), or `None` when it is not registered.
+    pub async fn registered_model(
+        &self,
+        d: &Deployment,
+        model_id: U256,
+        adapter_id: U256,
+    ) -> Result<Option<ModelSpec>> {
+        let m = ModelRegistry::new(d.models, self.provider())
+            .model(model_id, adapter_id)
+            .call()
+            .await
+            .map_err(|e| call_err("model registration", e))?;
+        Ok((m.verifier != Address::ZERO).then_some(ModelSpec {
+            model_id,
+            adapter_id,
+            owner: m.owner,
+            verifier: m.verifier,
+            k: m.k,
+            num_instances: m.numInstances,
+            shares_bps: [m.ownerBps, m.contributorsBps, m.proverBps, m.treasuryBps],
+        }))
     }
 
     /// Withdraws this account's credited OPEN; returns the amount.
@@ -253,6 +326,57 @@ impl Chain {
             .await
             .map_err(|e| ContractsError::Rejected(e.to_string()))
     }
+}
+
+/// Where a sent `submit` transaction stands ([`Chain::submit_status`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubmitStatus {
+    /// Mined and accepted: what it credited.
+    Mined(Submitted),
+    /// Mined, and reverted (the request was settled first, or the proof was refused).
+    Reverted,
+    /// Known to the node, not mined yet.
+    Pending,
+    /// The node knows no such transaction: dropped from its pool (or never received).
+    Unknown,
+}
+
+fn submit_call<'a>(
+    chain: &'a Chain,
+    d: &Deployment,
+    proof: &[u8],
+    instances: &[U256],
+) -> SolCallBuilder<&'a DynProvider, AttributionRewards::submitCall> {
+    let call = AttributionRewards::submitCall {
+        proof: Bytes::copy_from_slice(proof),
+        instances: instances.to_vec(),
+    };
+    SolCallBuilder::new_sol(chain.provider(), &d.rewards, &call)
+}
+
+/// What a mined `submit` did, from its receipt's events.
+fn submitted(r: &TransactionReceipt) -> Result<Submitted> {
+    let accepted = event::<AttributionRewards::ProofAccepted>("submit", r)?;
+    let credits = r
+        .logs()
+        .iter()
+        .filter_map(|l| l.log_decode::<AttributionRewards::Credited>().ok())
+        .map(|l| {
+            let c = l.inner.data;
+            Credit {
+                account: c.account,
+                role: role_name(c.role),
+                amount: c.amount,
+            }
+        })
+        .collect();
+    Ok(Submitted {
+        nonce: accepted.nonce,
+        prover: accepted.prover,
+        credits,
+        gas: r.gas_used,
+        tx_hash: r.transaction_hash,
+    })
 }
 
 /// The first `E` event in `r`'s logs.

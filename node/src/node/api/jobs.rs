@@ -21,6 +21,7 @@ use crate::node::keys::random_hex;
 use crate::node::models::{self, status};
 use crate::proven::{parse_nonce, ProvenAttribution};
 use crate::reward_report;
+use poa_contracts::chain::fr_to_u256;
 
 /// Longest accepted `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 200;
@@ -74,8 +75,11 @@ pub struct JobView {
     pub nonce: Option<String>,
     /// Worker that proved it.
     pub proved_by: Option<String>,
-    /// Chain transaction (state `submitted`).
+    /// Chain transaction that carried the proof (state `submitted`).
     pub tx_hash: Option<String>,
+    /// Every `submit` transaction sent for this job, oldest first: one, unless an earlier one
+    /// was dropped by the chain before it was mined.
+    pub sent_txs: Vec<String>,
     /// Gas that transaction used.
     pub gas_used: Option<i64>,
     /// Created (ms since the epoch).
@@ -99,6 +103,12 @@ impl From<Job> for JobView {
             nonce: j.nonce,
             proved_by: j.proved_by,
             tx_hash: j.tx_hash,
+            sent_txs: j
+                .sent_txs
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
             gas_used: j.gas_used,
             created_at: j.created_at,
             updated_at: j.updated_at,
@@ -106,8 +116,9 @@ impl From<Job> for JobView {
     }
 }
 
-/// Checks a job against its model; returns whether it is an attribution job.
-async fn validate(st: &AppState, req: &SubmitJob) -> Result<bool, ApiError> {
+/// Checks a job against its model; for an attribution job returns its nonce in canonical form
+/// (decimal), for an inference job `None`.
+async fn validate(st: &AppState, req: &SubmitJob) -> Result<Option<String>, ApiError> {
     if req.adapter.is_some() {
         return Err(ApiError::invalid(
             "adapter_unsupported",
@@ -139,7 +150,7 @@ async fn validate(st: &AppState, req: &SubmitJob) -> Result<bool, ApiError> {
             let nonce = req.nonce.as_deref().ok_or_else(|| {
                 ApiError::invalid("missing_nonce", "attribution models need a request `nonce`")
             })?;
-            parse_nonce(nonce).map_err(|e| ApiError::invalid("invalid_nonce", e))?;
+            let nonce = parse_nonce(nonce).map_err(|e| ApiError::invalid("invalid_nonce", e))?;
             let datanet_ok = req.datanet.as_ref().is_none_or(|d| *d == a.datanet)
                 && req.datanet_version.is_none_or(|v| v == a.version);
             if !datanet_ok {
@@ -151,7 +162,9 @@ async fn validate(st: &AppState, req: &SubmitJob) -> Result<bool, ApiError> {
                     ),
                 ));
             }
-            Ok(true)
+            // One spelling per nonce (decimal), so `7` and `0x7` are one request to the job
+            // store's once-per-nonce rules, as they are to the contract.
+            Ok(Some(fr_to_u256(&nonce).to_string()))
         }
         None if req.nonce.is_some() || req.datanet.is_some() || req.datanet_version.is_some() => {
             Err(ApiError::invalid(
@@ -162,7 +175,7 @@ async fn validate(st: &AppState, req: &SubmitJob) -> Result<bool, ApiError> {
                 ),
             ))
         }
-        None => Ok(false),
+        None => Ok(None),
     }
 }
 
@@ -207,7 +220,10 @@ pub async fn submit(
         }
         None => None,
     };
-    let attributed = validate(&st, &req).await?;
+    let mut req = req;
+    let nonce = validate(&st, &req).await?;
+    let attributed = nonce.is_some();
+    req.nonce = nonce;
     let canonical = serde_json::to_vec(&req).map_err(|e| ApiError::internal("encoding", e))?;
     let input = serde_json::to_string(&req.input).map_err(|e| ApiError::internal("encoding", e))?;
     let new = NewJob {

@@ -62,7 +62,8 @@ pub struct ModelView {
     pub circuit: Option<serde_json::Value>,
     /// Whether the keys come from the INSECURE dev SRS.
     pub insecure_srs: Option<bool>,
-    /// Verifier contract address, once deployed (chain client).
+    /// Verifier contract address: filled in by a node running with `--rpc` once the chain's
+    /// `ModelRegistry` has the model (base model, adapter 0) registered.
     pub verifier_address: Option<String>,
     /// Created (ms since the epoch).
     pub created_at: i64,
