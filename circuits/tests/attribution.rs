@@ -10,7 +10,7 @@ use common::{compile, has_gate, has_lookup, has_permutation, mock, test_inputs};
 use halo2_proofs::dev::VerifyFailure;
 use halo2curves::ff::Field;
 use poa_circuits::attribution::chip::TopKTamper;
-use poa_circuits::attribution::{address_fe, model_id, model_id_of_digest};
+use poa_circuits::attribution::{adapter_id, address_fe, model_id, model_id_of_digest};
 use poa_circuits::commit::index_root;
 use poa_circuits::field::fe128;
 use poa_circuits::{
@@ -89,9 +89,11 @@ fn check_agrees_with(
     let native = attribute(q, index, input, k).expect("native");
     let public = AttributionPublic::decode(&c.instances().expect("witness"), k).expect("header");
     assert_eq!(public.model_id, model_id(q));
-    // A job store holds the digest, not the model: the same id from it.
-    assert_eq!(model_id_of_digest(q.digest()), Some(model_id(q)));
-    assert_eq!(public.adapter_id, Fr::ZERO);
+    // A job store holds the digest, not the model: the same id from it (a base model's).
+    if q.adapter.is_none() {
+        assert_eq!(model_id_of_digest(q.digest()), Some(model_id(q)));
+    }
+    assert_eq!(public.adapter_id, adapter_id(q));
     assert_eq!(public.class, Fr::from(u64::from(native.predicted_class)));
     assert_eq!(public.index_root, index_root(index));
     assert_eq!(public.nonce, Fr::from(42));
@@ -206,6 +208,46 @@ fn changed_public_header_values_are_rejected() {
         let mut inst = honest.clone();
         inst[row] += Fr::ONE;
         let f = mock(&c, inst).expect_err("changed instance must be rejected");
+        assert!(has_permutation(&f), "row {row}: {f:?}");
+    }
+}
+
+/// A LoRA-adapted model proves like any other and publishes its base model's id and its
+/// adapter's id; claiming the base model (adapter 0) or another base for its proof is rejected.
+#[test]
+fn adapted_model_publishes_base_model_and_adapter_ids() {
+    let (base, adapted) = poa_fixtures::compile_adapted();
+    let index = run_index(&adapted, 24);
+    check_agrees(
+        &adapted,
+        &index,
+        4,
+        Visibility::default(),
+        &test_inputs()[3],
+    );
+    let c = circuit(
+        &adapted,
+        &index,
+        4,
+        Visibility::default(),
+        &test_inputs()[3],
+    );
+    let honest = c.instances().expect("witness");
+    let public = AttributionPublic::decode(&honest, 4).expect("header");
+    assert_eq!(public.model_id, model_id(&base), "the base model's id");
+    assert_eq!(public.adapter_id, adapter_id(&adapted));
+    assert_ne!(public.adapter_id, Fr::ZERO);
+    assert_eq!(adapter_id(&base), Fr::ZERO);
+    for (row, claimed) in [
+        (AttributionRows::ADAPTER_ID, Fr::ZERO),
+        (
+            AttributionRows::MODEL_ID,
+            model_id_of_digest(adapted.digest()).expect("digest"),
+        ),
+    ] {
+        let mut inst = honest.clone();
+        inst[row] = claimed;
+        let f = mock(&c, inst).expect_err("another model's ids must be rejected");
         assert!(has_permutation(&f), "row {row}: {f:?}");
     }
 }

@@ -21,8 +21,8 @@ pub struct ProvenEntry {
 pub struct ProvenAttribution {
     /// Model id (0x-hex).
     pub model_id: String,
-    /// Adapter id (0: the base model).
-    pub adapter_id: u128,
+    /// Adapter id (0x-hex; zero: the base model).
+    pub adapter_id: String,
     /// Input commitment (0x-hex; zero unless the input is `hashed`).
     pub input_commitment: String,
     /// Predicted class.
@@ -70,7 +70,7 @@ impl ProvenAttribution {
         })?;
         Ok(Self {
             model_id: fr_to_hex(&p.model_id),
-            adapter_id: small(&p.adapter_id, "adapter id")?,
+            adapter_id: fr_to_hex(&p.adapter_id),
             input_commitment: fr_to_hex(&p.input_commitment),
             predicted_class: small(&p.class, "class")?,
             index_root: fr_to_hex(&p.index_root),

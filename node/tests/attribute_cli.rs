@@ -6,7 +6,7 @@ use std::path::Path;
 use assert_cmd::Command;
 
 mod common;
-use common::{amount, fixtures, indexed_model, paid_out, poa, stdout};
+use common::{amount, fixtures, indexed_model, indexed_model_with, paid_out, poa, stdout};
 
 /// `<cmd> attribute <model> --input <fixture input> --index <index>`.
 fn attribute(mut cmd: Command, model: &Path, index: &Path) -> Command {
@@ -331,4 +331,74 @@ fn hashed_index_keys_prove_over_any_index_of_their_shape() {
         text.contains("circuit"),
         "fixed keys refuse another index: {text}"
     );
+}
+
+/// `poa compile --adapter`: the LoRA-adapted model is indexed, set up and proved like any other,
+/// and its proofs publish the base model's id and the adapter's id.
+#[test]
+fn adapted_model_proves_attribution_under_base_and_adapter_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lora = fixtures().join("adapters/mlp_small_lora.json");
+    let (model, index) = indexed_model_with(dir.path(), &["--adapter".as_ref(), lora.as_os_str()]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("report.json")).expect("report"))
+            .expect("JSON");
+    let adapter = &report["adapter"];
+    assert_eq!(adapter["name"], "digits-curated", "{adapter}");
+    assert_eq!(adapter["layers"], serde_json::json!(["fc1", "fc2"]));
+    assert!(model.join("adapter.json").is_file());
+    let base = dir.path().join("base");
+    let a = poa()
+        .arg("--json")
+        .arg("compile")
+        .arg(fixtures().join("models/mlp_small.onnx"))
+        .arg("--calibration")
+        .arg(fixtures().join("data/calibration.json"))
+        .arg("--out")
+        .arg(&base)
+        .assert()
+        .success();
+    let b: serde_json::Value = serde_json::from_str(&stdout(&a)).expect("JSON");
+    let base_digest = b["settings"]["qmodel_digest"].as_str().expect("digest");
+    assert_eq!(adapter["base_digest"], base_digest);
+    assert!(!base.join("adapter.json").exists());
+
+    poa()
+        .arg("setup")
+        .arg(&model)
+        .arg("--dev-srs")
+        .arg("--index")
+        .arg(&index)
+        .args(["--top-k", "4"])
+        .assert()
+        .success();
+    let proof = dir.path().join("proof.json");
+    poa()
+        .arg("prove")
+        .arg(&model)
+        .arg("--input")
+        .arg(fixtures().join("data/input_0_ours.json"))
+        .arg("--out")
+        .arg(&proof)
+        .args([
+            "--nonce",
+            "3",
+            "--prover",
+            "0x00000000000000000000000000000000000000b0",
+        ])
+        .assert()
+        .success();
+    let a = poa()
+        .arg("--json")
+        .arg("verify")
+        .arg(&model)
+        .arg(&proof)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&stdout(&a)).expect("JSON");
+    let proven = &v["attribution"];
+    let id = |digest: &str| format!("0x00{}", &digest[..62]);
+    assert_eq!(proven["model_id"], id(base_digest), "{proven}");
+    let adapter_digest = adapter["digest"].as_str().expect("digest");
+    assert_eq!(proven["adapter_id"], id(adapter_digest), "{proven}");
 }

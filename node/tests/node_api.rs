@@ -292,3 +292,129 @@ async fn attribution_job_report_splits_the_fee_over_the_proven_top_k() {
         .expect("submit");
     assert_eq!(r.status(), 422);
 }
+
+/// A LoRA adapter over HTTP: uploaded for a base attribution model, compiled and set up as its
+/// own model, a job naming it proved with the adapter's weights; the proof publishes the base
+/// model's id and the adapter's id. Unknown adapters and adapters that do not fit are refused
+/// with their reason.
+#[tokio::test]
+async fn lora_adapter_jobs_prove_with_the_adapter_and_publish_its_id() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = sqlite_url(tmp.path());
+    let key = create_key(&db);
+    let prover = "0x00000000000000000000000000000000000000b0";
+    let node = start_node(&db, &tmp.path().join("data"), &["--prover-address", prover]);
+    let c = client();
+    let (dn, _, _) = sealed_datanet(&c, &node, &key).await;
+    let attribution = json!({"datanet": dn, "version": 1, "top_k": 4});
+    let base = upload_model(&c, &node, &key, "mlp_small", Some(attribution)).await;
+    let adapter: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("adapters/mlp_small_lora.json")).expect("fixture"),
+    )
+    .expect("JSON");
+    let post_adapter = |model: &str, body: Value| {
+        c.post(format!("{}/v1/models/{model}/adapters", node.url))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+    let r = post_adapter(&base, json!({ "adapter": adapter }))
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 202);
+    let a: Value = r.json().await.expect("JSON");
+    let lora = a["id"].as_str().expect("id").to_string();
+    assert_eq!(a["base_model"], base.as_str());
+    assert_eq!(a["adapter"], "digits-curated");
+    let a = wait_model(&c, &node.url, &lora).await;
+    assert_eq!(a["status"], "ready", "{a}");
+    let b = wait_model(&c, &node.url, &base).await;
+    assert_eq!(
+        a["public_model_id"], b["public_model_id"],
+        "an adapter publishes its base's id"
+    );
+    let zero = format!("0x{}", "0".repeat(64));
+    assert_eq!(b["public_adapter_id"], zero.as_str());
+    assert_ne!(a["public_adapter_id"], zero.as_str());
+    assert_ne!(a["commitment"], b["commitment"], "other weights");
+
+    let job = |adapter: Option<&str>, nonce: &str| {
+        let mut j = json!({"model": base, "input": sample_input(), "datanet": dn,
+                           "datanet_version": 1, "nonce": nonce});
+        if let Some(a) = adapter {
+            j["adapter"] = a.into();
+        }
+        j
+    };
+    let id = submit_job(&c, &node.url, &key, &job(Some(&lora), "9")).await;
+    let done = wait_all_done(
+        &c,
+        &node.url,
+        std::slice::from_ref(&id),
+        Duration::from_secs(300),
+    )
+    .await;
+    assert_eq!(done[0]["state"], "proved", "{}", done[0]);
+    assert_eq!(
+        done[0]["model"],
+        lora.as_str(),
+        "the adapter's model is proved"
+    );
+    let p: Value = c
+        .get(format!("{}/v1/jobs/{id}/proof", node.url))
+        .send()
+        .await
+        .expect("proof")
+        .json()
+        .await
+        .expect("JSON");
+    let instances = p["public_instances"].as_array().expect("instances");
+    assert_eq!(instances[0], a["public_model_id"], "{p}");
+    assert_eq!(instances[1], a["public_adapter_id"], "{p}");
+
+    // Refused up front: an adapter id that is not this model's, an adapter of an adapter, a
+    // malformed adapter file.
+    let r = c
+        .post(format!("{}/v1/jobs", node.url))
+        .bearer_auth(&key)
+        .json(&job(Some("nope"), "10"))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.expect("JSON");
+    assert_eq!(e["code"], "unknown_adapter", "{e}");
+    let r = post_adapter(&lora, json!({ "adapter": adapter }))
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 422);
+    let mut bad = adapter.clone();
+    bad["alpha"] = json!(-2.0);
+    let r = post_adapter(&base, json!({ "adapter": bad }))
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.expect("JSON");
+    assert_eq!(e["code"], "invalid_adapter", "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("alpha -2")),
+        "{e}"
+    );
+    // An adapter for a layer the model does not have is accepted, then fails its build naming
+    // the layer.
+    let mut misfit = adapter.clone();
+    misfit["layers"][0]["node"] = json!("fc9");
+    let r = post_adapter(&base, json!({ "adapter": misfit }))
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 202);
+    let m: Value = r.json().await.expect("JSON");
+    let m = wait_model(&c, &node.url, m["id"].as_str().expect("id")).await;
+    assert_eq!(m["status"], "failed", "{m}");
+    assert!(
+        m["error"].as_str().is_some_and(|e| e.contains("fc9")),
+        "{m}"
+    );
+}

@@ -114,8 +114,12 @@ pub trait ChainSubmitter: Send + Sync {
     fn status<'a>(&'a self, tx: &'a str) -> BoxFuture<'a, TxState>;
     /// The transaction that settled request `nonce`, if any.
     fn settlement(&self, nonce: U256) -> BoxFuture<'_, Option<String>>;
-    /// The verifier registered for the model with digest `commitment` (base model), if any.
-    fn registered_verifier<'a>(&'a self, commitment: &'a str) -> BoxFuture<'a, Option<String>>;
+    /// The verifier registered for (`model_id`, `adapter_id`) (public ids, 0x-hex), if any.
+    fn registered_verifier<'a>(
+        &'a self,
+        model_id: &'a str,
+        adapter_id: &'a str,
+    ) -> BoxFuture<'a, Option<String>>;
 }
 
 /// `AttributionRewards` and `ModelRegistry` through the alloy chain client.
@@ -202,14 +206,18 @@ impl ChainSubmitter for RewardsSubmitter {
         })
     }
 
-    fn registered_verifier<'a>(&'a self, commitment: &'a str) -> BoxFuture<'a, Option<String>> {
+    fn registered_verifier<'a>(
+        &'a self,
+        model_id: &'a str,
+        adapter_id: &'a str,
+    ) -> BoxFuture<'a, Option<String>> {
         Box::pin(async move {
-            let Some(id) = poa_circuits::attribution::model_id_of_digest(commitment) else {
-                return Ok(None);
+            let id = |hex: &str| {
+                U256::from_str_radix(hex.trim_start_matches("0x"), 16)
+                    .map_err(|e| SubmitError::Transient(format!("stored public id `{hex}`: {e}")))
             };
-            let adapter = U256::from(poa_circuits::attribution::NO_ADAPTER);
             self.chain
-                .registered_model(&self.deployment, fr_to_u256(&id), adapter)
+                .registered_model(&self.deployment, id(model_id)?, id(adapter_id)?)
                 .await
                 .map(|m| m.map(|m| m.verifier.to_string()))
                 .map_err(chain_error)
@@ -310,10 +318,13 @@ pub async fn run(
     tracing::info!(submitter = owner, "chain submitter stopped");
 }
 
-/// Sets `verifier_address` of every ready model the registry knows (base model, adapter 0).
+/// Sets `verifier_address` of every ready model the registry knows, by its public ids.
 async fn refresh_verifiers(db: &Db, submitter: &dyn ChainSubmitter) -> anyhow::Result<()> {
-    for (id, commitment) in models::without_verifier(db).await? {
-        if let Some(verifier) = submitter.registered_verifier(&commitment).await? {
+    for (id, model_id, adapter_id) in models::without_verifier(db).await? {
+        if let Some(verifier) = submitter
+            .registered_verifier(&model_id, &adapter_id)
+            .await?
+        {
             tracing::info!(model = id, verifier, "model registered on chain");
             models::set_verifier(db, &id, &verifier).await?;
         }

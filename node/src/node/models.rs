@@ -12,6 +12,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::db::{now_ms, Db};
+use poa_prover::artifact::fr_to_hex;
+
 use crate::artifacts::Compiled;
 use crate::commands::{compile, setup};
 use crate::output::Output;
@@ -85,12 +87,21 @@ pub struct Model {
     pub insecure_srs: Option<bool>,
     /// Verifier contract, once deployed.
     pub verifier_address: Option<String>,
+    /// The base model (adapter rows only).
+    pub base_model: Option<String>,
+    /// The adapter's name (adapter rows only).
+    pub adapter_name: Option<String>,
+    /// Public model id (instance row 0, 0x-hex), once ready.
+    pub public_model_id: Option<String>,
+    /// Public adapter id (instance row 1, 0x-hex), once ready.
+    pub public_adapter_id: Option<String>,
     /// Created, ms.
     pub created_at: i64,
 }
 
 const MODEL_COLUMNS: &str = "id, name, status, error, input_visibility, attribution, input_len, \
-     commitment, index_root, circuit, insecure_srs, verifier_address, created_at";
+     commitment, index_root, circuit, insecure_srs, verifier_address, base_model, adapter, \
+     public_model_id, public_adapter_id, created_at";
 
 impl Model {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
@@ -111,6 +122,13 @@ impl Model {
             circuit: r.try_get("circuit")?,
             insecure_srs: r.try_get::<Option<i64>, _>("insecure_srs")?.map(|b| b != 0),
             verifier_address: r.try_get("verifier_address")?,
+            base_model: r.try_get("base_model")?,
+            adapter_name: r
+                .try_get::<Option<String>, _>("adapter")?
+                .and_then(|a| poa_runtime::LoraAdapter::from_json(&a).ok())
+                .map(|a| a.name),
+            public_model_id: r.try_get("public_model_id")?,
+            public_adapter_id: r.try_get("public_adapter_id")?,
             created_at: r.try_get("created_at")?,
         })
     }
@@ -130,6 +148,8 @@ pub struct NewModel {
     pub input_visibility: InputVisibility,
     /// Attribution setup.
     pub attribution: Option<AttributionSpec>,
+    /// For an adapter: the base model's id and the adapter file (merged at compile time).
+    pub adapter: Option<(String, String)>,
 }
 
 /// Inserts an uploaded model as `compiling`.
@@ -143,7 +163,8 @@ pub async fn insert(db: &Db, m: &NewModel) -> Result<(), sqlx::Error> {
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
         "INSERT INTO models (id, name, status, onnx, calibration, input_visibility, attribution, \
-         attributed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+         attributed, base_model, adapter, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(&m.id)
     .bind(&m.name)
@@ -153,6 +174,8 @@ pub async fn insert(db: &Db, m: &NewModel) -> Result<(), sqlx::Error> {
     .bind(m.input_visibility.to_string())
     .bind(attribution)
     .bind(i64::from(m.attribution.is_some()))
+    .bind(m.adapter.as_ref().map(|a| a.0.clone()))
+    .bind(m.adapter.as_ref().map(|a| a.1.clone()))
     .bind(now)
     .execute(&db.pool)
     .await?;
@@ -193,17 +216,25 @@ pub async fn unfinished(db: &Db) -> Result<Vec<String>, sqlx::Error> {
         .collect()
 }
 
-/// Ready attribution models whose verifier address is not known yet: (id, commitment).
-pub async fn without_verifier(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+/// Ready attribution models whose verifier address is not known yet: (id, public model id,
+/// public adapter id).
+pub async fn without_verifier(db: &Db) -> Result<Vec<(String, String, String)>, sqlx::Error> {
     sqlx::query(
-        "SELECT id, commitment FROM models WHERE status = $1 AND verifier_address IS NULL \
-         AND commitment IS NOT NULL AND attribution IS NOT NULL",
+        "SELECT id, public_model_id, public_adapter_id FROM models WHERE status = $1 \
+         AND verifier_address IS NULL AND public_model_id IS NOT NULL \
+         AND public_adapter_id IS NOT NULL AND attribution IS NOT NULL",
     )
     .bind(status::READY)
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(|r| Ok((r.try_get("id")?, r.try_get("commitment")?)))
+    .map(|r| {
+        Ok((
+            r.try_get("id")?,
+            r.try_get("public_model_id")?,
+            r.try_get("public_adapter_id")?,
+        ))
+    })
     .collect()
 }
 
@@ -217,24 +248,50 @@ pub async fn set_verifier(db: &Db, id: &str, verifier: &str) -> Result<(), sqlx:
     Ok(())
 }
 
-/// The source of model `id`: ONNX bytes, calibration JSON, input visibility, attribution.
-async fn source(
-    db: &Db,
-    id: &str,
-) -> anyhow::Result<(Vec<u8>, String, String, Option<AttributionSpec>)> {
+/// What a model is built from.
+struct Source {
+    onnx: Vec<u8>,
+    calibration: String,
+    input_visibility: String,
+    attribution: Option<AttributionSpec>,
+    /// The LoRA adapter file, for an adapter row.
+    adapter: Option<String>,
+}
+
+/// The stored source of model `id`.
+async fn source(db: &Db, id: &str) -> anyhow::Result<Source> {
     let r = sqlx::query(
-        "SELECT onnx, calibration, input_visibility, attribution FROM models WHERE id = $1",
+        "SELECT onnx, calibration, input_visibility, attribution, adapter FROM models \
+         WHERE id = $1",
     )
     .bind(id)
     .fetch_one(&db.pool)
     .await?;
     let attribution: Option<String> = r.try_get("attribution")?;
-    Ok((
-        r.try_get("onnx")?,
-        r.try_get("calibration")?,
-        r.try_get("input_visibility")?,
-        attribution.map(|a| serde_json::from_str(&a)).transpose()?,
-    ))
+    Ok(Source {
+        onnx: r.try_get("onnx")?,
+        calibration: r.try_get("calibration")?,
+        input_visibility: r.try_get("input_visibility")?,
+        attribution: attribution.map(|a| serde_json::from_str(&a)).transpose()?,
+        adapter: r.try_get("adapter")?,
+    })
+}
+
+/// The source of base model `id` for an adapter of it: (ONNX, calibration, input visibility,
+/// attribution), or `None` when there is no such model or it is an adapter itself.
+pub async fn base_source(
+    db: &Db,
+    id: &str,
+) -> anyhow::Result<Option<(Vec<u8>, String, InputVisibility, Option<AttributionSpec>)>> {
+    let Some(m) = get(db, id).await? else {
+        return Ok(None);
+    };
+    if m.base_model.is_some() {
+        return Ok(None);
+    }
+    let s = source(db, id).await?;
+    let vis = s.input_visibility.parse().map_err(anyhow::Error::msg)?;
+    Ok(Some((s.onnx, s.calibration, vis, s.attribution)))
 }
 
 /// What a finished setup stores.
@@ -245,24 +302,32 @@ struct SetUp {
     index_root: Option<String>,
     circuit: String,
     insecure_srs: bool,
+    public_model_id: String,
+    public_adapter_id: String,
 }
 
 /// Compiles and sets up model `id` (blocking: calibration and keygen), in `dir`.
 fn compile_and_setup(
     dir: &Path,
     datanets: &Path,
-    onnx: &[u8],
-    calibration: &str,
-    input_visibility: &str,
-    attribution: Option<&AttributionSpec>,
+    source: &Source,
     srs: &SrsChoice,
 ) -> anyhow::Result<SetUp> {
     let out = Output::new(true);
     let src = dir.join("src");
     std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
     let (onnx_path, calibration_path) = (src.join("model.onnx"), src.join("calibration.json"));
-    std::fs::write(&onnx_path, onnx)?;
-    std::fs::write(&calibration_path, calibration)?;
+    std::fs::write(&onnx_path, &source.onnx)?;
+    std::fs::write(&calibration_path, &source.calibration)?;
+    let adapter = match &source.adapter {
+        Some(text) => {
+            let path = src.join("adapter.json");
+            std::fs::write(&path, text)?;
+            Some(path)
+        }
+        None => None,
+    };
+    let (input_visibility, attribution) = (&source.input_visibility, source.attribution.as_ref());
     let defaults = poa_runtime::CalibrationOptions::default();
     let args = compile::Args {
         model: onnx_path,
@@ -274,7 +339,7 @@ fn compile_and_setup(
         input_range: None,
         input_visibility: input_visibility.parse().map_err(anyhow::Error::msg)?,
         max_scale: defaults.max_scale,
-        adapter: None,
+        adapter,
     };
     let (settings, _) = compile::compile(&args, &out)?;
     let index = match attribution {
@@ -302,6 +367,7 @@ fn compile_and_setup(
             files.push((name, std::fs::read(entry.path())?));
         }
     }
+    let compiled = Compiled::load(dir)?;
     Ok(SetUp {
         files,
         input_len: i64::try_from(settings.input_shape.iter().product::<usize>())?,
@@ -309,28 +375,21 @@ fn compile_and_setup(
         index_root: r.attribution.as_ref().map(|a| a.index_root.clone()),
         circuit: serde_json::to_string(&r.stats)?,
         insecure_srs: r.insecure_srs,
+        public_model_id: fr_to_hex(&poa_circuits::attribution::model_id(&compiled.qmodel)),
+        public_adapter_id: fr_to_hex(&poa_circuits::attribution::adapter_id(&compiled.qmodel)),
     })
 }
 
 /// Compiles and sets up model `id` from its stored source, then stores the folder and marks it
 /// ready (or failed with the reason). Runs on a blocking thread for the heavy part.
 pub async fn build(db: &Db, id: &str, data_dir: &Path, srs: &SrsChoice) -> anyhow::Result<()> {
-    let (onnx, calibration, vis, attribution) = source(db, id).await?;
+    let source = source(db, id).await?;
     let dir = data_dir.join("models").join(id);
     let datanets = data_dir.join("datanets");
     let srs = srs.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        compile_and_setup(
-            &dir,
-            &datanets,
-            &onnx,
-            &calibration,
-            &vis,
-            attribution.as_ref(),
-            &srs,
-        )
-    })
-    .await?;
+    let result =
+        tokio::task::spawn_blocking(move || compile_and_setup(&dir, &datanets, &source, &srs))
+            .await?;
     let now = now_ms();
     match result {
         Ok(s) => {
@@ -349,7 +408,8 @@ pub async fn build(db: &Db, id: &str, data_dir: &Path, srs: &SrsChoice) -> anyho
             }
             sqlx::query(
                 "UPDATE models SET status = $1, error = NULL, input_len = $2, commitment = $3, \
-                 index_root = $4, circuit = $5, insecure_srs = $6, updated_at = $7 WHERE id = $8",
+                 index_root = $4, circuit = $5, insecure_srs = $6, public_model_id = $7, \
+                 public_adapter_id = $8, updated_at = $9 WHERE id = $10",
             )
             .bind(status::READY)
             .bind(s.input_len)
@@ -357,6 +417,8 @@ pub async fn build(db: &Db, id: &str, data_dir: &Path, srs: &SrsChoice) -> anyho
             .bind(s.index_root)
             .bind(s.circuit)
             .bind(i64::from(s.insecure_srs))
+            .bind(s.public_model_id)
+            .bind(s.public_adapter_id)
             .bind(now)
             .bind(id)
             .execute(&mut *tx)

@@ -49,6 +49,11 @@ pub fn paid_out(w: &Value) -> u128 {
 /// `dir`, and indexes it (checking the open version cannot be); returns the model folder and
 /// the index file.
 pub fn indexed_model(dir: &Path) -> (PathBuf, PathBuf) {
+    indexed_model_with(dir, &[])
+}
+
+/// [`indexed_model`] with more `poa compile` arguments (`--adapter …`).
+pub fn indexed_model_with(dir: &Path, compile_args: &[&std::ffi::OsStr]) -> (PathBuf, PathBuf) {
     let (model, store) = (dir.join("mlp"), dir.join("store"));
     poa()
         .arg("compile")
@@ -57,6 +62,7 @@ pub fn indexed_model(dir: &Path) -> (PathBuf, PathBuf) {
         .arg(fixtures().join("data/calibration.json"))
         .arg("--out")
         .arg(&model)
+        .args(compile_args)
         .assert()
         .success();
     let datanet = |args: &[&str]| {

@@ -32,7 +32,8 @@ const MAX_IDEMPOTENCY_KEY: usize = 200;
 pub struct SubmitJob {
     /// Model id (from `POST /v1/models`).
     pub model: String,
-    /// LoRA adapter id; not supported by this node yet (rejected with `adapter_unsupported`).
+    /// LoRA adapter of `model` to prove with: the id `POST /v1/models/{model}/adapters` returned.
+    /// The job then proves that adapter's model, and the job's `model` reads the adapter's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<String>,
     /// The input sample: the model's input values, flattened.
@@ -116,18 +117,24 @@ impl From<Job> for JobView {
     }
 }
 
-/// Checks a job against its model; for an attribution job returns its nonce in canonical form
-/// (decimal), for an inference job `None`.
-async fn validate(st: &AppState, req: &SubmitJob) -> Result<Option<String>, ApiError> {
-    if req.adapter.is_some() {
-        return Err(ApiError::invalid(
-            "adapter_unsupported",
-            "LoRA adapters are not supported by this node yet; omit `adapter`",
-        ));
-    }
+/// Checks a job against its model (or the model's adapter it names); returns the model to prove
+/// and, for an attribution job, its nonce in canonical form (decimal; `None`: inference only).
+async fn validate(st: &AppState, req: &SubmitJob) -> Result<(String, Option<String>), ApiError> {
     let model = models::get(&st.db, &req.model)
         .await?
         .ok_or_else(|| ApiError::invalid("unknown_model", format!("no model `{}`", req.model)))?;
+    let model = match &req.adapter {
+        None => model,
+        Some(a) => models::get(&st.db, a)
+            .await?
+            .filter(|m| m.base_model.as_deref() == Some(model.id.as_str()))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "unknown_adapter",
+                    format!("model `{}` has no adapter `{a}`", model.id),
+                )
+            })?,
+    };
     if model.status != status::READY {
         return Err(ApiError::conflict(
             "model_not_ready",
@@ -164,7 +171,7 @@ async fn validate(st: &AppState, req: &SubmitJob) -> Result<Option<String>, ApiE
             }
             // One spelling per nonce (decimal), so `7` and `0x7` are one request to the job
             // store's once-per-nonce rules, as they are to the contract.
-            Ok(Some(fr_to_u256(&nonce).to_string()))
+            Ok((model.id, Some(fr_to_u256(&nonce).to_string())))
         }
         None if req.nonce.is_some() || req.datanet.is_some() || req.datanet_version.is_some() => {
             Err(ApiError::invalid(
@@ -175,7 +182,7 @@ async fn validate(st: &AppState, req: &SubmitJob) -> Result<Option<String>, ApiE
                 ),
             ))
         }
-        None => Ok(None),
+        None => Ok((model.id, None)),
     }
 }
 
@@ -221,14 +228,14 @@ pub async fn submit(
         None => None,
     };
     let mut req = req;
-    let nonce = validate(&st, &req).await?;
+    let (proved_model, nonce) = validate(&st, &req).await?;
     let attributed = nonce.is_some();
     req.nonce = nonce;
     let canonical = serde_json::to_vec(&req).map_err(|e| ApiError::internal("encoding", e))?;
     let input = serde_json::to_string(&req.input).map_err(|e| ApiError::internal("encoding", e))?;
     let new = NewJob {
         id: random_hex(16),
-        model_id: req.model,
+        model_id: proved_model,
         datanet: req.datanet,
         datanet_version: req.datanet_version.map(i64::from),
         nonce: req.nonce,

@@ -92,6 +92,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
                 .layer(DefaultBodyLimit::max(limits.model_body)),
         )
         .routes(routes!(models::get_model))
+        .routes(routes!(models::upload_adapter))
         .routes(routes!(datanets::create))
         .routes(routes!(datanets::get_datanet))
         .routes(routes!(datanets::add))

@@ -63,8 +63,16 @@ pub struct ModelView {
     /// Whether the keys come from the INSECURE dev SRS.
     pub insecure_srs: Option<bool>,
     /// Verifier contract address: filled in by a node running with `--rpc` once the chain's
-    /// `ModelRegistry` has the model (base model, adapter 0) registered.
+    /// `ModelRegistry` has (`public_model_id`, `public_adapter_id`) registered.
     pub verifier_address: Option<String>,
+    /// The base model, for a LoRA adapter (`POST /v1/models/{id}/adapters`).
+    pub base_model: Option<String>,
+    /// The adapter's name, for a LoRA adapter.
+    pub adapter: Option<String>,
+    /// Model id its proofs publish (instance row 0, 0x-hex; an adapter's is its base model's).
+    pub public_model_id: Option<String>,
+    /// Adapter id its proofs publish (row 1, 0x-hex; zero for a base model).
+    pub public_adapter_id: Option<String>,
     /// Created (ms since the epoch).
     pub created_at: i64,
 }
@@ -84,6 +92,10 @@ impl From<Model> for ModelView {
             circuit: m.circuit.and_then(|c| serde_json::from_str(&c).ok()),
             insecure_srs: m.insecure_srs,
             verifier_address: m.verifier_address,
+            base_model: m.base_model,
+            adapter: m.adapter_name,
+            public_model_id: m.public_model_id,
+            public_adapter_id: m.public_adapter_id,
             created_at: m.created_at,
         }
     }
@@ -161,13 +173,82 @@ pub async fn upload(
         calibration: req.calibration.to_string(),
         input_visibility,
         attribution: req.attribution,
+        adapter: None,
     };
+    insert_and_build(&st, new).await
+}
+
+async fn insert_and_build(
+    st: &AppState,
+    new: NewModel,
+) -> Result<(StatusCode, Json<ModelView>), ApiError> {
     models::insert(&st.db, &new).await?;
-    spawn_build(&st, new.id.clone());
+    spawn_build(st, new.id.clone());
     let m = models::get(&st.db, &new.id)
         .await?
         .ok_or_else(|| ApiError::internal("reading the model", "just inserted"))?;
     Ok((StatusCode::ACCEPTED, Json(m.into())))
+}
+
+/// A LoRA adapter upload for a base model.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadAdapter {
+    /// The adapter file, `poa-lora/1` JSON: `{"format", "name", "alpha", "layers": [{"node",
+    /// "a", "b"}]}`.
+    #[schema(value_type = Object)]
+    pub adapter: serde_json::Value,
+}
+
+/// Adds a LoRA adapter to base model `id`: a new model (its own id, keys and verifier) compiled
+/// from the base model's ONNX and calibration with the adapter merged, set up the same way
+/// (input visibility, attribution) in the background. Jobs name it as
+/// `{"model": <base>, "adapter": <adapter model id>}`; its proofs publish the base model's id
+/// and the adapter's.
+#[utoipa::path(
+    post, path = "/v1/models/{id}/adapters", tag = "models",
+    params(("id" = String, Path, description = "Base model id")),
+    request_body = UploadAdapter,
+    responses(
+        (status = 202, description = "Stored; compiling", body = ModelView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ),
+    security(("api_key" = []))
+)]
+pub async fn upload_adapter(
+    State(st): State<AppState>,
+    _key: ApiKey,
+    Path(id): Path<String>,
+    Body(req): Body<UploadAdapter>,
+) -> Result<(StatusCode, Json<ModelView>), ApiError> {
+    let base = models::get(&st.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("model_not_found", format!("no model `{id}`")))?;
+    if base.base_model.is_some() {
+        return Err(ApiError::invalid(
+            "adapter_of_adapter",
+            format!("model `{id}` is an adapter; add adapters to its base model"),
+        ));
+    }
+    let text = req.adapter.to_string();
+    let adapter = poa_runtime::LoraAdapter::from_json(&text)
+        .map_err(|e| ApiError::invalid("invalid_adapter", e.to_string()))?;
+    let (onnx, calibration, input_visibility, attribution) = models::base_source(&st.db, &id)
+        .await
+        .map_err(|e| ApiError::internal("reading the base model", e))?
+        .ok_or_else(|| ApiError::not_found("model_not_found", format!("no base model `{id}`")))?;
+    let new = NewModel {
+        id: random_hex(8),
+        name: format!("{}+{}", base.name, adapter.name),
+        onnx,
+        calibration,
+        input_visibility,
+        attribution,
+        adapter: Some((id, text)),
+    };
+    insert_and_build(&st, new).await
 }
 
 /// Compiles and sets up model `id` in the background.
