@@ -106,21 +106,26 @@ fn index_a_sealed_version_and_attribute_an_input() {
 /// `poa setup --index` makes attribution keys; `poa prove --nonce --prover` proves inference and
 /// top-k attribution publishing exactly what `poa attribute` computes; `poa verify` reads it
 /// back; a proof whose nonce was edited fails; inference keys refuse a request.
+/// `poa setup <model> --dev-srs --index <index> --top-k 4`, which must succeed.
+fn setup_top4(model: &Path, index: &Path) {
+    poa()
+        .arg("setup")
+        .arg(model)
+        .arg("--dev-srs")
+        .arg("--index")
+        .arg(index)
+        .args(["--top-k", "4"])
+        .assert()
+        .success();
+}
+
 #[test]
 fn prove_and_verify_an_attribution_over_the_index() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (model, index) = indexed_model(dir.path());
     let input = fixtures().join("data/input_0_ours.json");
     let proof = dir.path().join("proof.json");
-    poa()
-        .arg("setup")
-        .arg(&model)
-        .arg("--dev-srs")
-        .arg("--index")
-        .arg(&index)
-        .args(["--top-k", "4"])
-        .assert()
-        .success();
+    setup_top4(&model, &index);
     let prove = |extra: &[&str]| {
         let mut cmd = poa();
         cmd.arg("--json")
@@ -363,15 +368,7 @@ fn adapted_model_proves_attribution_under_base_and_adapter_ids() {
     assert_eq!(adapter["base_digest"], base_digest);
     assert!(!base.join("adapter.json").exists());
 
-    poa()
-        .arg("setup")
-        .arg(&model)
-        .arg("--dev-srs")
-        .arg("--index")
-        .arg(&index)
-        .args(["--top-k", "4"])
-        .assert()
-        .success();
+    setup_top4(&model, &index);
     let proof = dir.path().join("proof.json");
     poa()
         .arg("prove")

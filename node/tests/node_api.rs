@@ -21,14 +21,7 @@ async fn proves_a_submitted_job_and_serves_a_proof_that_verifies() {
         ..
     } = fixture(None, &[]).await;
 
-    let m: Value = c
-        .get(format!("{}/v1/models/{model}", node.url))
-        .send()
-        .await
-        .expect("get model")
-        .json()
-        .await
-        .expect("JSON");
+    let m = node_common::model(&c, &node.url, &model).await;
     assert_eq!(m["input_len"], 64);
     assert!(m["commitment"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(m["circuit"]["k"].as_u64().is_some_and(|k| k > 0), "{m}");
@@ -47,14 +40,9 @@ async fn proves_a_submitted_job_and_serves_a_proof_that_verifies() {
     assert_eq!(done[0]["progress"], 100);
     assert_eq!(done[0]["attempts"], 1);
 
-    let p: Value = c
-        .get(format!("{}/v1/jobs/{id}/proof", node.url))
-        .send()
+    let p = try_get_json(&c, &node.url, &format!("/v1/jobs/{id}/proof"))
         .await
-        .expect("proof")
-        .json()
-        .await
-        .expect("JSON");
+        .expect("proof");
     let instances = p["public_instances"].as_array().expect("instances");
     assert!(!instances.is_empty());
     let calldata = p["calldata"].as_str().expect("calldata");
@@ -186,6 +174,7 @@ async fn openapi_document_lists_every_route_and_health_answers() {
         "/v1/jobs/{id}/report",
         "/v1/models",
         "/v1/models/{id}",
+        "/v1/models/{id}/adapters",
         "/v1/datanets",
         "/v1/datanets/{id}",
         "/v1/datanets/{id}/contributions",
@@ -360,14 +349,9 @@ async fn lora_adapter_jobs_prove_with_the_adapter_and_publish_its_id() {
         lora.as_str(),
         "the adapter's model is proved"
     );
-    let p: Value = c
-        .get(format!("{}/v1/jobs/{id}/proof", node.url))
-        .send()
+    let p = try_get_json(&c, &node.url, &format!("/v1/jobs/{id}/proof"))
         .await
-        .expect("proof")
-        .json()
-        .await
-        .expect("JSON");
+        .expect("proof");
     let instances = p["public_instances"].as_array().expect("instances");
     assert_eq!(instances[0], a["public_model_id"], "{p}");
     assert_eq!(instances[1], a["public_adapter_id"], "{p}");

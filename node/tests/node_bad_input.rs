@@ -84,7 +84,16 @@ async fn bad_requests_get_json_errors_and_write_nothing() {
             .await
             .expect("send"),
         422,
-        "adapter_unsupported",
+        "unknown_adapter",
+    )
+    .await;
+    // A model is not its own adapter.
+    expect_error(
+        post(json!({"model": model, "input": sample_input(), "adapter": model}).to_string())
+            .await
+            .expect("send"),
+        422,
+        "unknown_adapter",
     )
     .await;
     let big = format!("{{\"model\": \"{}\", \"input\": []}}", "x".repeat(20_000));

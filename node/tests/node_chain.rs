@@ -62,14 +62,7 @@ impl OnChain {
         let (datanet, _, _) = sealed_datanet(&c, &node, &key).await;
         let attribution = json!({"datanet": datanet, "version": 1, "top_k": 4});
         let model = upload_model(&c, &node, &key, "mlp_small", Some(attribution)).await;
-        let m: Value = c
-            .get(format!("{}/v1/models/{model}", node.url))
-            .send()
-            .await
-            .expect("get model")
-            .json()
-            .await
-            .expect("JSON");
+        let m = node_common::model(&c, &node.url, &model).await;
         assert_eq!(m["verifier_address"], Value::Null, "no chain yet: {m}");
         drop(node);
         let model_dir = data.join("models").join(&model);
@@ -214,21 +207,9 @@ async fn submits_once_per_nonce(db: Option<String>) {
     let state: Value =
         serde_json::from_str(&std::fs::read_to_string(&t.state).expect("state")).expect("JSON");
     let registered = state["deployment"]["verifier"].as_str().expect("verifier");
-    let url = node.url.clone();
-    let m = wait_for(Duration::from_secs(60), || {
-        let url = url.clone();
-        let model = t.model.clone();
-        async move {
-            let m: Value = c
-                .get(format!("{url}/v1/models/{model}"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            m["verifier_address"].is_string().then_some(m)
-        }
+    let m = wait_for(Duration::from_secs(60), || async {
+        let m = try_get_json(c, &node.url, &format!("/v1/models/{}", t.model)).await?;
+        m["verifier_address"].is_string().then_some(m)
     })
     .await
     .unwrap_or_else(|| panic!("no verifier address\n{}", node.proc.log_text()));

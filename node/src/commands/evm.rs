@@ -115,11 +115,20 @@ pub fn write_verifier(
     write_json(&abi, &compiled.abi)?;
     let deployable = compiled.runtime.len() <= MAX_RUNTIME_BYTES;
     if !deployable {
+        let cs = vk.halo2().cs();
         out.warn(&format!(
             "the verifier's runtime code is {} bytes, over the {MAX_RUNTIME_BYTES}-byte EIP-170 limit: \
-             it runs in the in-process EVM (`--check`) but cannot be deployed on mainnet; the circuit \
-             is too wide (columns and gates) for one verifier contract",
-            compiled.runtime.len()
+             it runs in the in-process EVM (`--check`) and on a chain without the limit (anvil \
+             --disable-code-size-limit) but cannot be deployed on mainnet. Its size follows the \
+             circuit's width — {} advice, {} fixed and {} instance columns, {} gates, {} lookups, \
+             each column a commitment and an opening the contract checks — and no setting of this \
+             version narrows it enough: the 16-lane layout is fixed (README, \"On-chain\")",
+            compiled.runtime.len(),
+            cs.num_advice_columns(),
+            cs.num_fixed_columns(),
+            cs.num_instance_columns(),
+            cs.gates().len(),
+            cs.lookups().len(),
         ));
     }
     let check = match check {

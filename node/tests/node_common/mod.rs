@@ -212,14 +212,7 @@ pub async fn upload_model(
 /// Waits until model `id` is no longer `compiling`; returns it.
 pub async fn wait_model(c: &reqwest::Client, url: &str, id: &str) -> Value {
     wait_for(Duration::from_secs(300), || async move {
-        let m: Value = c
-            .get(format!("{url}/v1/models/{id}"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let m = try_get_json(c, url, &format!("/v1/models/{id}")).await?;
         (m["status"] != "compiling").then_some(m)
     })
     .await
@@ -304,15 +297,29 @@ pub async fn submit_job(c: &reqwest::Client, url: &str, key: &str, body: &Value)
     v["id"].as_str().expect("id").to_string()
 }
 
-/// The job `id` as JSON.
-pub async fn job(c: &reqwest::Client, url: &str, id: &str) -> Value {
-    c.get(format!("{url}/v1/jobs/{id}"))
+/// `GET {url}{path}` as JSON, or `None` when the request or the decoding fails (for polls).
+pub async fn try_get_json(c: &reqwest::Client, url: &str, path: &str) -> Option<Value> {
+    c.get(format!("{url}{path}"))
         .send()
         .await
-        .expect("get job")
+        .ok()?
         .json()
         .await
-        .expect("JSON")
+        .ok()
+}
+
+/// The job `id` as JSON.
+pub async fn job(c: &reqwest::Client, url: &str, id: &str) -> Value {
+    try_get_json(c, url, &format!("/v1/jobs/{id}"))
+        .await
+        .unwrap_or_else(|| panic!("GET job {id}"))
+}
+
+/// The model `id` as JSON.
+pub async fn model(c: &reqwest::Client, url: &str, id: &str) -> Value {
+    try_get_json(c, url, &format!("/v1/models/{id}"))
+        .await
+        .unwrap_or_else(|| panic!("GET model {id}"))
 }
 
 /// Waits until every job in `ids` is proved or failed; returns them.
