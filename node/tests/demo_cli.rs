@@ -138,3 +138,31 @@ fn demo_with_hashed_input_publishes_the_commitment() {
         .is_some_and(|c| c.starts_with("0x") && c.len() == 66));
     assert_on_chain_payout(&v);
 }
+
+#[test]
+fn demo_with_a_lora_adapter_registers_and_pays_under_the_adapter_id() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let lora = fixtures.join("adapters/mlp_small_lora.json");
+    let v = demo(tmp.path(), &["--adapter", lora.to_str().expect("utf-8")]);
+    assert_eq!(v["verify"]["valid"], true, "{v}");
+    assert_eq!(v["report"]["adapter"]["name"], "digits-curated");
+    // Hex numbers compared by value: the proof writes 64 digits, the registration fewer.
+    let hex = |x: &Value| {
+        let s = x.as_str().expect("hex").trim_start_matches("0x");
+        s.trim_start_matches('0').to_lowercase()
+    };
+    let proven = &v["prove"]["attribution"];
+    let registered = &v["chain"]["registered"]["model"];
+    assert!(!hex(&proven["adapter_id"]).is_empty(), "{proven}");
+    assert_eq!(hex(&proven["adapter_id"]), hex(&registered["adapter_id"]));
+    assert_eq!(hex(&proven["model_id"]), hex(&registered["model_id"]));
+    let base_digest = v["report"]["adapter"]["base_digest"]
+        .as_str()
+        .expect("digest");
+    assert_eq!(
+        hex(&proven["model_id"]),
+        base_digest[..62].trim_start_matches('0')
+    );
+    assert_on_chain_payout(&v);
+}

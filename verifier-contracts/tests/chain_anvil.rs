@@ -81,6 +81,7 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
 
     let terms = ModelTerms {
         model_id: fr_to_u256(&model_id(&q)),
+        adapter_id: U256::ZERO,
         k: K as u16,
         num_instances: InstanceLayout::attributed(&q, &vis, K).len() as u32,
         shares_bps: SHARES,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{ensure, Context};
-use poa_circuits::attribution::model_id;
+use poa_circuits::attribution::{adapter_id, model_id};
 use poa_circuits::commit::index_root;
 use poa_circuits::{IndexVisibility, InputVisibility, InstanceLayout, Request};
 use poa_runtime::attribution::{split, RewardShares, RewardSplit};
@@ -41,6 +41,11 @@ pub struct Args {
     /// Input visibility of the proof: `public`, `hashed` or `private`.
     #[arg(long, default_value_t = InputVisibility::Public)]
     pub input_visibility: InputVisibility,
+    /// Run the whole demo with a LoRA adapter merged into the model (e.g.
+    /// `fixtures/adapters/mlp_small_lora.json`): the request and the registration name the base
+    /// model's id and the adapter's id.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -76,7 +81,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         input_range: None,
         input_visibility: args.input_visibility,
         max_scale: poa_runtime::CalibrationOptions::default().max_scale,
-        adapter: None,
+        adapter: args.adapter.clone(),
     };
     let t = Instant::now();
     let (settings, report) = compile::compile(&compile_args, out)?;
@@ -107,7 +112,8 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
     // The request is opened (and paid) on-chain first: the proof must carry its nonce.
     let shares = RewardShares::default();
     let layout = InstanceLayout::attributed(&compiled.qmodel, &settings.visibility()?, k);
-    let terms = demo_chain::terms(&model_id(&compiled.qmodel), k, layout.len(), &shares)?;
+    let q = &compiled.qmodel;
+    let terms = demo_chain::terms(&model_id(q), &adapter_id(q), k, layout.len(), &shares)?;
     let spinner = out.spinner("starting anvil, deploying, opening a paid request");
     let chain = demo_chain::LocalChain::start(
         &verifier.creation,
@@ -204,8 +210,21 @@ fn text(result: &DemoResult, model_dir: &std::path::Path) -> String {
         })
         .collect();
     let c = &result.chain;
+    let adapter = result.report.adapter.as_ref().map_or(String::new(), |a| {
+        format!(
+            "\n      LoRA adapter `{}` merged into {} (adapter {}…, base model {}…): proofs publish the \
+             base model's id and the adapter's; it changes the base prediction on {} of {} \
+             calibration samples",
+            a.name,
+            a.layers.join(", "),
+            &a.digest[..16],
+            &a.base_digest[..16],
+            a.against_base.samples - a.against_base.argmax_matches,
+            a.against_base.samples
+        )
+    });
     format!(
-        "[1/10] compiled {} into {} in {:.0} ms (scales a=2^{}, w=2^{}; {} MACs)\n      held-out float-vs-quantized argmax agreement: {held}\n\
+        "[1/10] compiled {} into {} in {:.0} ms (scales a=2^{}, w=2^{}; {} MACs)\n      held-out float-vs-quantized argmax agreement: {held}{adapter}\n\
          [2/10] ran fixtures/data/input_0.json → class {} (trace {}; full trace in {})\n\
          [3/10] {}\n\
          [4/10] setup on the dev SRS: {}\n\

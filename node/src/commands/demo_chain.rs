@@ -196,6 +196,7 @@ impl LocalChain {
 /// The model terms for `shares`.
 pub fn terms(
     model_id: &Fr,
+    adapter_id: &Fr,
     k: usize,
     num_instances: usize,
     shares: &RewardShares,
@@ -203,6 +204,7 @@ pub fn terms(
     let bps = |b: u32| u16::try_from(b).context("a share over 10,000 bps");
     Ok(ModelTerms {
         model_id: fr_to_u256(model_id),
+        adapter_id: fr_to_u256(adapter_id),
         k: u16::try_from(k)?,
         num_instances: u32::try_from(num_instances)?,
         shares_bps: [
@@ -346,7 +348,7 @@ pub fn setup_text(c: &ChainStep) -> String {
     let m = &r.model;
     format!(
         "local anvil (chain {}, stopped at the end{}): deployed OPEN {}, DatanetRegistry {}, ModelRegistry {}, \
-         verifier {}, AttributionRewards {}\n      datanet {} v{} sealed under the index root; model registered \
+         verifier {}, AttributionRewards {}\n      datanet {} v{} sealed under the index root; model {}registered \
          (owner {}, k = {}, {} public instances, shares {:?} bps); the requester paid {} OPEN → request nonce {}",
         d.chain_id,
         if c.code_size_limit_lifted { ", code-size limit LIFTED" } else { "" },
@@ -357,6 +359,11 @@ pub fn setup_text(c: &ChainStep) -> String {
         d.rewards,
         r.datanet,
         r.version,
+        if m.adapter_id.is_zero() {
+            String::new()
+        } else {
+            format!("with adapter {:#x} ", m.adapter_id)
+        },
         m.owner,
         m.k,
         m.num_instances,

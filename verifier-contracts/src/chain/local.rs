@@ -98,6 +98,8 @@ pub struct RegisterGas {
 pub struct ModelTerms {
     /// Model id (row 0).
     pub model_id: U256,
+    /// Adapter id (row 1; 0 for a base model).
+    pub adapter_id: U256,
     /// Entries published.
     pub k: u16,
     /// Public instances of a proof.
@@ -131,7 +133,7 @@ pub async fn deploy_and_register(
         .await?;
     let model = ModelSpec {
         model_id: terms.model_id,
-        adapter_id: U256::ZERO,
+        adapter_id: terms.adapter_id,
         owner: actors.owner.address(),
         verifier: deployment.verifier,
         k: terms.k,
