@@ -213,10 +213,12 @@ pub struct CircuitParams {
 
 impl CircuitParams {
     /// The params of an inference circuit (`attributed = false`) or an attribution one, with or
-    /// without a hashed input.
-    pub fn of(attributed: bool, input_hashed: bool) -> Self {
+    /// without a hashed input. Attribution circuits always have two range bands; an inference
+    /// circuit has two when `split_range` (its plan splits the range checks because that
+    /// lowers k).
+    pub fn of(attributed: bool, input_hashed: bool, split_range: bool) -> Self {
         Self {
-            range_bands: if attributed { 2 } else { 1 },
+            range_bands: if attributed || split_range { 2 } else { 1 },
             attribution: attributed,
             poseidon: attributed || input_hashed,
         }
@@ -225,7 +227,7 @@ impl CircuitParams {
 
 impl Default for CircuitParams {
     fn default() -> Self {
-        Self::of(false, false)
+        Self::of(false, false, false)
     }
 }
 
@@ -385,10 +387,10 @@ pub fn circuit_stats(model: &QModel, vis: &Visibility) -> Result<CircuitStats, C
     Ok(stats_from_plan(model, &plan(model, vis, None)?, instances))
 }
 
-fn stats_from_plan(model: &QModel, plan: &Plan, instances: usize) -> CircuitStats {
+/// The constraint system `plan` configures, the rows it needs and the smallest k that holds them.
+fn sized(plan: &Plan, instances: usize) -> (ConstraintSystem<Fr>, usize, u32) {
     let mut cs = ConstraintSystem::<Fr>::default();
-    let params = plan.params();
-    let _ = ModelCircuit::configure_with_params(&mut cs, params);
+    let _ = ModelCircuit::configure_with_params(&mut cs, plan.params());
     let range_rows = plan.range_rows.iter().copied().max().unwrap_or(0);
     let rows = plan
         .main_rows
@@ -402,6 +404,12 @@ fn stats_from_plan(model: &QModel, plan: &Plan, instances: usize) -> CircuitStat
     while (1usize << k) < rows + reserved {
         k += 1;
     }
+    (cs, rows, k)
+}
+
+fn stats_from_plan(model: &QModel, plan: &Plan, instances: usize) -> CircuitStats {
+    let (cs, rows, k) = sized(plan, instances);
+    let range_rows = plan.range_rows.iter().copied().max().unwrap_or(0);
     CircuitStats {
         rows,
         main_rows: plan.main_rows,
@@ -468,12 +476,15 @@ fn plan(
         });
     }
     let mut range = n_input * range_check::rows_for(packing.slot_bits);
+    // Range rows per block (the input's checks, then each node's), for a split into two bands.
+    let mut blocks = vec![range];
     if vis.input == InputVisibility::Hashed {
         let elements = n_input.div_ceil(packing.per_element);
         main += elements + poseidon::rows_for(elements);
     }
     let rc_rows = |bits: &[u32]| -> usize { bits.iter().map(|&b| range_check::rows_for(b)).sum() };
     for (ni, node) in model.nodes.iter().enumerate() {
+        let before = range;
         if node.inputs.len() != node.op.arity() {
             return Err(layer_err(
                 model,
@@ -587,6 +598,7 @@ fn plan(
                 range += n_in * range_check::rows_for(b);
             }
         }
+        blocks.push(range - before);
     }
     let mut range_rows = vec![range];
     if let Some(setup) = attribution {
@@ -594,13 +606,31 @@ fn plan(
         main += m;
         range_rows = vec![range + r0, r1];
     }
-    Ok(Plan {
+    let one_band = Plan {
         main_rows: main,
         range_rows,
         attributed: attribution.is_some(),
         input_hashed: vis.input == InputVisibility::Hashed,
         table_rows: table::table_rows(&model_tables(model)),
-    })
+    };
+    if one_band.attributed {
+        return Ok(one_band);
+    }
+    // An inference circuit whose range checks set k gets a second band (three more columns and
+    // a lookup) only when that lowers k: half the rows costs far more than a few columns.
+    let (_, bands) = balance(blocks);
+    let two_bands = Plan {
+        range_rows: bands.to_vec(),
+        ..one_band.clone()
+    };
+    let instances = InstanceLayout::of(model, vis).len();
+    Ok(
+        if sized(&two_bands, instances).2 < sized(&one_band, instances).2 {
+            two_bands
+        } else {
+            one_band
+        },
+    )
 }
 
 /// Main-band and range-band rows of the attribution part: the predicted class (an ArgMax over
@@ -643,10 +673,28 @@ fn attribution_rows(
 
 impl Plan {
     fn params(&self) -> CircuitParams {
-        let p = CircuitParams::of(self.attributed, self.input_hashed);
+        let split = !self.attributed && self.range_rows.len() == 2;
+        let p = CircuitParams::of(self.attributed, self.input_hashed, split);
         debug_assert_eq!(p.range_bands, self.range_rows.len());
         p
     }
+}
+
+/// Assigns blocks of range checks (one block per op, so an op's checks stay together) to two
+/// bands, each to the band with fewer rows so far (ties to the first): returns each block's
+/// band and the bands' rows. The planner and the synthesis both call it, on the same block
+/// sizes, so they agree on the split.
+fn balance(sizes: impl IntoIterator<Item = usize>) -> (Vec<usize>, [usize; 2]) {
+    let mut rows = [0usize; 2];
+    let bands = sizes
+        .into_iter()
+        .map(|n| {
+            let band = usize::from(rows[1] < rows[0]);
+            rows[band] += n;
+            band
+        })
+        .collect();
+    (bands, rows)
 }
 
 /// Output positions `(oy, ox)` of an NCHW output shape, row-major.
@@ -856,6 +904,8 @@ impl Circuit<Fr> for ModelCircuit {
                     offset: packing.offset,
                     bits: packing.slot_bits,
                 }));
+                // Where each block of range checks ends (the input's, then each node's).
+                let mut block_ends = vec![reqs.len()];
                 let commitment = if self.vis.input == InputVisibility::Hashed {
                     let (packed, used) = gemm_chip.pack(region, row, &input, &packing)?;
                     row += used;
@@ -1117,6 +1167,27 @@ impl Circuit<Fr> for ModelCircuit {
                         }
                     };
                     cells[node.output] = Some(outs);
+                    block_ends.push(reqs.len());
+                }
+                if self.attribution.is_none() && range_chips.len() == 2 {
+                    // The plan split the blocks between the bands: the same split.
+                    let all = std::mem::take(&mut reqs);
+                    let mut start = 0;
+                    let blocks: Vec<&[RangeRequest]> = block_ends
+                        .iter()
+                        .map(|&end| {
+                            let b = &all[start..end];
+                            start = end;
+                            b
+                        })
+                        .collect();
+                    let rows = |b: &[RangeRequest]| -> usize {
+                        b.iter().map(|r| range_check::rows_for(r.bits)).sum()
+                    };
+                    let (bands, _) = balance(blocks.iter().map(|b| rows(b)));
+                    for (block, band) in blocks.iter().zip(bands) {
+                        if band == 0 { &mut reqs } else { &mut reqs1 }.extend_from_slice(block);
+                    }
                 }
                 let attributed = match &self.attribution {
                     Some(a) => {

@@ -276,3 +276,25 @@ fn reports_circuit_stats() {
         }
     }
 }
+
+/// cnn_small's range checks set k, so its plan splits them over two bands (k = 10 → 9): the
+/// DivRound block lands in the second band and the Relu block in the first; a forged value in
+/// either is still rejected by its band's limb lookup.
+#[test]
+fn split_range_bands_still_reject_out_of_range_values() {
+    let q = model("cnn_small");
+    let stats = circuit_stats(q, &Visibility::default()).expect("stats");
+    assert_eq!((stats.range_bands, stats.k), (2, 9), "{stats}");
+    let node = node_of(q, "DivRound");
+    let failures = tampered("cnn_small", Tamper::DivRoundQuotient { node });
+    assert!(has_lookup(&failures, "range check limb"), "{failures:#?}");
+    let node = node_of(q, "Relu");
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let input = &trace.tensors[q.nodes[node].inputs[0]].data;
+    let element = input.iter().position(|&v| v != 0).expect("non-zero");
+    let failures = tampered("cnn_small", Tamper::ReluBranch { node, element });
+    assert!(has_lookup(&failures, "range check limb"), "{failures:#?}");
+    // Models whose main band sets k keep one band.
+    let deep = circuit_stats(model("mlp_deep"), &Visibility::default()).expect("stats");
+    assert_eq!(deep.range_bands, 1, "{deep}");
+}

@@ -20,6 +20,7 @@ use crate::digest::{parse_digest, CircuitId};
 use crate::error::{ProverError, Result};
 use crate::header::{
     Header, Kind, FLAG_ATTRIBUTION, FLAG_INPUT_HASHED, FLAG_INPUT_PRIVATE, FLAG_INSECURE,
+    FLAG_SPLIT_RANGE,
 };
 use crate::keygen::{ProvingKey, VerifyingKey};
 use crate::prove::Proof;
@@ -44,7 +45,8 @@ fn header(kind: Kind, id: &CircuitId, insecure: bool) -> Header {
                 InputVisibility::Hashed => FLAG_INPUT_HASHED,
                 InputVisibility::Private => FLAG_INPUT_PRIVATE,
             }
-            | if id.attributed { FLAG_ATTRIBUTION } else { 0 },
+            | if id.attributed { FLAG_ATTRIBUTION } else { 0 }
+            | if id.split_range { FLAG_SPLIT_RANGE } else { 0 },
         k: id.k,
         instances: id.instances as u32,
         model_digest: id.model_digest,
@@ -74,6 +76,7 @@ fn id_of(h: &Header) -> Result<CircuitId> {
         instances: h.instances as usize,
         visibility: Visibility { input },
         attributed: h.flags & FLAG_ATTRIBUTION != 0,
+        split_range: h.flags & FLAG_SPLIT_RANGE != 0,
     })
 }
 
@@ -123,6 +126,7 @@ impl ProvingKey {
         let params = CircuitParams::of(
             id.attributed,
             id.visibility.input == InputVisibility::Hashed,
+            id.split_range,
         );
         let pk = decode_payload(what, || {
             halo2_proofs::plonk::ProvingKey::from_bytes::<ModelCircuit>(payload, KEY_FORMAT, params)
@@ -150,6 +154,7 @@ impl VerifyingKey {
         let params = CircuitParams::of(
             id.attributed,
             id.visibility.input == InputVisibility::Hashed,
+            id.split_range,
         );
         let vk = decode_payload(what, || {
             halo2_proofs::plonk::VerifyingKey::from_bytes::<ModelCircuit>(

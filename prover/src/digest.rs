@@ -29,6 +29,8 @@ pub struct CircuitId {
     pub visibility: Visibility,
     /// True for an attribution circuit (inference + top-k over a fixed index; header flag).
     pub attributed: bool,
+    /// True for an inference circuit whose range checks are split over two bands (header flag).
+    pub split_range: bool,
 }
 
 impl CircuitId {
@@ -78,6 +80,7 @@ impl CircuitId {
             instances: stats.instances,
             visibility: vis,
             attributed: circuit.attribution().is_some(),
+            split_range: circuit.attribution().is_none() && stats.range_bands == 2,
         })
     }
 }

@@ -31,7 +31,11 @@ pub const FLAG_INPUT_HASHED: u32 = 2;
 pub const FLAG_INPUT_PRIVATE: u32 = 4;
 /// Key flag: the circuit proves top-k attribution on top of the inference.
 pub const FLAG_ATTRIBUTION: u32 = 8;
-const KNOWN_FLAGS: u32 = FLAG_INSECURE | FLAG_INPUT_HASHED | FLAG_INPUT_PRIVATE | FLAG_ATTRIBUTION;
+/// Key flag: an inference circuit with its range checks split over two bands (its plan chose it
+/// to lower k; attribution circuits always have two).
+pub const FLAG_SPLIT_RANGE: u32 = 16;
+const KNOWN_FLAGS: u32 =
+    FLAG_INSECURE | FLAG_INPUT_HASHED | FLAG_INPUT_PRIVATE | FLAG_ATTRIBUTION | FLAG_SPLIT_RANGE;
 /// Size of the header in bytes.
 pub const HEADER_LEN: usize = 128;
 
@@ -212,7 +216,7 @@ mod tests {
             Err(ProverError::UnsupportedVersion { found: 2, .. })
         ));
         let mut f = file.clone();
-        f[12] |= 16;
+        f[12] |= 32;
         assert!(matches!(
             Header::open(Kind::VerifyingKey, &f),
             Err(ProverError::UnknownFlags { .. })

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{mlp_deep, mlp_small, mlp_small_hashed, Setup};
+use common::{cnn_small, mlp_deep, mlp_small, mlp_small_hashed, Setup};
 use poa_circuits::commit::input_commitment;
 use poa_circuits::Visibility;
 use poa_circuits::{InputVisibility, InstanceLayout};
@@ -65,6 +65,23 @@ fn hashed_input_round_trips_and_binds_the_commitment() {
 #[test]
 fn mlp_deep_round_trips() {
     round_trip_through_files(mlp_deep());
+}
+
+/// The split-range flag in the key headers brings back the same two-band layout: loaded keys
+/// prove and verify, and a tampered output is refused.
+#[test]
+fn split_range_keys_round_trip() {
+    let s = cnn_small();
+    assert!(
+        s.vk.id().split_range,
+        "cnn_small's plan splits its range checks"
+    );
+    assert!(!mlp_small().vk.id().split_range);
+    round_trip_through_files(s);
+    let mut p = s.proof.clone();
+    let last = p.instances.len() - 1;
+    p.instances[last] += halo2curves::bn256::Fr::one();
+    assert_fails_verification(s, &p, "output +1");
 }
 
 fn assert_fails_verification(s: &Setup, proof: &Proof, what: &str) {

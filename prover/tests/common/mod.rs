@@ -61,6 +61,12 @@ pub fn mlp_deep() -> &'static Setup {
     S.get_or_init(|| build("mlp_deep", Visibility::default()))
 }
 
+/// cnn_small (its range checks split over two bands), set up once per test binary.
+pub fn cnn_small() -> &'static Setup {
+    static S: OnceLock<Setup> = OnceLock::new();
+    S.get_or_init(|| build("cnn_small", Visibility::default()))
+}
+
 /// mlp_small with a `hashed` input, set up once per test binary.
 pub fn mlp_small_hashed() -> &'static Setup {
     static S: OnceLock<Setup> = OnceLock::new();
