@@ -200,13 +200,14 @@ async fn openapi_document_lists_every_route_and_health_answers() {
 /// and the report read from the proof.
 #[tokio::test]
 async fn attribution_job_report_splits_the_fee_over_the_proven_top_k() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = sqlite_url(tmp.path());
-    let key = create_key(&db);
     let prover = "0x00000000000000000000000000000000000000b0";
-    let node = start_node(&db, &tmp.path().join("data"), &["--prover-address", prover]);
-    let c = client();
-    let (dn, accepted, s) = sealed_datanet(&c, &node, &key).await;
+    let AttributionNode {
+        tmp: _tmp,
+        key,
+        node,
+        c,
+        datanet: (dn, accepted, s),
+    } = attribution_node(prover).await;
     assert_eq!(s["version"], 1);
     assert_eq!(s["entries"], accepted);
     let v: Value = c
@@ -288,13 +289,13 @@ async fn attribution_job_report_splits_the_fee_over_the_proven_top_k() {
 /// with their reason.
 #[tokio::test]
 async fn lora_adapter_jobs_prove_with_the_adapter_and_publish_its_id() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let db = sqlite_url(tmp.path());
-    let key = create_key(&db);
-    let prover = "0x00000000000000000000000000000000000000b0";
-    let node = start_node(&db, &tmp.path().join("data"), &["--prover-address", prover]);
-    let c = client();
-    let (dn, _, _) = sealed_datanet(&c, &node, &key).await;
+    let AttributionNode {
+        tmp: _tmp,
+        key,
+        node,
+        c,
+        datanet: (dn, _, _),
+    } = attribution_node("0x00000000000000000000000000000000000000b0").await;
     let attribution = json!({"datanet": dn, "version": 1, "top_k": 4});
     let base = upload_model(&c, &node, &key, "mlp_small", Some(attribution)).await;
     let adapter: Value = serde_json::from_str(

@@ -231,6 +231,35 @@ pub struct Fixture {
     pub model: String,
 }
 
+/// A node on a fresh SQLite job store whose embedded worker proves attribution jobs for
+/// `prover`, with an API key and the fixture datanet built and sealed through the API
+/// ([`sealed_datanet`]). Bind `tmp`: it holds the store.
+pub struct AttributionNode {
+    pub tmp: tempfile::TempDir,
+    pub key: String,
+    pub node: Node,
+    pub c: reqwest::Client,
+    /// Datanet id, entries accepted, the seal response.
+    pub datanet: (String, usize, Value),
+}
+
+/// Starts an [`AttributionNode`].
+pub async fn attribution_node(prover: &str) -> AttributionNode {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = sqlite_url(tmp.path());
+    let key = create_key(&db);
+    let node = start_node(&db, &tmp.path().join("data"), &["--prover-address", prover]);
+    let c = client();
+    let datanet = sealed_datanet(&c, &node, &key).await;
+    AttributionNode {
+        tmp,
+        key,
+        node,
+        c,
+        datanet,
+    }
+}
+
 /// Starts a [`Fixture`]; `node_args` go to `poa node`.
 pub async fn fixture(db: Option<String>, node_args: &[&str]) -> Fixture {
     let tmp = tempfile::tempdir().expect("tmp");
