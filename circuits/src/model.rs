@@ -616,8 +616,8 @@ fn plan(
     if one_band.attributed {
         return Ok(one_band);
     }
-    // An inference circuit whose range checks set k gets a second band (three more columns and
-    // a lookup) only when that lowers k: half the rows costs far more than a few columns.
+    // An inference circuit whose range checks set k gets a second band (two advice and two fixed
+    // columns and a lookup more) only when that lowers k: half the rows costs far more.
     let (_, bands) = balance(blocks);
     let two_bands = Plan {
         range_rows: bands.to_vec(),
@@ -1172,14 +1172,10 @@ impl Circuit<Fr> for ModelCircuit {
                 if self.attribution.is_none() && range_chips.len() == 2 {
                     // The plan split the blocks between the bands: the same split.
                     let all = std::mem::take(&mut reqs);
-                    let mut start = 0;
-                    let blocks: Vec<&[RangeRequest]> = block_ends
-                        .iter()
-                        .map(|&end| {
-                            let b = &all[start..end];
-                            start = end;
-                            b
-                        })
+                    let starts = std::iter::once(0).chain(block_ends.iter().copied());
+                    let blocks: Vec<&[RangeRequest]> = starts
+                        .zip(block_ends.iter().copied())
+                        .map(|(start, end)| &all[start..end])
                         .collect();
                     let rows = |b: &[RangeRequest]| -> usize {
                         b.iter().map(|r| range_check::rows_for(r.bits)).sum()

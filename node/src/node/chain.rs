@@ -530,28 +530,35 @@ async fn record(
             tracing::warn!(job = id, "{reason}");
             release(db, id, owner, state::FAILED, &reason, None, sends).await
         }
-        Outcome::Retry(reason) | Outcome::Wait(reason) => {
-            let (wait, reason) = match &outcome {
-                Outcome::Retry(_) => {
-                    let wait = policy.delay(sends);
-                    let r = format!(
-                        "chain submission send {sends} of {} failed, retrying in {wait:?}: {reason}",
-                        policy.max_attempts
-                    );
-                    (wait, r)
-                }
-                _ => (policy.delay(1), reason.clone()),
-            };
-            tracing::warn!(job = id, "{reason}");
-            let next = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
-            release(db, id, owner, state::SUBMITTING, &reason, Some(next), sends).await
+        Outcome::Retry(reason) => {
+            let wait = policy.delay(sends);
+            let reason = format!(
+                "chain submission send {sends} of {} failed, retrying in {wait:?}: {reason}",
+                policy.max_attempts
+            );
+            requeue(db, id, owner, &reason, wait, sends).await
         }
+        Outcome::Wait(reason) => requeue(db, id, owner, reason, policy.delay(1), sends).await,
     };
     match done {
         Ok(true) => {}
         Ok(false) => tracing::warn!(job = id, "the submission claim was lost before recording"),
         Err(e) => tracing::warn!(job = id, "recording the submission: {e}"),
     }
+}
+
+/// Gives the claim back for a later try, `wait` from now, with `reason` in `error`.
+async fn requeue(
+    db: &Db,
+    id: &str,
+    owner: &str,
+    reason: &str,
+    wait: Duration,
+    sends: i64,
+) -> Result<bool, sqlx::Error> {
+    tracing::warn!(job = id, "{reason}");
+    let next = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+    release(db, id, owner, state::SUBMITTING, reason, Some(next), sends).await
 }
 
 /// Claims the oldest job ready to send for `owner`: a proved attribution job whose nonce no
@@ -587,16 +594,11 @@ async fn claim(
         .fetch_optional(&db.pool)
         .await?;
     row.map(|r| {
-        let sent: Option<String> = r.try_get("sent_txs")?;
         Ok(ClaimedSubmit {
             id: r.try_get("id")?,
             nonce: r.try_get("nonce")?,
             sends: r.try_get("submit_attempts")?,
-            sent_txs: sent
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(str::to_string)
-                .collect(),
+            sent_txs: jobs::sent_txs(r.try_get("sent_txs")?),
         })
     })
     .transpose()

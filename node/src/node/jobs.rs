@@ -99,8 +99,8 @@ pub struct Job {
     pub proved_by: Option<String>,
     /// Chain transaction (state submitted).
     pub tx_hash: Option<String>,
-    /// Transactions sent, space-separated (chain submission).
-    pub sent_txs: Option<String>,
+    /// Chain transactions sent for it, oldest first ([`sent_txs`]).
+    pub sent_txs: Vec<String>,
     /// Gas of that transaction.
     pub gas_used: Option<i64>,
     /// Created, ms.
@@ -114,6 +114,15 @@ pub struct Job {
 const JOB_COLUMNS: &str = "id, model_id, datanet, datanet_version, nonce, input, attributed, \
      request_sha256, state, progress, attempts, max_attempts, error, proved_by, tx_hash, sent_txs, \
      gas_used, created_at, updated_at";
+
+/// The `sent_txs` column (space-separated hashes, NULL before the first send) as a list.
+pub fn sent_txs(column: Option<String>) -> Vec<String> {
+    column
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
 
 impl Job {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
@@ -133,7 +142,7 @@ impl Job {
             error: r.try_get("error")?,
             proved_by: r.try_get("proved_by")?,
             tx_hash: r.try_get("tx_hash")?,
-            sent_txs: r.try_get("sent_txs")?,
+            sent_txs: sent_txs(r.try_get("sent_txs")?),
             gas_used: r.try_get("gas_used")?,
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,

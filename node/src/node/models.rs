@@ -100,7 +100,7 @@ pub struct Model {
 }
 
 const MODEL_COLUMNS: &str = "id, name, status, error, input_visibility, attribution, input_len, \
-     commitment, index_root, circuit, insecure_srs, verifier_address, base_model, adapter, \
+     commitment, index_root, circuit, insecure_srs, verifier_address, base_model, adapter_name, \
      public_model_id, public_adapter_id, created_at";
 
 impl Model {
@@ -123,10 +123,7 @@ impl Model {
             insecure_srs: r.try_get::<Option<i64>, _>("insecure_srs")?.map(|b| b != 0),
             verifier_address: r.try_get("verifier_address")?,
             base_model: r.try_get("base_model")?,
-            adapter_name: r
-                .try_get::<Option<String>, _>("adapter")?
-                .and_then(|a| poa_runtime::LoraAdapter::from_json(&a).ok())
-                .map(|a| a.name),
+            adapter_name: r.try_get("adapter_name")?,
             public_model_id: r.try_get("public_model_id")?,
             public_adapter_id: r.try_get("public_adapter_id")?,
             created_at: r.try_get("created_at")?,
@@ -148,8 +145,18 @@ pub struct NewModel {
     pub input_visibility: InputVisibility,
     /// Attribution setup.
     pub attribution: Option<AttributionSpec>,
-    /// For an adapter: the base model's id and the adapter file (merged at compile time).
-    pub adapter: Option<(String, String)>,
+    /// For an adapter row: what it adapts.
+    pub adapter: Option<NewAdapter>,
+}
+
+/// The adapter part of a [`NewModel`].
+pub struct NewAdapter {
+    /// The base model's id.
+    pub base_model: String,
+    /// The adapter's name.
+    pub name: String,
+    /// The adapter file (`poa-lora/1` JSON), merged at compile time.
+    pub file: String,
 }
 
 /// Inserts an uploaded model as `compiling`.
@@ -163,8 +170,8 @@ pub async fn insert(db: &Db, m: &NewModel) -> Result<(), sqlx::Error> {
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
         "INSERT INTO models (id, name, status, onnx, calibration, input_visibility, attribution, \
-         attributed, base_model, adapter, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+         attributed, base_model, adapter, adapter_name, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
     )
     .bind(&m.id)
     .bind(&m.name)
@@ -174,8 +181,9 @@ pub async fn insert(db: &Db, m: &NewModel) -> Result<(), sqlx::Error> {
     .bind(m.input_visibility.to_string())
     .bind(attribution)
     .bind(i64::from(m.attribution.is_some()))
-    .bind(m.adapter.as_ref().map(|a| a.0.clone()))
-    .bind(m.adapter.as_ref().map(|a| a.1.clone()))
+    .bind(m.adapter.as_ref().map(|a| a.base_model.clone()))
+    .bind(m.adapter.as_ref().map(|a| a.file.clone()))
+    .bind(m.adapter.as_ref().map(|a| a.name.clone()))
     .bind(now)
     .execute(&db.pool)
     .await?;
@@ -277,21 +285,15 @@ async fn source(db: &Db, id: &str) -> anyhow::Result<Source> {
     })
 }
 
-/// The source of base model `id` for an adapter of it: (ONNX, calibration, input visibility,
-/// attribution), or `None` when there is no such model or it is an adapter itself.
+/// The stored source of model `id` an adapter is built from (the caller checked it is a base
+/// model): (ONNX, calibration, input visibility, attribution).
 pub async fn base_source(
     db: &Db,
     id: &str,
-) -> anyhow::Result<Option<(Vec<u8>, String, InputVisibility, Option<AttributionSpec>)>> {
-    let Some(m) = get(db, id).await? else {
-        return Ok(None);
-    };
-    if m.base_model.is_some() {
-        return Ok(None);
-    }
+) -> anyhow::Result<(Vec<u8>, String, InputVisibility, Option<AttributionSpec>)> {
     let s = source(db, id).await?;
     let vis = s.input_visibility.parse().map_err(anyhow::Error::msg)?;
-    Ok(Some((s.onnx, s.calibration, vis, s.attribution)))
+    Ok((s.onnx, s.calibration, vis, s.attribution))
 }
 
 /// What a finished setup stores.
@@ -342,11 +344,11 @@ fn compile_and_setup(
         adapter,
     };
     let (settings, _) = compile::compile(&args, &out)?;
+    let compiled = Compiled::load(dir)?;
     let index = match attribution {
         Some(a) => {
             let store = FileStore::new(datanets.to_path_buf());
             let d = store.get(&a.datanet.parse()?)?;
-            let compiled = Compiled::load(dir)?;
             let index = poa_runtime::attribution::build_index(&compiled.qmodel, &d, a.version)
                 .with_context(|| format!("indexing datanet {} version {}", a.datanet, a.version))?;
             let vis: IndexVisibility = a.index_visibility.parse().map_err(anyhow::Error::msg)?;
@@ -367,7 +369,6 @@ fn compile_and_setup(
             files.push((name, std::fs::read(entry.path())?));
         }
     }
-    let compiled = Compiled::load(dir)?;
     Ok(SetUp {
         files,
         input_len: i64::try_from(settings.input_shape.iter().product::<usize>())?,

@@ -104,12 +104,7 @@ impl From<Job> for JobView {
             nonce: j.nonce,
             proved_by: j.proved_by,
             tx_hash: j.tx_hash,
-            sent_txs: j
-                .sent_txs
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(str::to_string)
-                .collect(),
+            sent_txs: j.sent_txs,
             gas_used: j.gas_used,
             created_at: j.created_at,
             updated_at: j.updated_at,

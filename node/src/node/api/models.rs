@@ -15,7 +15,7 @@ use super::datanets::{datanet_error, with_store};
 use super::error::{ApiError, Body, ErrorBody};
 use super::AppState;
 use crate::node::keys::random_hex;
-use crate::node::models::{self, AttributionSpec, Model, NewModel};
+use crate::node::models::{self, AttributionSpec, Model, NewAdapter, NewModel};
 
 /// A model upload.
 #[derive(Deserialize, ToSchema)]
@@ -237,8 +237,7 @@ pub async fn upload_adapter(
         .map_err(|e| ApiError::invalid("invalid_adapter", e.to_string()))?;
     let (onnx, calibration, input_visibility, attribution) = models::base_source(&st.db, &id)
         .await
-        .map_err(|e| ApiError::internal("reading the base model", e))?
-        .ok_or_else(|| ApiError::not_found("model_not_found", format!("no base model `{id}`")))?;
+        .map_err(|e| ApiError::internal("reading the base model", e))?;
     let new = NewModel {
         id: random_hex(8),
         name: format!("{}+{}", base.name, adapter.name),
@@ -246,7 +245,11 @@ pub async fn upload_adapter(
         calibration,
         input_visibility,
         attribution,
-        adapter: Some((id, text)),
+        adapter: Some(NewAdapter {
+            base_model: id,
+            name: adapter.name,
+            file: text,
+        }),
     };
     insert_and_build(&st, new).await
 }
