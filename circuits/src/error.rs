@@ -48,6 +48,12 @@ pub enum CircuitError {
         /// The chip's limit.
         limit: u32,
     },
+    /// The model cannot be proved with `hashed` weights.
+    #[error("hashed weights: {reason}")]
+    HashedWeights {
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// The attribution part cannot be built: index of another model, bad k, malformed index.
     #[error("attribution: {reason}")]
     Attribution {

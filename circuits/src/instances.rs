@@ -6,7 +6,7 @@
 //! | row | value |
 //! |---|---|
 //! | 0 | model id ([`crate::attribution::model_id`]) |
-//! | 1 | adapter id (0: the base model) |
+//! | 1 | adapter id (0: the base model); with `hashed` weights the weights commitment |
 //! | 2 | input commitment ([`crate::commit::input_commitment`]) for `hashed` inputs, else 0 |
 //! | 3 | predicted class ŷ |
 //! | 4 | index root ([`crate::commit::index_root`]) |
@@ -15,6 +15,8 @@
 //! | 7 + 2t, 8 + 2t | contributor address and score of the t-th highest score, t < k |
 //!
 //! Then (every proof, the whole layout of an inference-only proof):
+//! 0. with `hashed` weights and no attribution header, the weights commitment
+//!    ([`crate::weights::weights_commitment`]);
 //! 1. the input part, by [`InputVisibility`]: `public` — the quantized input values (row-major,
 //!    `model.input()` shape); `hashed` — one element, the input commitment (in the header's row
 //!    2 instead, for attribution proofs); `private` — nothing;
@@ -27,7 +29,8 @@ use poa_runtime::{QModel, Trace};
 
 use crate::commit::input_commitment;
 use crate::field::fe;
-use crate::visibility::{InputVisibility, Visibility};
+use crate::visibility::{InputVisibility, Visibility, WeightVisibility};
+use crate::weights::weights_commitment;
 
 /// Version of the instance layout; bump on any change to what is public or its order.
 /// (2: the input part depends on the input visibility; 3: the attribution header.)
@@ -82,6 +85,9 @@ impl AttributionRows {
 pub struct InstanceLayout {
     /// The attribution header (attribution proofs).
     pub attribution: Option<AttributionRows>,
+    /// Row of the weights commitment (`hashed` weights): the header's adapter id row, or row 0
+    /// of an inference proof.
+    pub weights_commitment: Option<usize>,
     /// Rows of the quantized input (`public` inputs; empty otherwise).
     pub input: std::ops::Range<usize>,
     /// Row of the input commitment (`hashed` inputs).
@@ -104,10 +110,15 @@ impl InstanceLayout {
     fn build(model: &QModel, vis: &Visibility, attribution: Option<AttributionRows>) -> Self {
         let n_in: usize = model.input().shape.iter().product();
         let n_out: usize = model.output_info().shape.iter().product();
-        let h = attribution.map_or(0, |a| a.len());
+        let hashed_weights = vis.weights == WeightVisibility::Hashed;
+        let weights_commitment = Self::weights_commitment_row(vis, attribution.is_some());
+        let h = match attribution {
+            Some(a) => a.len(),
+            None => usize::from(hashed_weights),
+        };
         let (input, input_commitment, start) = match (vis.input, attribution) {
             (InputVisibility::Public, _) => (h..h + n_in, None, h + n_in),
-            (InputVisibility::Hashed, None) => (0..0, Some(0), 1),
+            (InputVisibility::Hashed, None) => (h..h, Some(h), h + 1),
             (InputVisibility::Hashed, Some(_)) => {
                 (h..h, Some(AttributionRows::INPUT_COMMITMENT), h)
             }
@@ -115,9 +126,20 @@ impl InstanceLayout {
         };
         Self {
             attribution,
+            weights_commitment,
             input,
             input_commitment,
             output: start..start + n_out,
+        }
+    }
+
+    /// Row of the weights commitment under `vis`: none with fixed weights; with hashed ones the
+    /// header's adapter id row (`attributed`) or a first row of its own.
+    pub fn weights_commitment_row(vis: &Visibility, attributed: bool) -> Option<usize> {
+        match (vis.weights, attributed) {
+            (WeightVisibility::Fixed, _) => None,
+            (WeightVisibility::Hashed, true) => Some(AttributionRows::ADAPTER_ID),
+            (WeightVisibility::Hashed, false) => Some(0),
         }
     }
 
@@ -135,11 +157,15 @@ impl InstanceLayout {
 /// The public instances of one inference, in the layout above.
 pub fn public_instances(model: &QModel, trace: &Trace, vis: &Visibility) -> Vec<Fr> {
     let input = &trace.input().data;
-    let mut out: Vec<Fr> = match vis.input {
-        InputVisibility::Public => input.iter().map(|&v| fe(v)).collect(),
-        InputVisibility::Hashed => vec![input_commitment(model, input)],
-        InputVisibility::Private => Vec::new(),
+    let mut out: Vec<Fr> = match vis.weights {
+        WeightVisibility::Hashed => vec![weights_commitment(model)],
+        WeightVisibility::Fixed => Vec::new(),
     };
+    match vis.input {
+        InputVisibility::Public => out.extend(input.iter().map(|&v| fe(v))),
+        InputVisibility::Hashed => out.push(input_commitment(model, input)),
+        InputVisibility::Private => {}
+    }
     out.extend(trace.output().data.iter().map(|&v| fe(v)));
     debug_assert_eq!(InstanceLayout::of(model, vis).len(), out.len());
     out

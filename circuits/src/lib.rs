@@ -25,12 +25,13 @@ pub mod instances;
 pub mod model;
 pub mod poseidon;
 pub mod visibility;
+pub mod weights;
 
 pub use attribution::{AttributionPublic, AttributionSetup, Request};
 pub use error::CircuitError;
 pub use instances::{public_instances, AttributionRows, InstanceLayout, INSTANCE_LAYOUT_VERSION};
 pub use model::{circuit_stats, CircuitStats, ModelCircuit, Tamper, SUPPORTED_OPS};
-pub use visibility::{IndexVisibility, InputVisibility, Visibility};
+pub use visibility::{IndexVisibility, InputVisibility, Visibility, WeightVisibility};
 
 /// The scalar field the circuits are defined over (BN254's `Fr`).
 pub use halo2curves::bn256::Fr;

@@ -39,7 +39,8 @@ use crate::error::CircuitError;
 use crate::instances::{public_instances, AttributionRows, InstanceLayout};
 use crate::poseidon::chip::{self as poseidon, PoseidonChip, PoseidonConfig};
 use crate::poseidon::merkle;
-use crate::visibility::{IndexVisibility, InputVisibility, Visibility};
+use crate::visibility::{IndexVisibility, InputVisibility, Visibility, WeightVisibility};
+use crate::weights::{self, WeightCells};
 
 /// Ops the circuit lays out today.
 pub const SUPPORTED_OPS: &[&str] = &[
@@ -114,6 +115,22 @@ pub enum Tamper {
     },
     /// Adds one to the input commitment's digest (`hashed` inputs).
     InputCommitment,
+    /// Adds one to the weights commitment's digest (`hashed` weights).
+    WeightsCommitment,
+    /// Uses the first weight of node `node`'s first dot product plus one in the product, leaving
+    /// its committed cell as it was (`hashed` weights).
+    WeightCopy {
+        /// Node index.
+        node: usize,
+    },
+    /// Adds `2^slot_bits` to weight `element` of node `node` and subtracts one from weight
+    /// `element + 1` (same packed element, same commitment; `hashed` weights).
+    WeightSlotOverflow {
+        /// Node index.
+        node: usize,
+        /// Weight element (`element + 1` must share its packed field element).
+        element: usize,
+    },
     /// Replaces input value `element` with `value` (e.g. one outside its range-check slot).
     InputValue {
         /// Element index.
@@ -207,27 +224,35 @@ pub struct CircuitParams {
     /// inference circuit leaves them out: every configured gate costs the prover and the
     /// verifier even where no row enables it.
     pub attribution: bool,
-    /// Whether the Poseidon chip exists (hashed inputs, attribution circuits).
+    /// Whether the Poseidon chip exists (hashed inputs or weights, attribution circuits).
     pub poseidon: bool,
+    /// Whether the advice × advice dot chip exists (hashed weights, attribution circuits).
+    pub dot: bool,
 }
 
 impl CircuitParams {
     /// The params of an inference circuit (`attributed = false`) or an attribution one, with or
     /// without a hashed input. Attribution circuits always have two range bands; an inference
     /// circuit has two when `split_range` (its plan splits the range checks because that
-    /// lowers k).
-    pub fn of(attributed: bool, input_hashed: bool, split_range: bool) -> Self {
+    /// lowers k). `weights_hashed` adds the chips private weights need.
+    pub fn of(
+        attributed: bool,
+        input_hashed: bool,
+        split_range: bool,
+        weights_hashed: bool,
+    ) -> Self {
         Self {
             range_bands: if attributed || split_range { 2 } else { 1 },
             attribution: attributed,
-            poseidon: attributed || input_hashed,
+            poseidon: attributed || input_hashed || weights_hashed,
+            dot: attributed || weights_hashed,
         }
     }
 }
 
 impl Default for CircuitParams {
     fn default() -> Self {
-        Self::of(false, false, false)
+        Self::of(false, false, false, false)
     }
 }
 
@@ -280,6 +305,8 @@ struct Plan {
     attributed: bool,
     /// True when the input is hashed.
     input_hashed: bool,
+    /// True when the weights are hashed.
+    weights_hashed: bool,
     table_rows: usize,
 }
 
@@ -483,7 +510,32 @@ fn plan(
         main += elements + poseidon::rows_for(elements);
     }
     let rc_rows = |bits: &[u32]| -> usize { bits.iter().map(|&b| range_check::rows_for(b)).sum() };
+    let hashed_weights = vis.weights == WeightVisibility::Hashed;
+    let blocks_w = if hashed_weights {
+        weights::check_hashable(model)?;
+        // The cell pinned to 1 that the biases multiply, and the commitment's hash.
+        let w = weights::weight_blocks(model);
+        let elements: usize = w.iter().map(|b| weights::block_rows(model, b).0).sum();
+        main += 1 + poseidon::rows_for(elements);
+        w
+    } else {
+        Vec::new()
+    };
     for (ni, node) in model.nodes.iter().enumerate() {
+        if let Some(b) = blocks_w.iter().find(|b| b.node == ni) {
+            let (m, checks) = weights::block_rows(model, b);
+            main += m;
+            // Slot checks in blocks of their own, so a layer's thousands of weights can be
+            // balanced over two bands.
+            for chunk in checks.chunks(weights::CHECK_BLOCK) {
+                let rows = chunk
+                    .iter()
+                    .map(|&b| range_check::rows_for(b))
+                    .sum::<usize>();
+                range += rows;
+                blocks.push(rows);
+            }
+        }
         let before = range;
         if node.inputs.len() != node.op.arity() {
             return Err(layer_err(
@@ -504,7 +556,7 @@ fn plan(
                         format!("Gemm input shape {:?}", input.shape),
                     ));
                 }
-                main += input.shape[0] * g.out_features() * gemm::rows_for(k);
+                main += input.shape[0] * g.out_features() * dot_rows(k, hashed_weights);
             }
             Op::DivRound { divisor } => {
                 if *divisor < 1 {
@@ -537,7 +589,7 @@ fn plan(
                     ));
                 }
                 let per_image: usize = positions(out)
-                    .map(|p| gemm::rows_for(taps(&c.window, p, (h, w)).len() * ci))
+                    .map(|p| dot_rows(taps(&c.window, p, (h, w)).len() * ci, hashed_weights))
                     .sum();
                 main += n * out[1] * per_image;
             }
@@ -611,6 +663,7 @@ fn plan(
         range_rows,
         attributed: attribution.is_some(),
         input_hashed: vis.input == InputVisibility::Hashed,
+        weights_hashed: hashed_weights,
         table_rows: table::table_rows(&model_tables(model)),
     };
     if one_band.attributed {
@@ -631,6 +684,16 @@ fn plan(
             one_band
         },
     )
+}
+
+/// Rows of one weighted dot product of length `k`: the Gemm chip's (fixed weights), or the dot
+/// chip's with the bias as one more pair (hashed weights).
+fn dot_rows(k: usize, hashed_weights: bool) -> usize {
+    if hashed_weights {
+        dot::rows_for(k + 1)
+    } else {
+        gemm::rows_for(k)
+    }
 }
 
 /// Main-band and range-band rows of the attribution part: the predicted class (an ArgMax over
@@ -674,7 +737,12 @@ fn attribution_rows(
 impl Plan {
     fn params(&self) -> CircuitParams {
         let split = !self.attributed && self.range_rows.len() == 2;
-        let p = CircuitParams::of(self.attributed, self.input_hashed, split);
+        let p = CircuitParams::of(
+            self.attributed,
+            self.input_hashed,
+            split,
+            self.weights_hashed,
+        );
         debug_assert_eq!(p.range_bands, self.range_rows.len());
         p
     }
@@ -830,7 +898,7 @@ impl Circuit<Fr> for ModelCircuit {
             table: TableChip::configure(meta, cols),
             poseidon: params.poseidon.then(|| PoseidonChip::configure(meta, cols)),
             topk: params.attribution.then(|| TopKChip::configure(meta, cols)),
-            dot: params.attribution.then(|| DotChip::configure(meta, cols)),
+            dot: params.dot.then(|| DotChip::configure(meta, cols)),
             ranges: {
                 let first = RangeCheckChip::configure(meta);
                 let table = first.table;
@@ -872,7 +940,7 @@ impl Circuit<Fr> for ModelCircuit {
         let tables = model_tables(model);
         table_chip.load_tables(&mut layouter, &tables)?;
 
-        let (inputs, commitment, outputs, attributed) = layouter.assign_region(
+        let (inputs, commitment, outputs, attributed, weights_digest) = layouter.assign_region(
             || "model",
             |mut region| {
                 let region = &mut region;
@@ -921,9 +989,54 @@ impl Circuit<Fr> for ModelCircuit {
                 };
                 cells[0] = Some(input);
 
+                // Hashed weights: a cell pinned to 1 (the biases' partner), then each layer's
+                // private cells, packed for the commitment.
+                let weight_blocks = match self.vis.weights {
+                    WeightVisibility::Hashed => weights::weight_blocks(model),
+                    WeightVisibility::Fixed => Vec::new(),
+                };
+                let one = if weight_blocks.is_empty() {
+                    None
+                } else {
+                    let (v, used) = gemm_chip.dot(region, row, &[], &[], 1, false)?;
+                    row += used;
+                    Some(v)
+                };
+                let mut packed_weights: Vec<FVar> = Vec::new();
+                let weighted = Weighted {
+                    gemm: &gemm_chip,
+                    dot: dot_chip.as_ref(),
+                    one,
+                };
+
                 for (ni, node) in model.nodes.iter().enumerate() {
                     let xs = cells[node.inputs[0]].clone().ok_or(Error::Synthesis)?;
                     let in_info = &model.tensors[node.inputs[0]];
+                    let private = match weight_blocks.iter().find(|b| b.node == ni) {
+                        Some(b) => {
+                            let overflow = match self.tamper {
+                                Some(Tamper::WeightSlotOverflow { node, element })
+                                    if node == ni =>
+                                {
+                                    Some(element)
+                                }
+                                _ => None,
+                            };
+                            let known = self.trace.is_some();
+                            let (c, r, used) = weights::assign_block(
+                                &gemm_chip, region, row, model, b, known, overflow,
+                            )?;
+                            row += used;
+                            for chunk in r.chunks(weights::CHECK_BLOCK) {
+                                reqs.extend_from_slice(chunk);
+                                block_ends.push(reqs.len());
+                            }
+                            packed_weights.extend_from_slice(&c.packed);
+                            Some(c)
+                        }
+                        None => None,
+                    };
+                    let copy_fault = self.tamper == Some(Tamper::WeightCopy { node: ni });
                     let outs = match &node.op {
                         Op::Gemm(g) => {
                             let (k, n) = (g.in_features(), g.out_features());
@@ -932,15 +1045,16 @@ impl Circuit<Fr> for ModelCircuit {
                             for r in 0..in_info.shape[0] {
                                 let x_row = &xs[r * k..(r + 1) * k];
                                 for j in 0..n {
-                                    let w = &g.weight.data[j * k..(j + 1) * k];
+                                    let idx: Vec<usize> = (j * k..(j + 1) * k).collect();
                                     let first = r == 0 && j == 0;
-                                    let (v, used) = gemm_chip.dot(
+                                    let (v, used) = weighted.dot(
                                         region,
                                         row,
                                         x_row,
-                                        w,
-                                        g.bias[j],
-                                        tamper && first,
+                                        (&g.weight.data, &g.bias),
+                                        private.as_ref(),
+                                        (&idx, j),
+                                        (tamper && first, copy_fault && first),
                                     )?;
                                     row += used;
                                     outs.push(v);
@@ -1015,19 +1129,25 @@ impl Circuit<Fr> for ModelCircuit {
                             let mut outs = Vec::with_capacity(numel(out_shape));
                             for b in 0..nb {
                                 for o in 0..out_shape[1] {
-                                    let filt = &c.weight.data[o * per_filter..(o + 1) * per_filter];
                                     for pos in positions(out_shape) {
                                         let mut x_cells = Vec::new();
-                                        let mut ws = Vec::new();
+                                        let mut idx = Vec::new();
                                         for (ky, kx, y, x) in taps(&c.window, pos, (h, w)) {
                                             for ch in 0..ci {
                                                 x_cells.push(xs[((b * ci + ch) * h + y) * w + x]);
-                                                ws.push(filt[(ch * kh + ky) * kw + kx]);
+                                                idx.push(o * per_filter + (ch * kh + ky) * kw + kx);
                                             }
                                         }
-                                        let first = tamper && outs.is_empty();
-                                        let (v, used) = gemm_chip
-                                            .dot(region, row, &x_cells, &ws, c.bias[o], first)?;
+                                        let first = outs.is_empty();
+                                        let (v, used) = weighted.dot(
+                                            region,
+                                            row,
+                                            &x_cells,
+                                            (&c.weight.data, &c.bias),
+                                            private.as_ref(),
+                                            (&idx, o),
+                                            (tamper && first, copy_fault && first),
+                                        )?;
                                         row += used;
                                         outs.push(v);
                                     }
@@ -1169,6 +1289,19 @@ impl Circuit<Fr> for ModelCircuit {
                     cells[node.output] = Some(outs);
                     block_ends.push(reqs.len());
                 }
+                let weights_digest = if weight_blocks.is_empty() {
+                    None
+                } else {
+                    let tamper = self.tamper == Some(Tamper::WeightsCommitment);
+                    let (digest, used) = poseidon_chip.as_ref().ok_or(Error::Synthesis)?.hash(
+                        region,
+                        row,
+                        &packed_weights,
+                        tamper,
+                    )?;
+                    row += used;
+                    Some(digest)
+                };
                 if self.attribution.is_none() && range_chips.len() == 2 {
                     // The plan split the blocks between the bands: the same split.
                     let all = std::mem::take(&mut reqs);
@@ -1226,13 +1359,15 @@ impl Circuit<Fr> for ModelCircuit {
 
                 let inputs = cells[0].clone().ok_or(Error::Synthesis)?;
                 let outputs = cells[model.output].clone().ok_or(Error::Synthesis)?;
-                Ok((inputs, commitment, outputs, attributed))
+                Ok((inputs, commitment, outputs, attributed, weights_digest))
             },
         )?;
 
         let layout = self.layout();
         if let Some(a) = attributed {
-            a.bind(&mut layouter, config.instance);
+            a.bind(&mut layouter, config.instance, weights_digest);
+        } else if let (Some(d), Some(row)) = (weights_digest, layout.weights_commitment) {
+            layouter.constrain_instance(d.cell, config.instance, row);
         }
         if let (Some(d), Some(row)) = (commitment, layout.input_commitment) {
             layouter.constrain_instance(d.cell, config.instance, row);
@@ -1244,6 +1379,51 @@ impl Circuit<Fr> for ModelCircuit {
             layouter.constrain_instance(v.cell, config.instance, row);
         }
         Ok(())
+    }
+}
+
+/// Weighted dot products (Gemm and Conv outputs) under either weight visibility.
+struct Weighted<'a> {
+    gemm: &'a GemmChip,
+    /// The advice × advice chip (hashed weights).
+    dot: Option<&'a DotChip>,
+    /// The cell pinned to 1 (hashed weights).
+    one: Option<Var>,
+}
+
+impl Weighted<'_> {
+    /// `bias[out] + Σ_i xs_i · weights[idx_i]`: with `private` cells (hashed weights) on the dot
+    /// chip, the bias cell paired with the 1-cell; else on the Gemm chip with the weights as
+    /// fixed constants. `faults`: add one to the result; use weight + 1 in the product without
+    /// changing its committed cell (negative tests only).
+    #[allow(clippy::too_many_arguments)]
+    fn dot(
+        &self,
+        region: &mut Region<'_, Fr>,
+        row: usize,
+        xs: &[Var],
+        (weights, bias): (&[i64], &[i64]),
+        private: Option<&WeightCells>,
+        (idx, out): (&[usize], usize),
+        (tamper, copy_fault): (bool, bool),
+    ) -> Result<(Var, usize), Error> {
+        match (private, self.dot, self.one) {
+            (Some(c), Some(dot), Some(one)) => {
+                let mut x = xs.to_vec();
+                x.push(one);
+                let mut y: Vec<Var> = idx.iter().map(|&i| c.weights[i]).collect();
+                y.push(c.bias[out]);
+                if copy_fault {
+                    y[0].value = y[0].value.map(|v| v + 1);
+                }
+                dot.dot_copied(region, row, &x, &y, tamper)
+            }
+            (None, _, _) => {
+                let w: Vec<i64> = idx.iter().map(|&i| weights[i]).collect();
+                self.gemm.dot(region, row, xs, &w, bias[out], tamper)
+            }
+            _ => Err(Error::Synthesis),
+        }
     }
 }
 
@@ -1269,10 +1449,19 @@ struct AttributionCells {
 }
 
 impl AttributionCells {
-    fn bind(&self, layouter: &mut impl Layouter<Fr>, instance: Column<Instance>) {
+    /// Binds the header rows; `weights` (hashed weights' commitment) takes the adapter id row.
+    fn bind(
+        &self,
+        layouter: &mut impl Layouter<Fr>,
+        instance: Column<Instance>,
+        weights: Option<FVar>,
+    ) {
         let mut at = |cell, row| layouter.constrain_instance(cell, instance, row);
         at(self.pins[0].cell, AttributionRows::MODEL_ID);
-        at(self.pins[1].cell, AttributionRows::ADAPTER_ID);
+        at(
+            weights.unwrap_or(self.pins[1]).cell,
+            AttributionRows::ADAPTER_ID,
+        );
         at(self.root.cell, AttributionRows::INDEX_ROOT);
         if !self.hashed {
             at(self.pins[3].cell, AttributionRows::INPUT_COMMITMENT);
@@ -1402,7 +1591,12 @@ impl ModelCircuit {
         let n = setup.index().entries.len();
         let pins = [
             model_id(model),
-            adapter_id(model),
+            // Hashed weights publish their commitment in this row instead (see `bind`); the
+            // pin must then not depend on the weights.
+            match self.vis.weights {
+                WeightVisibility::Fixed => adapter_id(model),
+                WeightVisibility::Hashed => Fr::zero(),
+            },
             if hashed_index {
                 Fr::zero()
             } else {

@@ -49,12 +49,55 @@ impl FromStr for InputVisibility {
     }
 }
 
-/// Visibility of every part of a model's proof. The output is always public; weights are fixed
-/// columns, so they are part of the verifying key.
+/// How the model's weights (Gemm and Conv weights and biases) appear in a proof.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WeightVisibility {
+    /// Fixed columns: the verifying key commits to the weights (one key per set of weights).
+    #[default]
+    Fixed,
+    /// Private witness; their Poseidon commitment ([`crate::commit::weights_commitment`]) is a
+    /// public instance, so one verifying key serves every model of the same shape — a base
+    /// model and each of its LoRA adapters.
+    Hashed,
+}
+
+impl WeightVisibility {
+    /// Every visibility, in the order the CLI lists them.
+    pub const ALL: [Self; 2] = [Self::Fixed, Self::Hashed];
+
+    /// Its name in settings files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fixed => "fixed",
+            Self::Hashed => "hashed",
+        }
+    }
+}
+
+impl fmt::Display for WeightVisibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WeightVisibility {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown weight visibility `{s}` (expected fixed or hashed)"))
+    }
+}
+
+/// Visibility of every part of a model's proof. The output is always public.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Visibility {
     /// The input.
     pub input: InputVisibility,
+    /// The weights.
+    pub weights: WeightVisibility,
 }
 
 /// How an attribution index appears in a proof.

@@ -116,6 +116,7 @@ fn honest_attribution_is_accepted_and_equals_the_runtime() {
         }
         let hashed = Visibility {
             input: InputVisibility::Hashed,
+            ..Visibility::default()
         };
         check_agrees(&q, &index, 3, hashed, &test_inputs()[5]);
     }

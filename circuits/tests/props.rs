@@ -1,13 +1,13 @@
 //! Random small MLPs and conv graphs (Conv, pools, MulConst, Add, AddConst, tables) built with
 //! the runtime's GraphBuilder: the circuit accepts every run and its public outputs are the
-//! runtime's. Also the ArgMax tie rule (first index wins), the table clamp, and one graph per
+//! runtime's — random MLPs also with `hashed` weights. Also the ArgMax tie rule (first index wins), the table clamp, and one graph per
 //! runtime op.
 
 mod common;
 
-use common::{has_gate, has_lookup, mock, mock_outputs};
-use poa_circuits::Visibility;
+use common::{has_gate, has_lookup, mock, mock_outputs, mock_outputs_with};
 use poa_circuits::{public_instances, InstanceLayout, ModelCircuit, Tamper, SUPPORTED_OPS};
+use poa_circuits::{Visibility, WeightVisibility};
 use poa_runtime::graph::GraphBuilder;
 use poa_runtime::ops::{Conv, Gemm, Op, Table, TableFn, Window};
 use poa_runtime::{QModel, Tensor, TensorInfo};
@@ -93,15 +93,29 @@ fn case() -> impl Strategy<Value = (QModel, Vec<i64>)> {
         })
 }
 
+/// The same model proved with `hashed` weights (its bounds byte-rounded, as `poa compile
+/// --weight-visibility hashed` does): MockProver must accept and publish the same outputs.
+fn hashed_weights_outputs(q: &QModel, input: Tensor) -> Result<Vec<i64>, TestCaseError> {
+    let h = q.clone().with_byte_rounded_bounds();
+    let trace = h.run_quantized(input).expect("runs");
+    let vis = Visibility {
+        weights: WeightVisibility::Hashed,
+        ..Visibility::default()
+    };
+    mock_outputs_with(&h, &trace, vis).map_err(|e| TestCaseError::fail(format!("{e:#?}")))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     #[test]
     fn random_mlps_are_accepted_bit_exact((q, x) in case()) {
-        let trace = q.run_quantized(Tensor::new(vec![1, x.len()], x)).expect("runs");
+        let input = Tensor::new(vec![1, x.len()], x);
+        let trace = q.run_quantized(input.clone()).expect("runs");
         let res = mock_outputs(&q, &trace);
         prop_assert!(res.is_ok(), "{:#?}", res);
         prop_assert_eq!(res.ok(), Some(trace.output().data.clone()));
+        prop_assert_eq!(hashed_weights_outputs(&q, input)?, trace.output().data.clone());
     }
 }
 

@@ -20,7 +20,10 @@ fn mlp() -> &'static QModel {
 }
 
 fn vis(input: InputVisibility) -> Visibility {
-    Visibility { input }
+    Visibility {
+        input,
+        ..Visibility::default()
+    }
 }
 
 #[test]

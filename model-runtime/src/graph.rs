@@ -186,6 +186,28 @@ impl GraphBuilder {
 }
 
 impl QModel {
+    /// This model with the static bound of every tensor but the input widened to
+    /// [`crate::quant::byte_rounded`]. A wider bound is still a bound, so the model computes and
+    /// accepts exactly what it did; what changes is that models differing only in their weights
+    /// — a base model and its LoRA adapters — get equal bounds unless a layer's range crosses a
+    /// byte boundary, and circuits sized from the bounds (`hashed` weights) are then one circuit.
+    /// The input's bound stays: it is set by the input range and scale, shared anyway.
+    pub fn with_byte_rounded_bounds(mut self) -> Self {
+        for t in self.tensors.iter_mut().skip(1) {
+            t.bound = crate::quant::byte_rounded(t.bound);
+        }
+        self.digest = DigestCache::default();
+        self
+    }
+
+    /// True when every tensor bound but the input's is [`crate::quant::byte_rounded`].
+    pub fn has_byte_rounded_bounds(&self) -> bool {
+        self.tensors
+            .iter()
+            .skip(1)
+            .all(|t| t.bound == crate::quant::byte_rounded(t.bound))
+    }
+
     /// Input tensor metadata.
     pub fn input(&self) -> &TensorInfo {
         &self.tensors[0]

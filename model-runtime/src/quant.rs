@@ -51,7 +51,46 @@ pub fn div_round_bound(bound: i64, d: i64) -> i64 {
     div_round(bound, d).abs().max(div_round(-bound, d).abs())
 }
 
+/// The largest magnitude of `bound`'s signed byte width: `2^(8m − 1) − 1` for the fewest bytes
+/// `m` holding `±bound`, capped at `2^62` ([`crate::graph::ACCUMULATOR_LIMIT_BITS`]). Bounds
+/// rounded this way change only when a value crosses a byte boundary, and `2·b` then fills
+/// whole 8-bit range-check limbs.
+pub fn byte_rounded(bound: i64) -> i64 {
+    let bytes = (bits_for(i128::from(bound)) + 1).div_ceil(8).max(1);
+    let cap = 1i64 << crate::graph::ACCUMULATOR_LIMIT_BITS;
+    if bytes >= 8 {
+        return cap;
+    }
+    ((1i64 << (8 * bytes - 1)) - 1).min(cap)
+}
+
 /// Number of bits needed to represent magnitudes up to `bound` (0 for 0).
 pub fn bits_for(bound: i128) -> u32 {
     128 - bound.unsigned_abs().leading_zeros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_rounded_is_the_top_of_the_signed_byte_width() {
+        assert_eq!(byte_rounded(0), 127);
+        assert_eq!(byte_rounded(127), 127);
+        assert_eq!(byte_rounded(128), 32_767);
+        assert_eq!(byte_rounded(32_767), 32_767);
+        assert_eq!(byte_rounded(32_768), (1 << 23) - 1);
+        assert_eq!(byte_rounded(1 << 40), (1 << 47) - 1);
+        assert_eq!(byte_rounded(1 << 62), 1 << 62);
+        assert_eq!(byte_rounded((1 << 55) - 1), (1 << 55) - 1);
+        for b in [1, 100, 5_000, 1 << 30] {
+            let r = byte_rounded(b);
+            assert!(r >= b && byte_rounded(r) == r);
+            assert_eq!(
+                bits_for(2 * i128::from(r)) % 8,
+                0,
+                "2·{r} fills whole bytes"
+            );
+        }
+    }
 }

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use poa_circuits::{InputVisibility, Visibility};
+use poa_circuits::{InputVisibility, Visibility, WeightVisibility};
 use poa_prover::Srs;
 use poa_runtime::{Agreement, CalibrationReport, QModel, Scales};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -94,12 +94,21 @@ pub struct Settings {
     /// (folders written before this field existed are `public`).
     #[serde(default = "public_input")]
     pub input_visibility: String,
+    /// How proofs hold the weights: `fixed` (in the verifying key) or `hashed` (private, their
+    /// commitment public; the model's bounds are byte-rounded so its adapters share the keys).
+    /// Folders written before this field existed are `fixed`.
+    #[serde(default = "fixed_weights")]
+    pub weight_visibility: String,
     /// `poa` version that wrote the folder.
     pub poa_version: String,
 }
 
 fn public_input() -> String {
     InputVisibility::Public.to_string()
+}
+
+fn fixed_weights() -> String {
+    WeightVisibility::Fixed.to_string()
 }
 
 impl Settings {
@@ -110,7 +119,12 @@ impl Settings {
             .parse::<InputVisibility>()
             .map_err(anyhow::Error::msg)
             .context("settings.json `input_visibility`")?;
-        Ok(Visibility { input })
+        let weights = self
+            .weight_visibility
+            .parse::<WeightVisibility>()
+            .map_err(anyhow::Error::msg)
+            .context("settings.json `weight_visibility`")?;
+        Ok(Visibility { input, weights })
     }
 }
 

@@ -20,12 +20,11 @@ use crate::digest::{parse_digest, CircuitId};
 use crate::error::{ProverError, Result};
 use crate::header::{
     Header, Kind, FLAG_ATTRIBUTION, FLAG_INPUT_HASHED, FLAG_INPUT_PRIVATE, FLAG_INSECURE,
-    FLAG_SPLIT_RANGE,
+    FLAG_SPLIT_RANGE, FLAG_WEIGHTS_HASHED,
 };
 use crate::keygen::{ProvingKey, VerifyingKey};
 use crate::prove::Proof;
-use poa_circuits::model::CircuitParams;
-use poa_circuits::{InputVisibility, Visibility};
+use poa_circuits::{InputVisibility, Visibility, WeightVisibility};
 
 /// halo2 serialization of key payloads. Measured (`cargo bench -p poa-benches`, 2 cores): pk load
 /// RawBytes 3.2 ms vs Processed 4.4 ms (mlp_small, k=9, 2.1 MB) and 4.8 ms vs 9.7 ms (mlp_deep,
@@ -46,7 +45,11 @@ fn header(kind: Kind, id: &CircuitId, insecure: bool) -> Header {
                 InputVisibility::Private => FLAG_INPUT_PRIVATE,
             }
             | if id.attributed { FLAG_ATTRIBUTION } else { 0 }
-            | if id.split_range { FLAG_SPLIT_RANGE } else { 0 },
+            | if id.split_range { FLAG_SPLIT_RANGE } else { 0 }
+            | match id.visibility.weights {
+                WeightVisibility::Fixed => 0,
+                WeightVisibility::Hashed => FLAG_WEIGHTS_HASHED,
+            },
         k: id.k,
         instances: id.instances as u32,
         model_digest: id.model_digest,
@@ -74,7 +77,14 @@ fn id_of(h: &Header) -> Result<CircuitId> {
         circuit_digest: h.circuit_digest,
         k: h.k,
         instances: h.instances as usize,
-        visibility: Visibility { input },
+        visibility: Visibility {
+            input,
+            weights: if h.flags & FLAG_WEIGHTS_HASHED != 0 {
+                WeightVisibility::Hashed
+            } else {
+                WeightVisibility::Fixed
+            },
+        },
         attributed: h.flags & FLAG_ATTRIBUTION != 0,
         split_range: h.flags & FLAG_SPLIT_RANGE != 0,
     })
@@ -123,11 +133,7 @@ impl ProvingKey {
         let what = Kind::ProvingKey.name();
         let (h, payload) = Header::open(Kind::ProvingKey, bytes)?;
         let id = id_of(&h)?;
-        let params = CircuitParams::of(
-            id.attributed,
-            id.visibility.input == InputVisibility::Hashed,
-            id.split_range,
-        );
+        let params = id.params();
         let pk = decode_payload(what, || {
             halo2_proofs::plonk::ProvingKey::from_bytes::<ModelCircuit>(payload, KEY_FORMAT, params)
         })?;
@@ -151,11 +157,7 @@ impl VerifyingKey {
         let what = Kind::VerifyingKey.name();
         let (h, payload) = Header::open(Kind::VerifyingKey, bytes)?;
         let id = id_of(&h)?;
-        let params = CircuitParams::of(
-            id.attributed,
-            id.visibility.input == InputVisibility::Hashed,
-            id.split_range,
-        );
+        let params = id.params();
         let vk = decode_payload(what, || {
             halo2_proofs::plonk::VerifyingKey::from_bytes::<ModelCircuit>(
                 payload, KEY_FORMAT, params,

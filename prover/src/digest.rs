@@ -2,7 +2,12 @@
 //! shapes the keys. Artifacts carry both so a key, proof or SRS from another setup is refused by
 //! name instead of failing as an opaque "proof does not verify".
 
-use poa_circuits::{IndexVisibility, ModelCircuit, Visibility, INSTANCE_LAYOUT_VERSION};
+use poa_circuits::model::CircuitParams;
+use poa_circuits::weights::shape_digest;
+use poa_circuits::{
+    IndexVisibility, InputVisibility, ModelCircuit, Visibility, WeightVisibility,
+    INSTANCE_LAYOUT_VERSION,
+};
 use poa_runtime::attribution::SCORE_VERSION;
 use poa_runtime::QModel;
 use sha2::{Digest, Sha256};
@@ -17,7 +22,7 @@ pub const PROOF_SYSTEM: &str = "halo2-axiom-0.5.3/kzg-bn254/shplonk/keccak256-ev
 /// attribution.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CircuitId {
-    /// [`QModel::digest`] as bytes.
+    /// [`model_digest`]: the model's digest, or its shape digest with hashed weights.
     pub model_digest: [u8; 32],
     /// [`circuit_digest`] for this model and `k`.
     pub circuit_digest: [u8; 32],
@@ -34,6 +39,16 @@ pub struct CircuitId {
 }
 
 impl CircuitId {
+    /// The halo2 circuit params (columns beyond the fixed set) these keys were made with.
+    pub fn params(&self) -> CircuitParams {
+        CircuitParams::of(
+            self.attributed,
+            self.visibility.input == InputVisibility::Hashed,
+            self.split_range,
+            self.visibility.weights == WeightVisibility::Hashed,
+        )
+    }
+
     /// The identity of `model`'s inference circuit at the `k` [`poa_circuits::circuit_stats`]
     /// chooses.
     pub fn of(model: &QModel, vis: &Visibility) -> Result<Self> {
@@ -45,7 +60,7 @@ impl CircuitId {
         let model = circuit.model();
         let vis = circuit.visibility();
         let stats = circuit.stats();
-        let model_digest = model_digest(model)?;
+        let model_digest = model_digest(model, &vis)?;
         // The attribution part: the score, k, the index's shape, and for a fixed index its root
         // (which binds every entry). A hashed index leaves the root out: one key per shape.
         let attribution = circuit.attribution().map_or(String::new(), |a| {
@@ -65,7 +80,15 @@ impl CircuitId {
         });
         // The config string pins the layout the circuits crate reports (rows, columns, lookups);
         // a chip change that alters it gives a new digest, so stale keys are refused.
-        let config = format!("{PROOF_SYSTEM}; input={}; {stats}{attribution}", vis.input);
+        // Fixed weights keep the pre-existing string, so their digests (and keys) are unchanged.
+        let weights = match vis.weights {
+            WeightVisibility::Fixed => String::new(),
+            WeightVisibility::Hashed => "; weights=hashed".into(),
+        };
+        let config = format!(
+            "{PROOF_SYSTEM}; input={}{weights}; {stats}{attribution}",
+            vis.input
+        );
         let mut h = Sha256::new();
         h.update(b"openpoa-circuit-digest-v1");
         h.update(model_digest);
@@ -85,9 +108,14 @@ impl CircuitId {
     }
 }
 
-/// [`QModel::digest`] (64 hex characters) as 32 bytes.
-pub fn model_digest(model: &QModel) -> Result<[u8; 32]> {
-    parse_digest("model digest", model.digest())
+/// The model a key or proof is for: [`QModel::digest`] (64 hex characters) as 32 bytes, or with
+/// hashed weights the model's [`shape_digest`] — every model of that shape (a base model and its
+/// LoRA adapters) shares the keys, and the proof's public weights commitment says which one it is.
+pub fn model_digest(model: &QModel, vis: &Visibility) -> Result<[u8; 32]> {
+    match vis.weights {
+        WeightVisibility::Fixed => parse_digest("model digest", model.digest()),
+        WeightVisibility::Hashed => Ok(shape_digest(model)),
+    }
 }
 
 /// Parses a 64-character hex digest.

@@ -34,8 +34,15 @@ pub const FLAG_ATTRIBUTION: u32 = 8;
 /// Key flag: an inference circuit with its range checks split over two bands (its plan chose it
 /// to lower k; attribution circuits always have two).
 pub const FLAG_SPLIT_RANGE: u32 = 16;
-const KNOWN_FLAGS: u32 =
-    FLAG_INSECURE | FLAG_INPUT_HASHED | FLAG_INPUT_PRIVATE | FLAG_ATTRIBUTION | FLAG_SPLIT_RANGE;
+/// Key flag: the circuit's weights are `hashed` (private, their commitment public); the
+/// header's model digest is then the model's shape digest (`poa_circuits::weights::shape_digest`).
+pub const FLAG_WEIGHTS_HASHED: u32 = 32;
+const KNOWN_FLAGS: u32 = FLAG_INSECURE
+    | FLAG_INPUT_HASHED
+    | FLAG_INPUT_PRIVATE
+    | FLAG_ATTRIBUTION
+    | FLAG_SPLIT_RANGE
+    | FLAG_WEIGHTS_HASHED;
 /// Size of the header in bytes.
 pub const HEADER_LEN: usize = 128;
 
@@ -216,7 +223,7 @@ mod tests {
             Err(ProverError::UnsupportedVersion { found: 2, .. })
         ));
         let mut f = file.clone();
-        f[12] |= 32;
+        f[12] |= 64;
         assert!(matches!(
             Header::open(Kind::VerifyingKey, &f),
             Err(ProverError::UnknownFlags { .. })

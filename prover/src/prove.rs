@@ -77,7 +77,7 @@ pub fn prove_circuit(
 ) -> Result<Proof> {
     let id = &pk.id;
     let model = circuit.model();
-    let md = model_digest(model)?;
+    let md = model_digest(model, &circuit.visibility())?;
     if md != id.model_digest {
         return Err(ProverError::ModelMismatch {
             what: "proving key",

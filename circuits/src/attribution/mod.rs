@@ -39,7 +39,8 @@ use crate::commit::{fr_be, index_root, input_commitment};
 use crate::error::CircuitError;
 use crate::field::fe128;
 use crate::instances::{public_instances, AttributionRows, InstanceLayout};
-use crate::visibility::{IndexVisibility, InputVisibility, Visibility};
+use crate::visibility::{IndexVisibility, InputVisibility, Visibility, WeightVisibility};
+use crate::weights::weights_commitment;
 
 /// Widest key comparison: keys and their differences must fit the `i64` values the range-check
 /// requests carry.
@@ -73,6 +74,17 @@ pub fn adapter_id(model: &QModel) -> Fr {
             debug_assert!(false, "adapter digest is hex");
             Fr::from(NO_ADAPTER)
         }),
+    }
+}
+
+/// What a proof of `model` publishes as its adapter id (instance row 1), the second half of its
+/// registry key: [`adapter_id`] with fixed weights; with hashed weights the
+/// [`weights_commitment`] — the base model and each adapter then share one circuit, and this row
+/// is what tells them apart.
+pub fn public_adapter_id(model: &QModel, vis: &Visibility) -> Fr {
+    match vis.weights {
+        WeightVisibility::Fixed => adapter_id(model),
+        WeightVisibility::Hashed => weights_commitment(model),
     }
 }
 
@@ -258,7 +270,7 @@ pub(crate) fn attribution_instances(
     };
     let mut out = vec![
         model_id(model),
-        adapter_id(model),
+        public_adapter_id(model, vis),
         commitment,
         Fr::from(u64::from(wit.class)),
         setup.root,
@@ -270,8 +282,9 @@ pub(crate) fn attribution_instances(
         out.push(fe128(s));
     }
     let rest = public_instances(model, trace, vis);
-    // A hashed input's commitment sits in the header instead.
-    out.extend_from_slice(&rest[usize::from(hashed)..]);
+    // Hashed weights' and a hashed input's commitments sit in the header instead.
+    let skip = usize::from(hashed) + usize::from(vis.weights == WeightVisibility::Hashed);
+    out.extend_from_slice(&rest[skip..]);
     debug_assert_eq!(
         InstanceLayout::attributed(model, vis, setup.k).len(),
         out.len()

@@ -3,8 +3,8 @@
 //! Row `j` holds `x_{j,0..8}` in lanes 0..8 and `y_{j,0..8}` in lanes 8..16, and the
 //! accumulator: `acc_0 = Σ_i x_{0,i}·y_{0,i}`, `acc_j = acc_{j−1} + Σ_i x_{j,i}·y_{j,i}`. The
 //! last row's accumulator is the result. Used where both sides are private (a hashed
-//! attribution index against the query embedding); with one side known at keygen the Gemm
-//! chip does twice the MACs per row.
+//! attribution index against the query embedding; `hashed` weights against activations); with
+//! one side known at keygen the Gemm chip does twice the MACs per row.
 
 use halo2_proofs::circuit::Region;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
@@ -69,6 +69,33 @@ impl DotChip {
         ys: &[Option<i64>],
         tamper: bool,
     ) -> Result<(Var, Vec<Var>, usize), Error> {
+        let ys: Vec<Operand> = ys.iter().map(|&y| Operand::Fresh(y)).collect();
+        self.dot_of(region, offset, xs, &ys, tamper)
+    }
+
+    /// Lays out `Σ x_i·y_i` from `offset` with both sides copied from earlier cells (private
+    /// weights against activations). Returns the result and the rows used.
+    pub fn dot_copied(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        xs: &[Var],
+        ys: &[Var],
+        tamper: bool,
+    ) -> Result<(Var, usize), Error> {
+        let ys: Vec<Operand> = ys.iter().map(|&y| Operand::Copy(y)).collect();
+        let (v, _, rows) = self.dot_of(region, offset, xs, &ys, tamper)?;
+        Ok((v, rows))
+    }
+
+    fn dot_of(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        xs: &[Var],
+        ys: &[Operand],
+        tamper: bool,
+    ) -> Result<(Var, Vec<Var>, usize), Error> {
         debug_assert_eq!(xs.len(), ys.len());
         let cols = &self.config.cols;
         let rows = rows_for(xs.len());
@@ -79,12 +106,17 @@ impl DotChip {
             let row = offset + r;
             for lane in 0..PER_ROW {
                 let i = r * PER_ROW + lane;
-                if let (Some(x), Some(&y)) = (xs.get(i), ys.get(i)) {
+                if let (Some(x), Some(y)) = (xs.get(i), ys.get(i)) {
                     assign(region, cols.lanes[lane], row, x.value, Some(x.cell));
-                    y_cells.push(assign(region, cols.lanes[PER_ROW + lane], row, y, None));
+                    let (value, copy_of) = match *y {
+                        Operand::Fresh(v) => (v, None),
+                        Operand::Copy(v) => (v.value, Some(v.cell)),
+                    };
+                    let y = assign(region, cols.lanes[PER_ROW + lane], row, value, copy_of);
+                    y_cells.push(y);
                     acc = acc
                         .zip(x.value)
-                        .zip(y)
+                        .zip(y.value)
                         .map(|((a, x), y)| a + i128::from(x) * i128::from(y));
                 } else {
                     assign(region, cols.lanes[lane], row, Some(0), None);
@@ -112,4 +144,11 @@ impl DotChip {
         }
         out.map(|v| (v, y_cells, rows)).ok_or(Error::Synthesis)
     }
+}
+
+/// The second factor of a pair: a fresh witness value or a copy of an assigned cell.
+#[derive(Clone, Copy, Debug)]
+enum Operand {
+    Fresh(Option<i64>),
+    Copy(Var),
 }

@@ -5,7 +5,7 @@
 //! `acc_0 = bias + Σ_i x_{0,i}·w_{0,i}` on the first row, `acc_j = acc_{j−1} + Σ_i x_{j,i}·w_{j,i}`
 //! after it. The last row's accumulator is the output cell. Rows = ceil(k / LANES) per output.
 
-use halo2_proofs::circuit::Region;
+use halo2_proofs::circuit::{Cell, Region};
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
@@ -86,7 +86,34 @@ impl GemmChip {
         xs: &[Var],
         packing: &Packing,
     ) -> Result<(Vec<FVar>, usize), Error> {
+        let lanes: Vec<(Option<i64>, Option<Cell>)> =
+            xs.iter().map(|x| (x.value, Some(x.cell))).collect();
+        let (_, packed, rows) = self.pack_lanes(region, offset, &lanes, packing)?;
+        Ok((packed, rows))
+    }
+
+    /// [`Self::pack`] of fresh witness values (private weights): the packing rows are where the
+    /// values live. Returns their cells, the packed cells and rows used.
+    pub fn pack_values(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        values: &[Option<i64>],
+        packing: &Packing,
+    ) -> Result<(Vec<Var>, Vec<FVar>, usize), Error> {
+        let lanes: Vec<(Option<i64>, Option<Cell>)> = values.iter().map(|&v| (v, None)).collect();
+        self.pack_lanes(region, offset, &lanes, packing)
+    }
+
+    fn pack_lanes(
+        &self,
+        region: &mut Region<'_, Fr>,
+        offset: usize,
+        xs: &[(Option<i64>, Option<Cell>)],
+        packing: &Packing,
+    ) -> Result<(Vec<Var>, Vec<FVar>, usize), Error> {
         let cols = &self.config.cols;
+        let mut cells = Vec::with_capacity(xs.len());
         let mut out = Vec::new();
         for (r, chunk) in xs.chunks(packing.per_element).enumerate() {
             let row = offset + r;
@@ -94,11 +121,11 @@ impl GemmChip {
             let mut value = Some(bias);
             for lane in 0..LANES {
                 match chunk.get(lane) {
-                    Some(x) => {
-                        assign(region, cols.lanes[lane], row, x.value, Some(x.cell));
+                    Some(&(x, copy_of)) => {
+                        cells.push(assign(region, cols.lanes[lane], row, x, copy_of));
                         let w = packing.slot_weight(lane);
                         region.assign_fixed(cols.consts[lane], row, w);
-                        value = value.zip(x.value).map(|(acc, v)| acc + fe(v) * w);
+                        value = value.zip(x).map(|(acc, v)| acc + fe(v) * w);
                     }
                     None => {
                         assign(region, cols.lanes[lane], row, Some(0), None);
@@ -110,7 +137,7 @@ impl GemmChip {
             out.push(assign_fe(region, cols.acc, row, value));
         }
         let rows = out.len();
-        Ok((out, rows))
+        Ok((cells, out, rows))
     }
 }
 

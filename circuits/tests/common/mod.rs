@@ -12,7 +12,15 @@ pub use poa_fixtures::{compile, test_inputs};
 /// MockProver on `trace`'s public-input circuit; on success, the public outputs it exposes,
 /// decoded back to integers (to compare with the runtime's).
 pub fn mock_outputs(q: &QModel, trace: &Trace) -> Result<Vec<i64>, Vec<VerifyFailure>> {
-    let vis = Visibility::default();
+    mock_outputs_with(q, trace, Visibility::default())
+}
+
+/// [`mock_outputs`] under `vis`.
+pub fn mock_outputs_with(
+    q: &QModel,
+    trace: &Trace,
+    vis: Visibility,
+) -> Result<Vec<i64>, Vec<VerifyFailure>> {
     let circuit = ModelCircuit::new(q, Some(trace), vis).expect("builds");
     let instances = public_instances(q, trace, &vis);
     assert_eq!(circuit.instances().as_deref(), Some(instances.as_slice()));

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use alloy::primitives::{Address as EvmAddress, U256};
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::{bail, Context};
-use poa_circuits::attribution::{adapter_id, model_id};
+use poa_circuits::attribution::{model_id, public_adapter_id};
 use poa_circuits::InstanceLayout;
 use poa_contracts::chain::local::{Claimed, Opened, SUPPLY};
 use poa_contracts::chain::{deploy, fr_to_u256, instances_to_u256, Chain, Deployment, ModelSpec};
@@ -181,7 +181,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
             let d = &state.deployment;
             let model = ModelSpec {
                 model_id: fr_to_u256(&model_id(q)),
-                adapter_id: fr_to_u256(&adapter_id(q)),
+                adapter_id: fr_to_u256(&public_adapter_id(q, &vis)),
                 owner: owner.unwrap_or(chain.address()),
                 verifier: d.verifier,
                 k: u16::try_from(setup.k())?,

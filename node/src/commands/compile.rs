@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use poa_circuits::InputVisibility;
+use poa_circuits::{InputVisibility, WeightVisibility};
 use poa_runtime::lora::quantize_adapted;
 use poa_runtime::{
     calibrate, compare, parse_inputs, tensor::numel, CalibrationOptions, LoraAdapter, OnnxModel,
@@ -44,6 +44,11 @@ pub struct Args {
     /// commitment) or `private` (nothing). The output is always public.
     #[arg(long, default_value_t = InputVisibility::Public)]
     pub input_visibility: InputVisibility,
+    /// How proofs hold the Gemm/Conv weights: `fixed` (baked into the verifying key: one key per
+    /// set of weights) or `hashed` (private; their Poseidon commitment is public, and the bounds
+    /// are byte-rounded so a base model and its LoRA adapters share one key and one verifier).
+    #[arg(long, default_value_t = WeightVisibility::Fixed)]
+    pub weight_visibility: WeightVisibility,
     /// Largest scale (fractional bits) the search may pick.
     #[arg(long, default_value_t = CalibrationOptions::default().max_scale)]
     pub max_scale: u32,
@@ -98,6 +103,13 @@ pub fn compile(args: &Args, out: &Output) -> anyhow::Result<(Settings, Report)> 
     let spinner = out.spinner("calibrating scales");
     let (qmodel, calibration) = calibrate(&onnx.graph, &inputs, &float, &opts)?;
     spinner.finish_and_clear();
+    let hashed = args.weight_visibility == WeightVisibility::Hashed;
+    // Byte-rounded before an adapter is merged: the adapter records this model's digest.
+    let qmodel = if hashed {
+        qmodel.with_byte_rounded_bounds()
+    } else {
+        qmodel
+    };
     let (qmodel, adapter) = match &args.adapter {
         None => (qmodel, None),
         Some(path) => {
@@ -109,9 +121,17 @@ pub fn compile(args: &Args, out: &Output) -> anyhow::Result<(Settings, Report)> 
                 &inputs,
                 &float,
             )?;
+            let adapted = if hashed {
+                adapted.with_byte_rounded_bounds()
+            } else {
+                adapted
+            };
             (adapted, Some((report, text)))
         }
     };
+    if hashed {
+        poa_circuits::weights::check_hashable(&qmodel)?;
+    }
     let held_out = match &args.test {
         Some(path) => {
             let test = read_inputs(path, sample_len)?;
@@ -136,6 +156,7 @@ pub fn compile(args: &Args, out: &Output) -> anyhow::Result<(Settings, Report)> 
             scale: emb.scale,
         },
         input_visibility: args.input_visibility.to_string(),
+        weight_visibility: args.weight_visibility.to_string(),
         poa_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let (adapter, adapter_text) = adapter.unzip();

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{ensure, Context};
-use poa_circuits::attribution::{adapter_id, model_id};
+use poa_circuits::attribution::{model_id, public_adapter_id};
 use poa_circuits::commit::index_root;
-use poa_circuits::{IndexVisibility, InputVisibility, InstanceLayout, Request};
+use poa_circuits::{IndexVisibility, InputVisibility, InstanceLayout, Request, WeightVisibility};
 use poa_runtime::attribution::{split, RewardShares, RewardSplit};
 use poa_runtime::datanet::Address;
 use serde::Serialize;
@@ -41,6 +41,10 @@ pub struct Args {
     /// Input visibility of the proof: `public`, `hashed` or `private`.
     #[arg(long, default_value_t = InputVisibility::Public)]
     pub input_visibility: InputVisibility,
+    /// How the proof holds the weights: `fixed` (in the verifying key) or `hashed` (private,
+    /// their commitment public in the adapter id row).
+    #[arg(long, default_value_t = WeightVisibility::Fixed)]
+    pub weight_visibility: WeightVisibility,
     /// Run the whole demo with a LoRA adapter merged into the model (e.g.
     /// `fixtures/adapters/mlp_small_lora.json`): the request and the registration name the base
     /// model's id and the adapter's id.
@@ -80,6 +84,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         min_agreement: poa_runtime::CalibrationOptions::default().min_agreement,
         input_range: None,
         input_visibility: args.input_visibility,
+        weight_visibility: args.weight_visibility,
         max_scale: poa_runtime::CalibrationOptions::default().max_scale,
         adapter: args.adapter.clone(),
     };
@@ -113,7 +118,9 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
     let shares = RewardShares::default();
     let layout = InstanceLayout::attributed(&compiled.qmodel, &settings.visibility()?, k);
     let q = &compiled.qmodel;
-    let terms = demo_chain::terms(&model_id(q), &adapter_id(q), k, layout.len(), &shares)?;
+    let vis = settings.visibility()?;
+    let adapter = public_adapter_id(q, &vis);
+    let terms = demo_chain::terms(&model_id(q), &adapter, k, layout.len(), &shares)?;
     let spinner = out.spinner("starting anvil, deploying, opening a paid request");
     let chain = demo_chain::LocalChain::start(
         &verifier.creation,

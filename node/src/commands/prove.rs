@@ -67,6 +67,8 @@ pub struct ProveResult {
     pub input_visibility: String,
     /// The public Poseidon commitment to the input (`hashed` inputs), 0x-hex big-endian.
     pub input_commitment: Option<String>,
+    /// The public Poseidon commitment to the weights (`hashed` weights), 0x-hex big-endian.
+    pub weights_commitment: Option<String>,
     /// Whether the keys come from the insecure dev SRS.
     pub insecure_srs: bool,
     /// The attribution the proof publishes (attribution keys).
@@ -95,12 +97,15 @@ pub fn text(r: &ProveResult) -> String {
         format!("\n      attribution: {}", a.text())
     });
     format!(
-        "proved output {:?} with {} input{} in {:.0} ms (load {:.0} ms, native check {:.0} ms): {} bytes, {} public instances → {}{}{attribution}",
+        "proved output {:?} with {} input{}{} in {:.0} ms (load {:.0} ms, native check {:.0} ms): {} bytes, {} public instances → {}{}{attribution}",
         r.output_q,
         r.input_visibility,
         r.input_commitment
             .as_ref()
             .map_or(String::new(), |c| format!(" (commitment {c})")),
+        r.weights_commitment
+            .as_ref()
+            .map_or(String::new(), |c| format!(" and hashed weights {c}")),
         r.prove_ms,
         r.load_ms,
         r.verify_ms,
@@ -167,6 +172,8 @@ pub struct Proven {
     pub verify_ms: f64,
     /// The public Poseidon commitment to the input (`hashed` inputs), 0x-hex big-endian.
     pub input_commitment: Option<String>,
+    /// The public Poseidon commitment to the weights (`hashed` weights), 0x-hex big-endian.
+    pub weights_commitment: Option<String>,
     /// The attribution the proof publishes (attribution keys).
     pub attribution: Option<ProvenAttribution>,
 }
@@ -216,6 +223,9 @@ pub fn prove_sample(
         input_commitment: layout
             .input_commitment
             .map(|row| fr_to_hex(&proof.instances[row])),
+        weights_commitment: layout
+            .weights_commitment
+            .map(|row| fr_to_hex(&proof.instances[row])),
         attribution: layout
             .attribution
             .map(|a| ProvenAttribution::decode(&proof.instances, a.k))
@@ -257,6 +267,7 @@ pub fn prove_file(
         instances: p.proof.instances.len(),
         input_visibility: keys.pk.id().visibility.input.to_string(),
         input_commitment: p.input_commitment,
+        weights_commitment: p.weights_commitment,
         insecure_srs: p.proof.insecure_srs,
         attribution: p.attribution,
     })

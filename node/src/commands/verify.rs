@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use poa_circuits::InstanceLayout;
 use poa_prover::{verify, Proof, VerifyingKey};
 use serde::Serialize;
 
@@ -12,6 +13,7 @@ use crate::artifacts::{
 };
 use crate::output::Output;
 use crate::proven::ProvenAttribution;
+use poa_prover::artifact::fr_to_hex;
 
 /// Arguments of `poa verify`.
 #[derive(clap::Args)]
@@ -33,6 +35,9 @@ pub struct VerifyResult {
     pub instances: usize,
     /// Whether the keys come from the insecure dev SRS.
     pub insecure_srs: bool,
+    /// The public Poseidon commitment to the weights (`hashed` weights), 0x-hex big-endian:
+    /// which of the models sharing these keys the proof is about.
+    pub weights_commitment: Option<String>,
     /// Milliseconds of verification (excluding file loading).
     pub verify_ms: f64,
     /// The attribution the proof publishes (attribution keys).
@@ -51,8 +56,11 @@ pub fn text(r: &VerifyResult) -> String {
         format!("\n      attribution: {}", a.text())
     });
     format!(
-        "OK: proof verifies for model {} ({} public instances, {:.1} ms){}{attribution}",
+        "OK: proof verifies for model {}{} ({} public instances, {:.1} ms){}{attribution}",
         &r.model_digest[..16],
+        r.weights_commitment
+            .as_ref()
+            .map_or(String::new(), |c| format!(" with hashed weights {c}")),
         r.instances,
         r.verify_ms,
         if r.insecure_srs {
@@ -97,6 +105,12 @@ pub fn verify_file(dir: &Path, proof_path: &Path, out: &Output) -> anyhow::Resul
         model_digest: hex::encode(proof.model_digest),
         instances: proof.instances.len(),
         insecure_srs: proof.insecure_srs,
+        weights_commitment: InstanceLayout::weights_commitment_row(
+            &vk.id().visibility,
+            vk.id().attributed,
+        )
+        .and_then(|row| proof.instances.get(row))
+        .map(fr_to_hex),
         verify_ms,
         attribution,
     })

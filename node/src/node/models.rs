@@ -340,6 +340,7 @@ fn compile_and_setup(
         min_agreement: defaults.min_agreement,
         input_range: None,
         input_visibility: input_visibility.parse().map_err(anyhow::Error::msg)?,
+        weight_visibility: poa_circuits::WeightVisibility::Fixed,
         max_scale: defaults.max_scale,
         adapter,
     };
@@ -369,6 +370,7 @@ fn compile_and_setup(
             files.push((name, std::fs::read(entry.path())?));
         }
     }
+    let vis = settings.visibility()?;
     Ok(SetUp {
         files,
         input_len: i64::try_from(settings.input_shape.iter().product::<usize>())?,
@@ -377,7 +379,10 @@ fn compile_and_setup(
         circuit: serde_json::to_string(&r.stats)?,
         insecure_srs: r.insecure_srs,
         public_model_id: fr_to_hex(&poa_circuits::attribution::model_id(&compiled.qmodel)),
-        public_adapter_id: fr_to_hex(&poa_circuits::attribution::adapter_id(&compiled.qmodel)),
+        public_adapter_id: fr_to_hex(&poa_circuits::attribution::public_adapter_id(
+            &compiled.qmodel,
+            &vis,
+        )),
     })
 }
 

@@ -73,6 +73,7 @@ pub fn mlp_small_hashed() -> &'static Setup {
     S.get_or_init(|| {
         let vis = Visibility {
             input: poa_circuits::InputVisibility::Hashed,
+            ..Visibility::default()
         };
         build("mlp_small", vis)
     })
