@@ -403,3 +403,79 @@ async fn lora_adapter_jobs_prove_with_the_adapter_and_publish_its_id() {
         "{m}"
     );
 }
+
+/// `weight_visibility: hashed` over HTTP: the base model and its adapter are set up with the
+/// same circuit, each publishes its weights commitment as its public adapter id, and a job on
+/// the adapter proves under it. An unknown visibility is refused with its code.
+#[tokio::test]
+async fn hashed_weight_models_and_their_adapters_share_one_circuit() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = sqlite_url(tmp.path());
+    let key = create_key(&db);
+    let node = start_node(&db, &tmp.path().join("data"), &[]);
+    let c = client();
+    let hashed = json!({ "weight_visibility": "hashed" });
+    let base = upload_model_with(&c, &node, &key, "mlp_small", hashed).await;
+    let adapter: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("adapters/mlp_small_lora.json")).expect("fixture"),
+    )
+    .expect("JSON");
+    let r = c
+        .post(format!("{}/v1/models/{base}/adapters", node.url))
+        .bearer_auth(&key)
+        .json(&json!({ "adapter": adapter }))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 202);
+    let lora = r.json::<Value>().await.expect("JSON")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let a = wait_model(&c, &node.url, &lora).await;
+    let b = wait_model(&c, &node.url, &base).await;
+    assert_eq!(a["status"], "ready", "{a}");
+    assert_eq!(
+        a["weight_visibility"], "hashed",
+        "adapters take their base's"
+    );
+    assert_eq!(a["circuit"], b["circuit"], "one circuit");
+    assert_eq!(a["public_model_id"], b["public_model_id"]);
+    let zero = format!("0x{}", "0".repeat(64));
+    assert_ne!(
+        b["public_adapter_id"],
+        zero.as_str(),
+        "the base's weights commitment"
+    );
+    assert_ne!(a["public_adapter_id"], b["public_adapter_id"]);
+
+    let body = json!({"model": base, "adapter": lora, "input": sample_input()});
+    let id = submit_job(&c, &node.url, &key, &body).await;
+    let done = wait_all_done(
+        &c,
+        &node.url,
+        std::slice::from_ref(&id),
+        Duration::from_secs(300),
+    )
+    .await;
+    assert_eq!(done[0]["state"], "proved", "{}", done[0]);
+    let p = try_get_json(&c, &node.url, &format!("/v1/jobs/{id}/proof"))
+        .await
+        .expect("proof");
+    // An inference proof: the weights commitment is its first row.
+    assert_eq!(p["public_instances"][0], a["public_adapter_id"], "{p}");
+
+    let r = c
+        .post(format!("{}/v1/models", node.url))
+        .bearer_auth(&key)
+        .json(
+            &json!({"name": "m", "onnx_base64": "AAAA", "calibration": {"inputs": [[0.0]]},
+                      "weight_visibility": "secret"}),
+        )
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.expect("JSON");
+    assert_eq!(e["code"], "invalid_weight_visibility", "{e}");
+}

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use poa_circuits::{IndexVisibility, InputVisibility};
+use poa_circuits::{IndexVisibility, InputVisibility, WeightVisibility};
 use poa_runtime::datanet::{DatanetStore, FileStore};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -73,6 +73,8 @@ pub struct Model {
     pub error: Option<String>,
     /// Input visibility.
     pub input_visibility: String,
+    /// Weight visibility (`fixed` or `hashed`).
+    pub weight_visibility: String,
     /// Attribution setup.
     pub attribution: Option<AttributionSpec>,
     /// Values per input sample (once compiled).
@@ -99,7 +101,8 @@ pub struct Model {
     pub created_at: i64,
 }
 
-const MODEL_COLUMNS: &str = "id, name, status, error, input_visibility, attribution, input_len, \
+const MODEL_COLUMNS: &str = "id, name, status, error, input_visibility, weight_visibility, \
+     attribution, input_len, \
      commitment, index_root, circuit, insecure_srs, verifier_address, base_model, adapter_name, \
      public_model_id, public_adapter_id, created_at";
 
@@ -112,6 +115,7 @@ impl Model {
             status: r.try_get("status")?,
             error: r.try_get("error")?,
             input_visibility: r.try_get("input_visibility")?,
+            weight_visibility: r.try_get("weight_visibility")?,
             attribution: attribution
                 .map(|a| serde_json::from_str(&a))
                 .transpose()
@@ -143,6 +147,8 @@ pub struct NewModel {
     pub calibration: String,
     /// Input visibility.
     pub input_visibility: InputVisibility,
+    /// Weight visibility.
+    pub weight_visibility: WeightVisibility,
     /// Attribution setup.
     pub attribution: Option<AttributionSpec>,
     /// For an adapter row: what it adapts.
@@ -170,8 +176,9 @@ pub async fn insert(db: &Db, m: &NewModel) -> Result<(), sqlx::Error> {
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
         "INSERT INTO models (id, name, status, onnx, calibration, input_visibility, attribution, \
-         attributed, base_model, adapter, adapter_name, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+         attributed, base_model, adapter, adapter_name, created_at, updated_at, \
+         weight_visibility) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
     )
     .bind(&m.id)
     .bind(&m.name)
@@ -185,6 +192,7 @@ pub async fn insert(db: &Db, m: &NewModel) -> Result<(), sqlx::Error> {
     .bind(m.adapter.as_ref().map(|a| a.file.clone()))
     .bind(m.adapter.as_ref().map(|a| a.name.clone()))
     .bind(now)
+    .bind(m.weight_visibility.to_string())
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -261,6 +269,7 @@ struct Source {
     onnx: Vec<u8>,
     calibration: String,
     input_visibility: String,
+    weight_visibility: String,
     attribution: Option<AttributionSpec>,
     /// The LoRA adapter file, for an adapter row.
     adapter: Option<String>,
@@ -269,8 +278,8 @@ struct Source {
 /// The stored source of model `id`.
 async fn source(db: &Db, id: &str) -> anyhow::Result<Source> {
     let r = sqlx::query(
-        "SELECT onnx, calibration, input_visibility, attribution, adapter FROM models \
-         WHERE id = $1",
+        "SELECT onnx, calibration, input_visibility, weight_visibility, attribution, adapter \
+         FROM models WHERE id = $1",
     )
     .bind(id)
     .fetch_one(&db.pool)
@@ -280,20 +289,37 @@ async fn source(db: &Db, id: &str) -> anyhow::Result<Source> {
         onnx: r.try_get("onnx")?,
         calibration: r.try_get("calibration")?,
         input_visibility: r.try_get("input_visibility")?,
+        weight_visibility: r.try_get("weight_visibility")?,
         attribution: attribution.map(|a| serde_json::from_str(&a)).transpose()?,
         adapter: r.try_get("adapter")?,
     })
 }
 
+/// What an adapter takes from its base model.
+pub struct BaseSource {
+    /// ONNX bytes.
+    pub onnx: Vec<u8>,
+    /// Calibration inputs, JSON text.
+    pub calibration: String,
+    /// Input visibility.
+    pub input_visibility: InputVisibility,
+    /// Weight visibility: with `hashed`, the adapter's keys are the base model's.
+    pub weight_visibility: WeightVisibility,
+    /// Attribution setup.
+    pub attribution: Option<AttributionSpec>,
+}
+
 /// The stored source of model `id` an adapter is built from (the caller checked it is a base
-/// model): (ONNX, calibration, input visibility, attribution).
-pub async fn base_source(
-    db: &Db,
-    id: &str,
-) -> anyhow::Result<(Vec<u8>, String, InputVisibility, Option<AttributionSpec>)> {
+/// model).
+pub async fn base_source(db: &Db, id: &str) -> anyhow::Result<BaseSource> {
     let s = source(db, id).await?;
-    let vis = s.input_visibility.parse().map_err(anyhow::Error::msg)?;
-    Ok((s.onnx, s.calibration, vis, s.attribution))
+    Ok(BaseSource {
+        onnx: s.onnx,
+        calibration: s.calibration,
+        input_visibility: s.input_visibility.parse().map_err(anyhow::Error::msg)?,
+        weight_visibility: s.weight_visibility.parse().map_err(anyhow::Error::msg)?,
+        attribution: s.attribution,
+    })
 }
 
 /// What a finished setup stores.
@@ -340,7 +366,10 @@ fn compile_and_setup(
         min_agreement: defaults.min_agreement,
         input_range: None,
         input_visibility: input_visibility.parse().map_err(anyhow::Error::msg)?,
-        weight_visibility: poa_circuits::WeightVisibility::Fixed,
+        weight_visibility: source
+            .weight_visibility
+            .parse()
+            .map_err(anyhow::Error::msg)?,
         max_scale: defaults.max_scale,
         adapter,
     };

@@ -179,6 +179,21 @@ pub async fn upload_model(
     name: &str,
     attribution: Option<Value>,
 ) -> String {
+    let fields = match attribution {
+        Some(a) => json!({ "attribution": a }),
+        None => json!({}),
+    };
+    upload_model_with(c, node, key, name, fields).await
+}
+
+/// [`upload_model`] with more upload `fields` (an object: visibilities, attribution).
+pub async fn upload_model_with(
+    c: &reqwest::Client,
+    node: &Node,
+    key: &str,
+    name: &str,
+    fields: Value,
+) -> String {
     use base64::Engine;
     let onnx = std::fs::read(fixtures().join(format!("models/{name}.onnx"))).expect("fixture");
     let mut body = json!({
@@ -186,8 +201,8 @@ pub async fn upload_model(
         "onnx_base64": base64::engine::general_purpose::STANDARD.encode(onnx),
         "calibration": calibration(),
     });
-    if let Some(a) = attribution {
-        body["attribution"] = a;
+    for (k, v) in fields.as_object().into_iter().flatten() {
+        body[k] = v.clone();
     }
     let r = c
         .post(format!("{}/v1/models", node.url))

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
-use poa_circuits::{IndexVisibility, InputVisibility};
+use poa_circuits::{IndexVisibility, InputVisibility, WeightVisibility};
 use poa_runtime::datanet::DatanetStore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -31,6 +31,11 @@ pub struct UploadModel {
     /// `public` (default), `hashed` or `private`.
     #[serde(default)]
     pub input_visibility: Option<String>,
+    /// `fixed` (default: the weights are in the verifying key) or `hashed` (private; their
+    /// Poseidon commitment is the proofs' public adapter id, and the model's adapters share its
+    /// verifying key and verifier).
+    #[serde(default)]
+    pub weight_visibility: Option<String>,
     /// Set the keys up for attribution over a sealed datanet version.
     #[serde(default)]
     pub attribution: Option<AttributionSpec>,
@@ -49,6 +54,8 @@ pub struct ModelView {
     pub error: Option<String>,
     /// Input visibility.
     pub input_visibility: String,
+    /// Weight visibility (`fixed` or `hashed`).
+    pub weight_visibility: String,
     /// Values per input sample.
     pub input_len: Option<i64>,
     /// Commitment: digest of the quantized model (the proof's public model id is taken from it).
@@ -85,6 +92,7 @@ impl From<Model> for ModelView {
             status: m.status,
             error: m.error,
             input_visibility: m.input_visibility,
+            weight_visibility: m.weight_visibility,
             input_len: m.input_len,
             commitment: m.commitment,
             attribution: m.attribution,
@@ -142,6 +150,12 @@ pub async fn upload(
         .unwrap_or("public")
         .parse()
         .map_err(|e: String| ApiError::invalid("invalid_input_visibility", e))?;
+    let weight_visibility: WeightVisibility = req
+        .weight_visibility
+        .as_deref()
+        .unwrap_or("fixed")
+        .parse()
+        .map_err(|e: String| ApiError::invalid("invalid_weight_visibility", e))?;
     if let Some(a) = &req.attribution {
         a.index_visibility
             .parse::<IndexVisibility>()
@@ -172,6 +186,7 @@ pub async fn upload(
         onnx,
         calibration: req.calibration.to_string(),
         input_visibility,
+        weight_visibility,
         attribution: req.attribution,
         adapter: None,
     };
@@ -235,16 +250,17 @@ pub async fn upload_adapter(
     let text = req.adapter.to_string();
     let adapter = poa_runtime::LoraAdapter::from_json(&text)
         .map_err(|e| ApiError::invalid("invalid_adapter", e.to_string()))?;
-    let (onnx, calibration, input_visibility, attribution) = models::base_source(&st.db, &id)
+    let src = models::base_source(&st.db, &id)
         .await
         .map_err(|e| ApiError::internal("reading the base model", e))?;
     let new = NewModel {
         id: random_hex(8),
         name: format!("{}+{}", base.name, adapter.name),
-        onnx,
-        calibration,
-        input_visibility,
-        attribution,
+        onnx: src.onnx,
+        calibration: src.calibration,
+        input_visibility: src.input_visibility,
+        weight_visibility: src.weight_visibility,
+        attribution: src.attribution,
         adapter: Some(NewAdapter {
             base_model: id,
             name: adapter.name,
