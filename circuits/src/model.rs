@@ -113,6 +113,14 @@ pub enum Tamper {
         /// Element index.
         element: usize,
     },
+    /// Flips the mirror bit of element `element` of Table node `node` (a mirrored table), with
+    /// the output kept and the looked-up value made to fit.
+    TableMirror {
+        /// Node index.
+        node: usize,
+        /// Element index.
+        element: usize,
+    },
     /// Adds one to the input commitment's digest (`hashed` inputs).
     InputCommitment,
     /// Adds one to the weights commitment's digest (`hashed` weights).
@@ -511,6 +519,8 @@ fn plan(
     }
     let rc_rows = |bits: &[u32]| -> usize { bits.iter().map(|&b| range_check::rows_for(b)).sum() };
     let hashed_weights = vis.weights == WeightVisibility::Hashed;
+    // Rows of each block of weight slot checks (hashed weights).
+    let mut weight_chunks: Vec<usize> = Vec::new();
     let blocks_w = if hashed_weights {
         weights::check_hashable(model)?;
         // The cell pinned to 1 that the biases multiply, and the commitment's hash.
@@ -534,6 +544,7 @@ fn plan(
                     .sum::<usize>();
                 range += rows;
                 blocks.push(rows);
+                weight_chunks.push(rows);
             }
         }
         let before = range;
@@ -656,7 +667,10 @@ fn plan(
     if let Some(setup) = attribution {
         let (m, [r0, r1]) = attribution_rows(model, setup)?;
         main += m;
-        range_rows = vec![range + r0, r1];
+        // Weight slot checks go wherever there is room once the attribution's are placed.
+        let w: usize = weight_chunks.iter().sum();
+        let (_, bands) = balance_from([range - w + r0, r1], weight_chunks);
+        range_rows = bands.to_vec();
     }
     let one_band = Plan {
         main_rows: main,
@@ -753,7 +767,14 @@ impl Plan {
 /// band and the bands' rows. The planner and the synthesis both call it, on the same block
 /// sizes, so they agree on the split.
 fn balance(sizes: impl IntoIterator<Item = usize>) -> (Vec<usize>, [usize; 2]) {
-    let mut rows = [0usize; 2];
+    balance_from([0, 0], sizes)
+}
+
+/// [`balance`] onto bands that already hold `rows`.
+fn balance_from(
+    mut rows: [usize; 2],
+    sizes: impl IntoIterator<Item = usize>,
+) -> (Vec<usize>, [usize; 2]) {
     let bands = sizes
         .into_iter()
         .map(|n| {
@@ -1003,6 +1024,8 @@ impl Circuit<Fr> for ModelCircuit {
                     Some(v)
                 };
                 let mut packed_weights: Vec<FVar> = Vec::new();
+                // Attribution circuits place weight slot checks after their own (see the plan).
+                let mut weight_reqs: Vec<Vec<RangeRequest>> = Vec::new();
                 let weighted = Weighted {
                     gemm: &gemm_chip,
                     dot: dot_chip.as_ref(),
@@ -1028,8 +1051,12 @@ impl Circuit<Fr> for ModelCircuit {
                             )?;
                             row += used;
                             for chunk in r.chunks(weights::CHECK_BLOCK) {
-                                reqs.extend_from_slice(chunk);
-                                block_ends.push(reqs.len());
+                                if self.attribution.is_some() {
+                                    weight_reqs.push(chunk.to_vec());
+                                } else {
+                                    reqs.extend_from_slice(chunk);
+                                    block_ends.push(reqs.len());
+                                }
                             }
                             packed_weights.extend_from_slice(&c.packed);
                             Some(c)
@@ -1270,6 +1297,9 @@ impl Circuit<Fr> for ModelCircuit {
                                 Some(Tamper::TableClamp { node, element }) if node == ni => {
                                     Some((element, TableTamper::Clamp))
                                 }
+                                Some(Tamper::TableMirror { node, element }) if node == ni => {
+                                    Some((element, TableTamper::Mirror))
+                                }
                                 _ => None,
                             };
                             let (outs, r, used) = table_chip.lookup(
@@ -1332,6 +1362,17 @@ impl Circuit<Fr> for ModelCircuit {
                         row += used;
                         reqs.extend(r0);
                         reqs1.extend(r1);
+                        // Weight slot checks where there is room (the plan's split).
+                        let rows = |b: &[RangeRequest]| -> usize {
+                            b.iter().map(|r| range_check::rows_for(r.bits)).sum()
+                        };
+                        let (bands, _) = balance_from(
+                            [rows(&reqs), rows(&reqs1)],
+                            weight_reqs.iter().map(|b| rows(b)),
+                        );
+                        for (block, band) in weight_reqs.iter().zip(bands) {
+                            if band == 0 { &mut reqs } else { &mut reqs1 }.extend_from_slice(block);
+                        }
                         Some(laid)
                     }
                     None => None,

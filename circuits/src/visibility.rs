@@ -3,6 +3,40 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// `Display` and `FromStr` through `as_str` and `ALL`: the names settings files and the command
+/// line use.
+macro_rules! named {
+    ($t:ty, $what:literal, $expected:literal) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $t {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| {
+                        format!(
+                            concat!(
+                                "unknown ",
+                                $what,
+                                " visibility `{}` (expected ",
+                                $expected,
+                                ")"
+                            ),
+                            s
+                        )
+                    })
+            }
+        }
+    };
+}
+
 /// How the model's input appears in the public instances.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum InputVisibility {
@@ -30,24 +64,7 @@ impl InputVisibility {
     }
 }
 
-impl fmt::Display for InputVisibility {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for InputVisibility {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown input visibility `{s}` (expected public, hashed or private)")
-            })
-    }
-}
+named!(InputVisibility, "input", "public, hashed or private");
 
 /// How the model's weights (Gemm and Conv weights and biases) appear in a proof.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -74,22 +91,7 @@ impl WeightVisibility {
     }
 }
 
-impl fmt::Display for WeightVisibility {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for WeightVisibility {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("unknown weight visibility `{s}` (expected fixed or hashed)"))
-    }
-}
+named!(WeightVisibility, "weight", "fixed or hashed");
 
 /// Visibility of every part of a model's proof. The output is always public.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -126,19 +128,4 @@ impl IndexVisibility {
     }
 }
 
-impl fmt::Display for IndexVisibility {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for IndexVisibility {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("unknown index visibility `{s}` (expected fixed or hashed)"))
-    }
-}
+named!(IndexVisibility, "index", "fixed or hashed");

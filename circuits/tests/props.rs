@@ -6,6 +6,7 @@
 mod common;
 
 use common::{has_gate, has_lookup, mock, mock_outputs, mock_outputs_with};
+use poa_circuits::chips::table;
 use poa_circuits::{public_instances, InstanceLayout, ModelCircuit, Tamper, SUPPORTED_OPS};
 use poa_circuits::{Visibility, WeightVisibility};
 use poa_runtime::graph::GraphBuilder;
@@ -339,6 +340,38 @@ fn table_clamps_both_edges() {
         public_instances(&q, &trace, &Visibility::default()),
     )
     .expect("clamped inputs accepted");
+}
+
+/// Sigmoid and Tanh tables are stored for `x ≥ 0` only: half the runs, and a wrong sign bit
+/// (the mirror lane) is rejected by the run check, whichever side of 0 the input is.
+#[test]
+fn mirrored_tables_store_half_and_force_the_sign() {
+    for func in [TableFn::Sigmoid, TableFn::Tanh] {
+        let t = Table::build(func, 8, 5000);
+        let k = table::mirror(&t).expect("symmetric");
+        assert_eq!(k, if func == TableFn::Sigmoid { 256 } else { 0 });
+        let (all, stored) = (table::runs(&t).len(), table::stored_runs(&t).len());
+        assert!(stored <= all / 2 + 1, "{stored} of {all}");
+    }
+    let mut lopsided = Table::build(TableFn::Sigmoid, 4, 1000);
+    lopsided.values[0] += 1;
+    assert_eq!(table::mirror(&lopsided), None, "checked on the values");
+
+    let (q, trace) = sigmoid_only(&[5, -3, 0]);
+    for element in 0..3 {
+        let mut circuit =
+            ModelCircuit::new(&q, Some(&trace), Visibility::default()).expect("builds");
+        circuit.tamper = Some(Tamper::TableMirror { node: 0, element });
+        let instances = public_instances(&q, &trace, &Visibility::default());
+        let e = mock(&circuit, instances);
+        if element == 2 {
+            // At x' = 0 both signs are the same lookup and the same output.
+            e.expect("x' = 0 either way");
+        } else {
+            let e = e.expect_err("wrong mirror bit");
+            assert!(has_lookup(&e, "range check limb"), "{e:#?}");
+        }
+    }
 }
 
 #[test]

@@ -14,6 +14,13 @@
 //! run: `(id, s, e, y)` is looked up, `d3 = x' − s` and `d4 = e − x'` are range-checked in
 //! `bits(hi − lo)` bits, so `s ≤ x' ≤ e` and `y` is the table's value at `x'`. The table costs
 //! `1 + Σ runs` rows (deduplicated tables), one lookup argument.
+//!
+//! Sigmoid and Tanh tables are symmetric — `values(−x) = K − values(x)` with `K = 2^scale` or 0,
+//! checked on the values ([`mirror`]) — so only the runs of `x ≥ 0` are stored, halving the
+//! table. Lanes `(m, u, y⁺)` with fixed `(K, sym)`: `m` is boolean and 0 unless the table is
+//! mirrored (`sym = 1`), `u = (1 − 2m)·x'` is what is looked up (`u ∈ [s, e]` with `s ≥ 0`, so
+//! `m = 1` exactly when `x' < 0`; at `x' = 0` both give the same `y`), and
+//! `y = y⁺ + m·(K − 2y⁺)`.
 
 use halo2_proofs::circuit::{Layouter, Region, Value};
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector, TableColumn};
@@ -45,10 +52,13 @@ pub struct TableConfig {
 /// A deliberate fault for negative tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TableTamper {
-    /// Adds one to the output.
+    /// Adds one to the looked-up output (the element's output follows it).
     Output,
     /// Moves a clamped `x'` one step inside the domain (with the table's value there).
     Clamp,
+    /// Flips the mirror bit `m` of a mirrored table, keeping the output: `u` follows `m`,
+    /// `y⁺` and the run are chosen so every gate and the lookup could hold.
+    Mirror,
 }
 
 /// What the Table chip does.
@@ -112,9 +122,34 @@ pub fn runs(table: &Table) -> Vec<(i64, i64, i64)> {
     out
 }
 
+/// `K` when `table` is symmetric about 0, `values(−x) = K − values(x)` over a domain `[−h, h]`
+/// (Sigmoid: `K = 2^scale`; Tanh: 0), checked on every value.
+pub fn mirror(table: &Table) -> Option<i64> {
+    let v = &table.values;
+    if table.lo != -hi(table) || v.is_empty() {
+        return None;
+    }
+    let k = v[0] + v[v.len() - 1];
+    (0..v.len() / 2)
+        .all(|i| v[i] + v[v.len() - 1 - i] == k)
+        .then_some(k)
+}
+
+/// The runs stored for `table`: those of `x ≥ 0` for a [mirrored](mirror) table, else all.
+pub fn stored_runs(table: &Table) -> Vec<(i64, i64, i64)> {
+    let all = runs(table);
+    if mirror(table).is_none() {
+        return all;
+    }
+    all.into_iter()
+        .filter(|r| r.1 >= 0)
+        .map(|(s, e, y)| (s.max(0), e, y))
+        .collect()
+}
+
 /// Rows of the lookup table holding `tables`.
 pub fn table_rows(tables: &[&Table]) -> usize {
-    1 + tables.iter().map(|t| runs(t).len()).sum::<usize>()
+    1 + tables.iter().map(|t| stored_runs(t).len()).sum::<usize>()
 }
 
 impl TableChip {
@@ -133,7 +168,9 @@ impl TableChip {
         let l = cols.lanes;
         let (x, xc, y, bl, bh, d1, d2) = (l[0], l[1], l[2], l[3], l[4], l[5], l[6]);
         let (rs, re, d3, d4) = (l[7], l[8], l[9], l[10]);
+        let (mb, u, yp) = (l[11], l[12], l[13]);
         let (lo, hi, id) = (cols.consts[0], cols.consts[1], cols.consts[2]);
+        let (kc, sym) = (cols.consts[3], cols.consts[4]);
         let one = || Expression::Constant(Fr::one());
         meta.create_gate("table clamp", |m| {
             let q = m.query_selector(q);
@@ -149,8 +186,28 @@ impl TableChip {
             let d4 = m.query_advice(d4, Rotation::cur());
             let lo = m.query_fixed(lo, Rotation::cur());
             let hi = m.query_fixed(hi, Rotation::cur());
+            let y = m.query_advice(y, Rotation::cur());
+            let mb = m.query_advice(mb, Rotation::cur());
+            let u = m.query_advice(u, Rotation::cur());
+            let yp = m.query_advice(yp, Rotation::cur());
+            let kc = m.query_fixed(kc, Rotation::cur());
+            let sym = m.query_fixed(sym, Rotation::cur());
             let inside = one() - bl.clone() - bh.clone();
+            let two = || Expression::Constant(Fr::from(2));
             vec![
+                ("m boolean", q.clone() * mb.clone() * (one() - mb.clone())),
+                (
+                    "m only on mirrored tables",
+                    q.clone() * (one() - sym) * mb.clone(),
+                ),
+                (
+                    "u = ±x'",
+                    q.clone() * (u.clone() - xc.clone() + two() * mb.clone() * xc.clone()),
+                ),
+                (
+                    "y = y+ | K - y+",
+                    q.clone() * (y - yp.clone() - mb * (kc - two() * yp)),
+                ),
                 ("bl boolean", q.clone() * bl.clone() * (one() - bl.clone())),
                 ("bh boolean", q.clone() * bh.clone() * (one() - bh.clone())),
                 ("not both", q.clone() * bl.clone() * bh.clone()),
@@ -162,8 +219,8 @@ impl TableChip {
                                 + bh.clone() * hi.clone()
                                 + inside * x.clone())),
                 ),
-                ("d3 = x' - s", q.clone() * (d3 - (xc.clone() - rs))),
-                ("d4 = e - x'", q.clone() * (d4 - (re - xc))),
+                ("d3 = u - s", q.clone() * (d3 - (u.clone() - rs))),
+                ("d4 = e - u", q.clone() * (d4 - (re - u))),
                 (
                     "d1 = x - lo | lo - 1 - x",
                     q.clone()
@@ -183,13 +240,13 @@ impl TableChip {
             let q = m.query_selector(q);
             let rs = m.query_advice(rs, Rotation::cur());
             let re = m.query_advice(re, Rotation::cur());
-            let y = m.query_advice(y, Rotation::cur());
+            let yp = m.query_advice(yp, Rotation::cur());
             let id = m.query_fixed(id, Rotation::cur());
             vec![
                 (q.clone() * id, tag),
                 (q.clone() * rs, start),
                 (q.clone() * re, end),
-                (q * y, output),
+                (q * yp, output),
             ]
         });
         TableConfig {
@@ -226,7 +283,7 @@ impl TableInstructions for TableChip {
                 };
                 put(&mut t, (0, 0, 0, 0))?;
                 for (i, table) in tables.iter().enumerate() {
-                    for (s, e, y) in runs(table) {
+                    for (s, e, y) in stored_runs(table) {
                         put(&mut t, (i as i64 + 1, s, e, y))?;
                     }
                 }
@@ -250,7 +307,8 @@ impl TableInstructions for TableChip {
         let (lo, hi) = (table.lo, hi(table));
         let bits = range_bits(table, bound);
         let rbits = run_bits(table);
-        let table_runs = runs(table);
+        let table_runs = stored_runs(table);
+        let k = mirror(table);
         let mut outs = Vec::with_capacity(xs.len());
         let mut reqs = Vec::with_capacity(4 * xs.len());
         for (i, xv) in xs.iter().enumerate() {
@@ -259,6 +317,8 @@ impl TableInstructions for TableChip {
             region.assign_fixed(cfg.cols.consts[0], row, fe(lo));
             region.assign_fixed(cfg.cols.consts[1], row, fe(hi));
             region.assign_fixed(cfg.cols.consts[2], row, fe(id as i64));
+            region.assign_fixed(cfg.cols.consts[3], row, fe(k.unwrap_or(0)));
+            region.assign_fixed(cfg.cols.consts[4], row, fe(i64::from(k.is_some())));
             let x = assign(region, l[0], row, xv.value, Some(xv.cell));
             let fault = tamper.and_then(|(e, t)| (e == i).then_some(t));
             let bl = x.value.map(|v| i64::from(v < lo));
@@ -271,10 +331,26 @@ impl TableInstructions for TableChip {
                     _ => c,
                 });
             }
-            let mut y = xc.map(|c| table.lookup(c));
-            if fault == Some(TableTamper::Output) {
-                y = y.map(|y| y + 1);
+            // Mirrored tables look negative inputs up at −x'.
+            let mut mb = xc.map(|c| i64::from(k.is_some() && c < 0));
+            if fault == Some(TableTamper::Mirror) {
+                mb = mb.map(|m| 1 - m);
             }
+            let u = xc.zip(mb).map(|(c, m)| if m == 1 { -c } else { c });
+            let mut yp = u.map(|u| table.lookup(u.abs()));
+            if fault == Some(TableTamper::Mirror) {
+                // The y⁺ that keeps y = table(x'), from the run of |u|.
+                let y = xc.map(|c| table.lookup(c));
+                yp = y
+                    .zip(mb)
+                    .map(|(y, m)| if m == 1 { k.unwrap_or(0) - y } else { y });
+            }
+            if fault == Some(TableTamper::Output) {
+                yp = yp.map(|y| y + 1);
+            }
+            // y = y⁺ + m·(K − 2y⁺): the table's value at x' (its tampered one, consistently).
+            let y = yp.zip(mb).map(|(yp, m)| yp + m * (k.unwrap_or(0) - 2 * yp));
+            debug_assert!(fault.is_some() || y == xc.map(|c| table.lookup(c)));
             assign(region, l[1], row, xc, None);
             let out = assign(region, l[2], row, y, None);
             assign(region, l[3], row, bl, None);
@@ -295,12 +371,18 @@ impl TableInstructions for TableChip {
                     bits,
                 });
             }
-            let run = xc.and_then(|c| table_runs.iter().find(|r| r.0 <= c && c <= r.1));
+            assign(region, l[11], row, mb, None);
+            assign(region, l[12], row, u, None);
+            assign(region, l[13], row, yp, None);
+            let run = u.and_then(|c| {
+                let c = c.abs();
+                table_runs.iter().find(|r| r.0 <= c && c <= r.1)
+            });
             let (s, e) = (run.map(|r| r.0), run.map(|r| r.1));
             assign(region, l[7], row, s, None);
             assign(region, l[8], row, e, None);
-            let d3 = xc.zip(s).map(|(c, s)| c - s);
-            let d4 = xc.zip(e).map(|(c, e)| e - c);
+            let d3 = u.zip(s).map(|(c, s)| c - s);
+            let d4 = u.zip(e).map(|(c, e)| e - c);
             for (lane, d) in [(l[9], d3), (l[10], d4)] {
                 let var = assign(region, lane, row, d, None);
                 reqs.push(RangeRequest {
