@@ -525,7 +525,13 @@ fn plan(
         weights::check_hashable(model)?;
         // The cell pinned to 1 that the biases multiply, and the commitment's hash.
         let w = weights::weight_blocks(model);
-        let elements: usize = w.iter().map(|b| weights::block_rows(model, b).0).sum();
+        let elements: usize = w
+            .iter()
+            .map(|b| {
+                let (ew, eb) = weights::elements(model, b);
+                ew + eb
+            })
+            .sum();
         main += 1 + poseidon::rows_for(elements);
         w
     } else {

@@ -6,7 +6,9 @@ use std::path::Path;
 use assert_cmd::Command;
 
 mod common;
-use common::{amount, fixtures, indexed_model, indexed_model_with, paid_out, poa, stdout};
+use common::{
+    amount, compile_mlp_small, fixtures, indexed_model, indexed_model_with, paid_out, poa, stdout,
+};
 
 /// `<cmd> attribute <model> --input <fixture input> --index <index>`.
 fn attribute(mut cmd: Command, model: &Path, index: &Path) -> Command {
@@ -353,16 +355,7 @@ fn adapted_model_proves_attribution_under_base_and_adapter_ids() {
     assert_eq!(adapter["layers"], serde_json::json!(["fc1", "fc2"]));
     assert!(model.join("adapter.json").is_file());
     let base = dir.path().join("base");
-    let a = poa()
-        .arg("--json")
-        .arg("compile")
-        .arg(fixtures().join("models/mlp_small.onnx"))
-        .arg("--calibration")
-        .arg(fixtures().join("data/calibration.json"))
-        .arg("--out")
-        .arg(&base)
-        .assert()
-        .success();
+    let a = compile_mlp_small(true, &base, &[]).success();
     let b: serde_json::Value = serde_json::from_str(&stdout(&a)).expect("JSON");
     let base_digest = b["settings"]["qmodel_digest"].as_str().expect("digest");
     assert_eq!(adapter["base_digest"], base_digest);

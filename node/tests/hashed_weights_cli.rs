@@ -8,21 +8,13 @@ mod common;
 use std::ffi::OsStr;
 use std::path::Path;
 
-use common::{fixtures, poa, stdout};
+use common::{compile_mlp_small, fixtures, poa, stdout};
 use serde_json::Value;
 
 fn compile(out: &Path, extra: &[&OsStr]) -> assert_cmd::assert::Assert {
-    poa()
-        .arg("--json")
-        .arg("compile")
-        .arg(fixtures().join("models/mlp_small.onnx"))
-        .arg("--calibration")
-        .arg(fixtures().join("data/calibration.json"))
-        .arg("--out")
-        .arg(out)
-        .args(["--weight-visibility", "hashed"])
-        .args(extra)
-        .assert()
+    let mut args: Vec<&OsStr> = vec!["--weight-visibility".as_ref(), "hashed".as_ref()];
+    args.extend_from_slice(extra);
+    compile_mlp_small(true, out, &args)
 }
 
 fn json(a: &assert_cmd::assert::Assert) -> Value {

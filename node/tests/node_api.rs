@@ -29,20 +29,10 @@ async fn proves_a_submitted_job_and_serves_a_proof_that_verifies() {
     assert_eq!(m["verifier_address"], Value::Null);
 
     let id = submit(&c, &node.url, &key, &model).await;
-    let done = wait_all_done(
-        &c,
-        &node.url,
-        std::slice::from_ref(&id),
-        Duration::from_secs(120),
-    )
-    .await;
-    assert_eq!(done[0]["state"], "proved", "{}", done[0]);
-    assert_eq!(done[0]["progress"], 100);
-    assert_eq!(done[0]["attempts"], 1);
+    let (proved, p) = wait_proved(&c, &node.url, &id, Duration::from_secs(120)).await;
+    assert_eq!(proved["progress"], 100);
+    assert_eq!(proved["attempts"], 1);
 
-    let p = try_get_json(&c, &node.url, &format!("/v1/jobs/{id}/proof"))
-        .await
-        .expect("proof");
     let instances = p["public_instances"].as_array().expect("instances");
     assert!(!instances.is_empty());
     let calldata = p["calldata"].as_str().expect("calldata");
@@ -337,22 +327,12 @@ async fn lora_adapter_jobs_prove_with_the_adapter_and_publish_its_id() {
         j
     };
     let id = submit_job(&c, &node.url, &key, &job(Some(&lora), "9")).await;
-    let done = wait_all_done(
-        &c,
-        &node.url,
-        std::slice::from_ref(&id),
-        Duration::from_secs(300),
-    )
-    .await;
-    assert_eq!(done[0]["state"], "proved", "{}", done[0]);
+    let (proved, p) = wait_proved(&c, &node.url, &id, Duration::from_secs(300)).await;
     assert_eq!(
-        done[0]["model"],
+        proved["model"],
         lora.as_str(),
         "the adapter's model is proved"
     );
-    let p = try_get_json(&c, &node.url, &format!("/v1/jobs/{id}/proof"))
-        .await
-        .expect("proof");
     let instances = p["public_instances"].as_array().expect("instances");
     assert_eq!(instances[0], a["public_model_id"], "{p}");
     assert_eq!(instances[1], a["public_adapter_id"], "{p}");
@@ -451,17 +431,7 @@ async fn hashed_weight_models_and_their_adapters_share_one_circuit() {
 
     let body = json!({"model": base, "adapter": lora, "input": sample_input()});
     let id = submit_job(&c, &node.url, &key, &body).await;
-    let done = wait_all_done(
-        &c,
-        &node.url,
-        std::slice::from_ref(&id),
-        Duration::from_secs(300),
-    )
-    .await;
-    assert_eq!(done[0]["state"], "proved", "{}", done[0]);
-    let p = try_get_json(&c, &node.url, &format!("/v1/jobs/{id}/proof"))
-        .await
-        .expect("proof");
+    let (_, p) = wait_proved(&c, &node.url, &id, Duration::from_secs(300)).await;
     // An inference proof: the weights commitment is its first row.
     assert_eq!(p["public_instances"][0], a["public_adapter_id"], "{p}");
 

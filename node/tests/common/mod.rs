@@ -52,19 +52,31 @@ pub fn indexed_model(dir: &Path) -> (PathBuf, PathBuf) {
     indexed_model_with(dir, &[])
 }
 
-/// [`indexed_model`] with more `poa compile` arguments (`--adapter …`).
-pub fn indexed_model_with(dir: &Path, compile_args: &[&std::ffi::OsStr]) -> (PathBuf, PathBuf) {
-    let (model, store) = (dir.join("mlp"), dir.join("store"));
-    poa()
-        .arg("compile")
+/// `poa [--json] compile` of the small MLP on the fixture calibration set into `out`, with
+/// `extra` arguments.
+pub fn compile_mlp_small(
+    json: bool,
+    out: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> assert_cmd::assert::Assert {
+    let mut cmd = poa();
+    if json {
+        cmd.arg("--json");
+    }
+    cmd.arg("compile")
         .arg(fixtures().join("models/mlp_small.onnx"))
         .arg("--calibration")
         .arg(fixtures().join("data/calibration.json"))
         .arg("--out")
-        .arg(&model)
-        .args(compile_args)
+        .arg(out)
+        .args(extra)
         .assert()
-        .success();
+}
+
+/// [`indexed_model`] with more `poa compile` arguments (`--adapter …`).
+pub fn indexed_model_with(dir: &Path, compile_args: &[&std::ffi::OsStr]) -> (PathBuf, PathBuf) {
+    let (model, store) = (dir.join("mlp"), dir.join("store"));
+    compile_mlp_small(false, &model, compile_args).success();
     let datanet = |args: &[&str]| {
         poa()
             .arg("datanet")

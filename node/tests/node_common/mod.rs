@@ -397,6 +397,22 @@ pub async fn wait_all_done(
     }
 }
 
+/// Waits for job `id`, asserts it was proved and returns the job and its proof document.
+pub async fn wait_proved(
+    c: &reqwest::Client,
+    url: &str,
+    id: &str,
+    within: Duration,
+) -> (Value, Value) {
+    let done = wait_all_done(c, url, &[id.to_string()], within).await;
+    let job = done.into_iter().next().expect("one job");
+    assert_eq!(job["state"], "proved", "{job}");
+    let proof = try_get_json(c, url, &format!("/v1/jobs/{id}/proof"))
+        .await
+        .expect("proof");
+    (job, proof)
+}
+
 /// Rows of a query on the job store, straight from the database (what the API cannot show:
 /// proofs per job, half-written rows).
 pub async fn count(db: &str, sql: &str) -> i64 {
