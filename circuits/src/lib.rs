@@ -23,6 +23,7 @@ pub mod error;
 pub mod field;
 pub mod instances;
 pub mod model;
+pub mod narrow;
 pub mod poseidon;
 pub mod visibility;
 pub mod weights;
@@ -31,6 +32,7 @@ pub use attribution::{AttributionPublic, AttributionSetup, Request};
 pub use error::CircuitError;
 pub use instances::{public_instances, AttributionRows, InstanceLayout, INSTANCE_LAYOUT_VERSION};
 pub use model::{circuit_stats, CircuitStats, ModelCircuit, Tamper, SUPPORTED_OPS};
+pub use narrow::{NarrowCircuit, NarrowShape, Statement};
 pub use visibility::{IndexVisibility, InputVisibility, Visibility, WeightVisibility};
 
 /// The scalar field the circuits are defined over (BN254's `Fr`).

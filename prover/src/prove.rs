@@ -105,13 +105,32 @@ pub fn prove_circuit(
     let instances = circuit.instances().ok_or(ProverError::Attribution {
         reason: "the circuit carries no witness to prove".into(),
     })?;
+    let bytes = keccak_proof(srs, &pk.pk, circuit, &instances, rng)?;
+    Ok(Proof {
+        model_digest: id.model_digest,
+        circuit_digest: id.circuit_digest,
+        insecure_srs: pk.insecure,
+        instances,
+        bytes,
+    })
+}
+
+/// A SHPLONK proof of any circuit over the Keccak transcript the EVM verifier replays (one
+/// instance column).
+pub(crate) fn keccak_proof<C: halo2_proofs::plonk::Circuit<Fr>>(
+    srs: &Srs,
+    pk: &halo2_proofs::plonk::ProvingKey<G1Affine>,
+    circuit: &C,
+    instances: &[Fr],
+    rng: impl RngCore + CryptoRng,
+) -> Result<Vec<u8>> {
     let mut transcript =
         <Keccak<Vec<u8>> as TranscriptWriterBuffer<_, G1Affine, Challenge>>::init(Vec::new());
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
         srs.params(),
-        &pk.pk,
+        pk,
         std::slice::from_ref(circuit),
-        &[&[&instances]],
+        &[&[instances]],
         rng,
         &mut transcript,
     )
@@ -119,11 +138,5 @@ pub fn prove_circuit(
         stage: "proving",
         source,
     })?;
-    Ok(Proof {
-        model_digest: id.model_digest,
-        circuit_digest: id.circuit_digest,
-        insecure_srs: pk.insecure,
-        instances,
-        bytes: transcript.finalize(),
-    })
+    Ok(transcript.finalize())
 }

@@ -47,16 +47,27 @@ pub fn verify(srs: &Srs, vk: &VerifyingKey, proof: &Proof) -> Result<()> {
             found: proof.instances.len(),
         });
     }
+    verify_keccak(srs, &vk.vk, &proof.instances, &proof.bytes)
+}
+
+/// Checks a SHPLONK proof over the Keccak transcript against a halo2 verifying key (one instance
+/// column); trailing bytes are refused.
+pub(crate) fn verify_keccak(
+    srs: &Srs,
+    vk: &halo2_proofs::plonk::VerifyingKey<G1Affine>,
+    instances: &[halo2curves::bn256::Fr],
+    bytes: &[u8],
+) -> Result<()> {
     let failed = |reason: String| ProverError::VerificationFailed { reason };
-    let mut rest: &[u8] = &proof.bytes;
+    let mut rest: &[u8] = bytes;
     {
         let mut transcript =
             <Keccak<&mut &[u8]> as TranscriptReadBuffer<_, G1Affine, Challenge>>::init(&mut rest);
         verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
             srs.params(),
-            &vk.vk,
+            vk,
             SingleStrategy::new(srs.params()),
-            &[&[&proof.instances]],
+            &[&[instances]],
             &mut transcript,
         )
         .map_err(|e| failed(e.to_string()))?;

@@ -1,0 +1,273 @@
+//! The runtime's ops in halo2-base's vertical gate: every tensor value one cell, every op's
+//! outputs witnessed from the trace and constrained to what the op computes.
+//!
+//! | op | cells | constraint |
+//! |---|---|---|
+//! | Gemm | 3 per MAC | `y = Σ x·w + b`, weights and bias constants (fixed column) |
+//! | DivRound `d` | ~ 4 + limbs | `x + ⌊d/2⌋ = q·d + r`, `r ∈ [0, d)`, `q` in its bound |
+//! | Relu | ~ 11 + limbs | `b` a bit, `y = b·x`, `b·x + (1−b)(−x−1) ∈ [0, 2^bits)` |
+//! | Add | 8 | `y = a·2^sa + b·2^sb` |
+//! | ArgMax (last op, `[1, n]`) | ~ 12 n | one-hot `c`, `y_c ≥ y_j + [j < c]` for every `j` |
+//! | Reshape | 0 | same cells |
+//!
+//! Every input value is range-checked to its bound, so every later value is bounded too and no
+//! identity can hold modulo the field without holding over the integers.
+
+use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
+use halo2_base::{AssignedValue, Context, QuantumCell::Constant, QuantumCell::Existing};
+use halo2curves::bn256::Fr;
+use poa_runtime::ops::Op;
+use poa_runtime::quant::{bits_for, div_round_remainder};
+use poa_runtime::{QModel, Trace};
+
+use super::{Cells, NarrowTamper};
+use crate::error::CircuitError;
+use crate::field::{fe, fe128};
+
+/// The ops the narrow layout lays out.
+pub const NARROW_OPS: &[&str] = &["Gemm", "DivRound", "Relu", "Add", "Reshape", "ArgMax"];
+
+/// The assigned run: every tensor's cells, and the one-hot class of a final ArgMax.
+pub(crate) struct Run {
+    /// Cells by tensor id.
+    pub cells: Cells,
+    /// The predicted class's one-hot indicator over the outputs (ArgMax models), else `None`.
+    pub class_indicator: Option<Vec<AssignedValue<Fr>>>,
+}
+
+/// Refuses models with ops (or op placements) the narrow layout does not lay out.
+pub(crate) fn check_ops(model: &QModel) -> Result<(), CircuitError> {
+    let last = model.nodes.len().saturating_sub(1);
+    for (i, node) in model.nodes.iter().enumerate() {
+        let kind = node.op.kind();
+        if !NARROW_OPS.contains(&kind) {
+            return Err(CircuitError::UnsupportedOp {
+                op: kind,
+                layer: node.name.clone(),
+                node: i,
+                supported: format!("{} in the narrow layout", NARROW_OPS.join(", ")),
+            });
+        }
+        if matches!(node.op, Op::ArgMax { .. }) {
+            let shape = &model.tensors[node.inputs[0]].shape;
+            if i != last || shape.len() != 2 || shape[0] != 1 {
+                return Err(CircuitError::UnsupportedShape {
+                    layer: node.name.clone(),
+                    reason: format!(
+                        "the narrow layout takes ArgMax only as the last op over [1, n], got \
+                         {shape:?}; prove it with the default (wide) layout"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bits of a range check that holds exactly the values in `[0, 2·bound]`, at least 1.
+pub(crate) fn signed_bits(bound: i128) -> usize {
+    bits_for(2 * bound).max(1) as usize
+}
+
+/// Constrains `|x| ≤ 2^signed_bits(bound) / 2`-ish: `x + bound ∈ [0, 2^signed_bits(bound))`.
+pub(crate) fn check_signed(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    x: AssignedValue<Fr>,
+    bound: i128,
+) {
+    let shifted = range.gate().add(ctx, x, Constant(fe128(bound)));
+    range.range_check(ctx, shifted, signed_bits(bound));
+}
+
+/// Assigns the input (range-checked to its bound) and every op of `model` from `trace`.
+pub(crate) fn assign_run(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    model: &QModel,
+    trace: &Trace,
+    tamper: Option<NarrowTamper>,
+) -> Result<Run, CircuitError> {
+    let tamper_was_set = tamper;
+    let mut tamper = tamper;
+    // Each forgery hits the first place it applies.
+    let mut forge = |t: NarrowTamper| {
+        let hit = tamper == Some(t);
+        if hit {
+            tamper.take();
+        }
+        hit
+    };
+    let input_bound = i128::from(model.input().bound);
+    let input: Vec<_> = trace.tensors[0]
+        .data
+        .iter()
+        .map(|&v| {
+            let c = ctx.load_witness(fe(v));
+            check_signed(ctx, range, c, input_bound);
+            c
+        })
+        .collect();
+    let mut cells: Cells = vec![input];
+    let mut class_indicator = None;
+    for node in &model.nodes {
+        let x = &cells[node.inputs[0]];
+        let want = &trace.tensors[node.output].data;
+        let in_bound = i128::from(model.tensors[node.inputs[0]].bound);
+        let out_bound = i128::from(model.tensors[node.output].bound);
+        let out = match &node.op {
+            Op::Gemm(g) => {
+                let k = g.in_features();
+                let mut out = Vec::with_capacity(want.len());
+                for row in x.chunks(k) {
+                    for (w, &b) in g.weight.data.chunks(k).zip(&g.bias) {
+                        let dot = range.gate().inner_product(
+                            ctx,
+                            row.iter().map(|c| Existing(*c)),
+                            w.iter().map(|&v| Constant(fe(v))),
+                        );
+                        out.push(range.gate().add(ctx, dot, Constant(fe(b))));
+                    }
+                }
+                out
+            }
+            Op::DivRound { divisor } => x
+                .iter()
+                .zip(want)
+                .zip(&trace.tensors[node.inputs[0]].data)
+                .map(|((&xc, &q), &xv)| {
+                    let r = div_round_remainder(xv, *divisor);
+                    let (q, r) = if forge(NarrowTamper::Remainder) {
+                        (q - 1, r + divisor)
+                    } else {
+                        (q, r)
+                    };
+                    div_round(ctx, range, xc, q, *divisor, r, out_bound)
+                })
+                .collect(),
+            Op::Relu => x
+                .iter()
+                .zip(&trace.tensors[node.inputs[0]].data)
+                .map(|(&xc, &xv)| {
+                    let sign = (xv >= 0) != forge(NarrowTamper::ReluSign);
+                    relu(ctx, range, xc, sign, bits_for(in_bound).max(1) as usize)
+                })
+                .collect(),
+            Op::Add { shift_a, shift_b } => {
+                let y = &cells[node.inputs[1]];
+                let (ka, kb) = (fe128(1i128 << shift_a), fe128(1i128 << shift_b));
+                x.iter()
+                    .zip(y)
+                    .map(|(&a, &b)| {
+                        let bb = range.gate().mul(ctx, b, Constant(kb));
+                        range.gate().mul_add(ctx, a, Constant(ka), bb)
+                    })
+                    .collect()
+            }
+            Op::Reshape { .. } => x.clone(),
+            Op::ArgMax { .. } => {
+                let mut class = *want.first().unwrap_or(&0);
+                if forge(NarrowTamper::ClassOff) {
+                    class = (class + 1) % x.len() as i64;
+                }
+                let (c, ind) = argmax(ctx, range, x, class, in_bound);
+                class_indicator = Some(ind);
+                vec![c]
+            }
+            other => {
+                return Err(CircuitError::UnsupportedOp {
+                    op: other.kind(),
+                    layer: node.name.clone(),
+                    node: node.output - 1,
+                    supported: NARROW_OPS.join(", "),
+                })
+            }
+        };
+        let got: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
+        let expect: Vec<Fr> = want.iter().map(|&v| fe(v)).collect();
+        if got != expect && tamper_was_set.is_none() {
+            return Err(CircuitError::TraceMismatch {
+                what: format!("layer `{}`", node.name),
+                reason: "the trace's values are not what the op computes".into(),
+            });
+        }
+        cells.push(out);
+    }
+    Ok(Run {
+        cells,
+        class_indicator,
+    })
+}
+
+/// `q = div_round(x, d)`: `x + ⌊d/2⌋ = q·d + r` with `r ∈ [0, d)` and `q` within `q_bound`.
+fn div_round(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    x: AssignedValue<Fr>,
+    q: i64,
+    d: i64,
+    r: i64,
+    q_bound: i128,
+) -> AssignedValue<Fr> {
+    let gate = range.gate();
+    let q = ctx.load_witness(fe(q));
+    let r = ctx.load_witness(fe(r));
+    check_signed(ctx, range, q, q_bound);
+    let lhs = gate.add(ctx, x, Constant(fe(d / 2)));
+    let rhs = gate.mul_add(ctx, q, Constant(fe(d)), r);
+    ctx.constrain_equal(&lhs, &rhs);
+    if d.count_ones() == 1 {
+        range.range_check(ctx, r, d.trailing_zeros() as usize);
+    } else {
+        range.check_less_than_safe(ctx, r, d as u64);
+    }
+    q
+}
+
+/// `max(0, x)` for `|x| < 2^bits`, the sign bit `b` witnessed: `b·x + (1−b)(−x−1)` is
+/// range-checked to `bits`, so `b = 1` exactly when `x ≥ 0`.
+pub(crate) fn relu(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    x: AssignedValue<Fr>,
+    non_negative: bool,
+    bits: usize,
+) -> AssignedValue<Fr> {
+    let gate = range.gate();
+    let b = ctx.load_witness(Fr::from(u64::from(non_negative)));
+    gate.assert_bit(ctx, b);
+    let y = gate.mul(ctx, b, x);
+    // z = 2·b·x + b − x − 1 = b·x + (1 − b)(−x − 1).
+    let t = gate.mul_add(ctx, y, Constant(Fr::from(2)), b);
+    let z = gate.sub(ctx, t, x);
+    let z = gate.sub(ctx, z, Constant(Fr::one()));
+    range.range_check(ctx, z, bits);
+    y
+}
+
+/// The first index of the maximum of `xs` (`|x| ≤ bound`), `class` witnessed: its one-hot
+/// indicator sums to 1, and the selected value beats every earlier one and ties or beats every
+/// later one. Returns the class cell and the indicator.
+pub(crate) fn argmax(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    xs: &[AssignedValue<Fr>],
+    class: i64,
+    bound: i128,
+) -> (AssignedValue<Fr>, Vec<AssignedValue<Fr>>) {
+    let gate = range.gate();
+    let c = ctx.load_witness(fe(class));
+    let ind = gate.idx_to_indicator(ctx, c, xs.len());
+    let total = gate.sum(ctx, ind.iter().copied());
+    gate.assert_is_const(ctx, &total, &Fr::one());
+    let best = gate.select_by_indicator(ctx, xs.iter().copied(), ind.iter().copied());
+    // later = Σ_{i > j} ind_i = [c > j], built from the end.
+    let mut later = ctx.load_zero();
+    for j in (0..xs.len()).rev() {
+        let diff = gate.sub(ctx, best, xs[j]);
+        let diff = gate.sub(ctx, diff, later);
+        range.range_check(ctx, diff, signed_bits(bound));
+        later = gate.add(ctx, later, ind[j]);
+    }
+    (c, ind)
+}

@@ -1,0 +1,219 @@
+//! The narrow (one advice column) layout: same public instances as the wide layout for the same
+//! run, MockProver accepts honest runs, and every forged part of the witness — a remainder out of
+//! range, a flipped Relu sign, a wrong class, a slot that is not in the top k, out of order, with
+//! a wrong score or contributor, an extra selected entry — and a tampered public instance are
+//! rejected.
+
+mod common;
+
+use common::{compile, test_inputs};
+use halo2_proofs::dev::{MockProver, VerifyFailure};
+use poa_circuits::narrow::NarrowTamper;
+use poa_circuits::{
+    public_instances, AttributionRows, AttributionSetup, CircuitError, Fr, IndexVisibility,
+    InputVisibility, ModelCircuit, NarrowCircuit, Request, Statement, Visibility, WeightVisibility,
+};
+use poa_fixtures::run_index;
+use poa_runtime::datanet::Address;
+use poa_runtime::QModel;
+
+fn request() -> Request {
+    Request {
+        nonce: Fr::from(42),
+        prover: Address([0x77; 20]),
+    }
+}
+
+fn mock(c: &NarrowCircuit, instances: Vec<Fr>) -> Result<(), Vec<VerifyFailure>> {
+    MockProver::run(c.k(), c.circuit(), vec![instances])
+        .expect("synthesis succeeds")
+        .verify()
+}
+
+fn setup(q: &QModel, n: usize, k: usize) -> AttributionSetup {
+    AttributionSetup::new(q, run_index(q, n), k, IndexVisibility::Fixed).expect("setup")
+}
+
+#[test]
+fn inference_publishes_the_wide_layouts_instances_and_is_accepted() {
+    for name in ["mlp_small", "mlp_argmax", "mlp_deep"] {
+        let q = compile(name);
+        for input in [InputVisibility::Public, InputVisibility::Private] {
+            let vis = Visibility {
+                input,
+                ..Visibility::default()
+            };
+            let trace = q.run(&test_inputs()[1]).expect("runs");
+            let c = NarrowCircuit::mock(&q, &trace, vis, Statement::Inference).expect("lays out");
+            let wide = ModelCircuit::new(&q, Some(&trace), vis).expect("wide");
+            assert_eq!(c.instances(), public_instances(&q, &trace, &vis).as_slice());
+            assert_eq!(Some(c.instances().to_vec()), wide.instances());
+            mock(&c, c.instances().to_vec()).expect("MockProver accepts");
+        }
+    }
+}
+
+#[test]
+fn attribution_publishes_the_wide_layouts_instances_and_is_accepted() {
+    for name in ["mlp_small", "mlp_argmax"] {
+        let q = compile(name);
+        for (n, k) in [(40, 8), (17, 3)] {
+            let setup = setup(&q, n, k);
+            for input in test_inputs().iter().take(2) {
+                let trace = q.run(input).expect("runs");
+                let vis = Visibility::default();
+                let statement = Statement::Attribution {
+                    setup: &setup,
+                    request: request(),
+                };
+                let c = NarrowCircuit::mock(&q, &trace, vis, statement).expect("lays out");
+                let wide = ModelCircuit::new(&q, Some(&trace), vis)
+                    .expect("wide")
+                    .with_attribution(setup.clone(), Some(request()))
+                    .expect("wide attribution");
+                assert_eq!(
+                    Some(c.instances().to_vec()),
+                    wide.instances(),
+                    "{name} n={n}"
+                );
+                mock(&c, c.instances().to_vec()).expect("MockProver accepts");
+            }
+        }
+    }
+}
+
+/// Every forgery is rejected, by a gate, a range lookup or a copy constraint.
+#[test]
+fn forged_witnesses_are_rejected() {
+    let q = compile("mlp_small");
+    let setup = setup(&q, 24, 4);
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let statement = Statement::Attribution {
+        setup: &setup,
+        request: request(),
+    };
+    for tamper in [
+        NarrowTamper::Remainder,
+        NarrowTamper::ReluSign,
+        NarrowTamper::ClassOff,
+        NarrowTamper::SlotScore,
+        NarrowTamper::SlotContributor,
+        NarrowTamper::SlotNotTop,
+        NarrowTamper::SlotsSwapped,
+        NarrowTamper::ExtraSelected,
+    ] {
+        let c = NarrowCircuit::mock_tampered(&q, &trace, Visibility::default(), statement, tamper)
+            .expect("lays out");
+        let failures = mock(&c, c.instances().to_vec()).expect_err(&format!("{tamper:?}"));
+        assert!(
+            failures.iter().all(|f| matches!(
+                f,
+                VerifyFailure::ConstraintNotSatisfied { .. }
+                    | VerifyFailure::Lookup { .. }
+                    | VerifyFailure::Permutation { .. }
+            )),
+            "{tamper:?}: {failures:?}"
+        );
+    }
+    // The class forgery also hits a model whose last op is ArgMax (the op's own check).
+    let q = compile("mlp_argmax");
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let c = NarrowCircuit::mock_tampered(
+        &q,
+        &trace,
+        Visibility::default(),
+        Statement::Inference,
+        NarrowTamper::ClassOff,
+    )
+    .expect("lays out");
+    mock(&c, c.instances().to_vec()).expect_err("wrong argmax");
+}
+
+#[test]
+fn tampered_public_instances_are_rejected() {
+    let q = compile("mlp_small");
+    let setup = setup(&q, 24, 4);
+    let trace = q.run(&test_inputs()[2]).expect("runs");
+    let statement = Statement::Attribution {
+        setup: &setup,
+        request: request(),
+    };
+    let c = NarrowCircuit::mock(&q, &trace, Visibility::default(), statement).expect("lays out");
+    for row in [
+        AttributionRows::MODEL_ID,
+        AttributionRows::CLASS,
+        AttributionRows::INDEX_ROOT,
+        AttributionRows::contributor(1),
+        AttributionRows::score(0),
+        AttributionRows { k: 4 }.len() + 3, // an input value
+    ] {
+        let mut bad = c.instances().to_vec();
+        bad[row] += Fr::one();
+        let failures = mock(&c, bad).expect_err(&format!("row {row}"));
+        assert!(
+            failures
+                .iter()
+                .any(|f| matches!(f, VerifyFailure::Permutation { .. })),
+            "row {row}: {failures:?}"
+        );
+    }
+}
+
+#[test]
+fn what_the_narrow_layout_cannot_lay_out_is_a_clear_error() {
+    let q = compile("cnn_small");
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let e = NarrowCircuit::mock(&q, &trace, Visibility::default(), Statement::Inference)
+        .err()
+        .expect("Conv is refused");
+    assert!(
+        matches!(e, CircuitError::UnsupportedOp { op: "Conv", .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("narrow"), "{e}");
+
+    let q = compile("mlp_small");
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    for vis in [
+        Visibility {
+            weights: WeightVisibility::Hashed,
+            ..Visibility::default()
+        },
+        Visibility {
+            input: InputVisibility::Hashed,
+            ..Visibility::default()
+        },
+    ] {
+        let e = NarrowCircuit::mock(&q, &trace, vis, Statement::Inference)
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("wide"), "{e}");
+    }
+    let other = compile("mlp_deep").run(&test_inputs()[0]).expect("runs");
+    let e = NarrowCircuit::mock(&q, &other, Visibility::default(), Statement::Inference)
+        .err()
+        .expect("another model's trace");
+    assert!(matches!(e, CircuitError::TraceMismatch { .. }), "{e}");
+}
+
+/// Rows track the work: the narrow circuit of a deeper model is larger, and its k is the
+/// smallest that holds its cells.
+#[test]
+fn k_is_the_smallest_that_fits() {
+    let sizes: Vec<(u32, usize)> = ["mlp_small", "mlp_deep"]
+        .iter()
+        .map(|name| {
+            let q = compile(name);
+            let trace = q.run(&test_inputs()[0]).expect("runs");
+            let c = NarrowCircuit::mock(&q, &trace, Visibility::default(), Statement::Inference)
+                .expect("lays out");
+            assert!(c.advice_cells() < 1 << c.k(), "{name}");
+            assert!(
+                c.advice_cells() + 10 > 1 << (c.k() - 1),
+                "{name}: k too large"
+            );
+            (c.k(), c.advice_cells())
+        })
+        .collect();
+    assert!(sizes[1].1 > 3 * sizes[0].1, "{sizes:?}");
+}
