@@ -1,14 +1,15 @@
 //! Random small MLPs and conv graphs (Conv, pools, MulConst, Add, AddConst, tables) built with
 //! the runtime's GraphBuilder: the circuit accepts every run and its public outputs are the
-//! runtime's — random MLPs also with `hashed` weights. Also the ArgMax tie rule (first index wins), the table clamp, and one graph per
-//! runtime op.
+//! runtime's — random MLPs also with `hashed` weights and in the narrow layout. Also the ArgMax
+//! tie rule (first index wins), the table clamp, and one graph per runtime op.
 
 mod common;
 
 use common::{has_gate, has_lookup, mock, mock_outputs, mock_outputs_with};
+use halo2_proofs::dev::MockProver;
 use poa_circuits::chips::table;
 use poa_circuits::{public_instances, InstanceLayout, ModelCircuit, Tamper, SUPPORTED_OPS};
-use poa_circuits::{Visibility, WeightVisibility};
+use poa_circuits::{NarrowCircuit, Statement, Visibility, WeightVisibility};
 use poa_runtime::graph::GraphBuilder;
 use poa_runtime::ops::{Conv, Gemm, Op, Table, TableFn, Window};
 use poa_runtime::{QModel, Tensor, TensorInfo};
@@ -106,6 +107,20 @@ fn hashed_weights_outputs(q: &QModel, input: Tensor) -> Result<Vec<i64>, TestCas
     mock_outputs_with(&h, &trace, vis).map_err(|e| TestCaseError::fail(format!("{e:#?}")))
 }
 
+/// The same run in the narrow (one advice column) layout: MockProver must accept it, with the
+/// wide layout's public instances.
+fn narrow_accepts(q: &QModel, trace: &poa_runtime::Trace) -> Result<(), TestCaseError> {
+    let vis = Visibility::default();
+    let c = NarrowCircuit::mock(q, trace, vis, Statement::Inference)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let native = public_instances(q, trace, &vis);
+    prop_assert_eq!(c.instances(), native.as_slice());
+    MockProver::run(c.k(), c.circuit(), vec![c.instances().to_vec()])
+        .expect("synthesis succeeds")
+        .verify()
+        .map_err(|e| TestCaseError::fail(format!("{e:#?}")))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -117,6 +132,7 @@ proptest! {
         prop_assert!(res.is_ok(), "{:#?}", res);
         prop_assert_eq!(res.ok(), Some(trace.output().data.clone()));
         prop_assert_eq!(hashed_weights_outputs(&q, input)?, trace.output().data.clone());
+        narrow_accepts(&q, &trace)?;
     }
 }
 

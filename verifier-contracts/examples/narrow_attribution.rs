@@ -40,15 +40,17 @@ fn main() {
     };
     let c = NarrowCircuit::keygen(&q, None, vis, statement).expect("lays out");
     let k = c.k();
-    println!("top-8 over {n} entries: k={k}, {} advice cells", c.advice_cells());
+    println!(
+        "top-8 over {n} entries: k={k}, {} advice cells",
+        c.advice_cells()
+    );
     let srs = Srs::dev(k);
     let t = Instant::now();
     let keys = keygen_narrow(&srs, &q, vis, statement).expect("keygen");
     println!("keygen {:.1?}", t.elapsed());
     let trace = q.run(&test_inputs()[0]).expect("runs");
     let t = Instant::now();
-    let (instances, proof) =
-        prove_narrow(&srs, &keys, &q, &trace, vis, statement).expect("proves");
+    let (instances, proof) = prove_narrow(&srs, &keys, &q, &trace, vis, statement).expect("proves");
     println!("prove {:.1?}, proof {} B", t.elapsed(), proof.len());
     let t = Instant::now();
     verify_narrow(&srs, &keys, &instances, &proof).expect("verifies");

@@ -18,7 +18,7 @@
 use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant, QuantumCell::Existing};
 use halo2curves::bn256::Fr;
-use poa_runtime::attribution::top_k;
+use poa_runtime::attribution::{embedding_dot, top_k};
 use poa_runtime::{QModel, Trace};
 
 use super::ops::{argmax, relu, Run};
@@ -129,12 +129,7 @@ pub(crate) fn assign(
             query.iter().map(|c| Existing(*c)),
             entry.embedding.iter().map(|&v| Constant(fe(v))),
         );
-        let native: i128 = entry
-            .embedding
-            .iter()
-            .zip(query_values)
-            .map(|(&a, &b)| i128::from(a) * i128::from(b))
-            .sum();
+        let native = embedding_dot(&entry.embedding, query_values);
         let r = relu(ctx, range, dot, native >= 0, score_bits);
         let eq = match indicator.get(entry.label as usize) {
             Some(&e) => e,

@@ -22,6 +22,6 @@ pub use error::{AttributionError, Result};
 pub use index::{build_index, embed_entries, AttributionIndex, IndexEntry, INDEX_FORMAT};
 pub use reward::{split, ContributorPayout, RewardError, RewardShares, RewardSplit};
 pub use score::{
-    attribute, predicted_class, score, top_k, Attributed, Attribution, ContributorTotal, TopK,
-    DEFAULT_K, SCORE_VERSION,
+    attribute, embedding_dot, predicted_class, score, top_k, Attributed, Attribution,
+    ContributorTotal, TopK, DEFAULT_K, SCORE_VERSION,
 };

@@ -37,13 +37,16 @@ pub fn score(entry: &IndexEntry, predicted_class: u32, query_embedding: &[i64]) 
     if entry.label != predicted_class {
         return 0;
     }
-    let dot: i128 = entry
-        .embedding
-        .iter()
-        .zip(query_embedding)
-        .map(|(&a, &b)| i128::from(a) * i128::from(b))
-        .sum();
-    dot.max(0)
+    embedding_dot(&entry.embedding, query_embedding).max(0)
+}
+
+/// `⟨a, b⟩` exactly (i128 accumulation), over the shorter of the two: the dot product a score
+/// clamps. A circuit reads its sign from here for the clamp's witness.
+pub fn embedding_dot(a: &[i64], b: &[i64]) -> i128 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| i128::from(x) * i128::from(y))
+        .sum()
 }
 
 /// The k highest scores.
