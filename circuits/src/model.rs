@@ -827,7 +827,7 @@ fn model_tables(model: &QModel) -> Vec<&Table> {
 
 /// The trace must be this model's run: same digest and tensor count, every tensor within its
 /// static bound, and every node's output what the runtime's op computes from its inputs.
-fn check_trace(model: &QModel, trace: &Trace) -> Result<(), CircuitError> {
+pub(crate) fn check_trace(model: &QModel, trace: &Trace) -> Result<(), CircuitError> {
     let mismatch = |what: String, reason: String| CircuitError::TraceMismatch { what, reason };
     if trace.model_digest != model.digest() {
         return Err(mismatch(

@@ -29,6 +29,7 @@ use poa_runtime::{QModel, Trace};
 use crate::attribution::{attribution_instances, AttributionSetup, Request};
 use crate::error::CircuitError;
 use crate::instances::public_instances;
+use crate::model::check_trace;
 use crate::visibility::{IndexVisibility, InputVisibility, Visibility, WeightVisibility};
 
 pub use ops::NARROW_OPS;
@@ -248,12 +249,7 @@ impl NarrowCircuit {
         tamper: Option<NarrowTamper>,
     ) -> Result<Self, CircuitError> {
         supported(model, &vis, &statement)?;
-        if trace.model_digest != model.digest() || trace.tensors.len() != model.tensors.len() {
-            return Err(CircuitError::TraceMismatch {
-                what: "model".into(),
-                reason: format!("trace is of model {}", trace.model_digest),
-            });
-        }
+        check_trace(model, trace)?;
         let attribution = match statement {
             Statement::Inference => None,
             Statement::Attribution { setup, request } => {

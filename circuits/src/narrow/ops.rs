@@ -35,18 +35,23 @@ pub(crate) struct Run {
     pub class_indicator: Option<Vec<AssignedValue<Fr>>>,
 }
 
+/// The error for an op outside [`NARROW_OPS`] at node `i`.
+fn unsupported(node: &poa_runtime::graph::Node, i: usize) -> CircuitError {
+    CircuitError::UnsupportedOp {
+        op: node.op.kind(),
+        layer: node.name.clone(),
+        node: i,
+        supported: format!("{} in the narrow layout", NARROW_OPS.join(", ")),
+    }
+}
+
 /// Refuses models with ops (or op placements) the narrow layout does not lay out.
 pub(crate) fn check_ops(model: &QModel) -> Result<(), CircuitError> {
     let last = model.nodes.len().saturating_sub(1);
     for (i, node) in model.nodes.iter().enumerate() {
         let kind = node.op.kind();
         if !NARROW_OPS.contains(&kind) {
-            return Err(CircuitError::UnsupportedOp {
-                op: kind,
-                layer: node.name.clone(),
-                node: i,
-                supported: format!("{} in the narrow layout", NARROW_OPS.join(", ")),
-            });
+            return Err(unsupported(node, i));
         }
         if matches!(node.op, Op::ArgMax { .. }) {
             let shape = &model.tensors[node.inputs[0]].shape;
@@ -88,13 +93,12 @@ pub(crate) fn assign_run(
     trace: &Trace,
     tamper: Option<NarrowTamper>,
 ) -> Result<Run, CircuitError> {
-    let tamper_was_set = tamper;
-    let mut tamper = tamper;
     // Each forgery hits the first place it applies.
+    let mut pending = tamper;
     let mut forge = |t: NarrowTamper| {
-        let hit = tamper == Some(t);
+        let hit = pending == Some(t);
         if hit {
-            tamper.take();
+            pending = None;
         }
         hit
     };
@@ -174,18 +178,12 @@ pub(crate) fn assign_run(
                 class_indicator = Some(ind);
                 vec![c]
             }
-            other => {
-                return Err(CircuitError::UnsupportedOp {
-                    op: other.kind(),
-                    layer: node.name.clone(),
-                    node: node.output - 1,
-                    supported: NARROW_OPS.join(", "),
-                })
-            }
+            // Refused by `check_ops` before layout; kept total rather than panicking.
+            _ => return Err(unsupported(node, node.output - 1)),
         };
         let got: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
         let expect: Vec<Fr> = want.iter().map(|&v| fe(v)).collect();
-        if got != expect && tamper_was_set.is_none() {
+        if got != expect && tamper.is_none() {
             return Err(CircuitError::TraceMismatch {
                 what: format!("layer `{}`", node.name),
                 reason: "the trace's values are not what the op computes".into(),
