@@ -39,7 +39,7 @@ impl NarrowKeys {
 
 /// The `k` the narrow circuit of `statement` needs (so the SRS can be downsized to it first).
 pub fn narrow_k(model: &QModel, vis: Visibility, statement: Statement<'_>) -> Result<u32> {
-    Ok(NarrowCircuit::keygen(model, None, vis, statement)?.k())
+    Ok(NarrowCircuit::keygen(model, vis, statement)?.k())
 }
 
 /// Generates the keys of the narrow circuit of `statement`; `srs` must have exactly its `k`
@@ -50,7 +50,7 @@ pub fn keygen_narrow(
     vis: Visibility,
     statement: Statement<'_>,
 ) -> Result<NarrowKeys> {
-    let c = NarrowCircuit::keygen(model, None, vis, statement)?;
+    let c = NarrowCircuit::keygen(model, vis, statement)?;
     check_srs_k(srs, c.k())?;
     let halo2 = |source| ProverError::Halo2 {
         stage: "keygen",

@@ -38,7 +38,7 @@ fn main() {
         input: InputVisibility::Private,
         ..Visibility::default()
     };
-    let c = NarrowCircuit::keygen(&q, None, vis, statement).expect("lays out");
+    let c = NarrowCircuit::keygen(&q, vis, statement).expect("lays out");
     let k = c.k();
     println!(
         "top-8 over {n} entries: k={k}, {} advice cells",

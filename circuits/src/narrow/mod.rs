@@ -106,25 +106,21 @@ pub(crate) type Cells = Vec<Vec<AssignedValue<Fr>>>;
 
 impl NarrowCircuit {
     /// Lays out `statement` for `model` to fix the circuit's shape (k chosen as the smallest with
-    /// one advice column); without a trace, a run on an all-zero input stands in (the layout
-    /// never depends on values).
+    /// one advice column), on a run of an all-zero input (the layout never depends on values).
     pub fn keygen(
         model: &QModel,
-        trace: Option<&Trace>,
         vis: Visibility,
         statement: Statement<'_>,
     ) -> Result<Self, CircuitError> {
-        let owned;
-        let trace = match trace {
-            Some(t) => t,
-            None => {
-                owned = zero_trace(model)?;
-                &owned
-            }
-        };
-        let mut c = Self::build(CircuitBuilderStage::Keygen, model, trace, vis, statement)?;
-        c.size()?;
-        Ok(c)
+        let trace = zero_trace(model)?;
+        Self::sized(
+            CircuitBuilderStage::Keygen,
+            model,
+            &trace,
+            vis,
+            statement,
+            None,
+        )
     }
 
     /// The shape a keygen-stage circuit was laid out in; call after halo2's keygen, which is
@@ -144,7 +140,14 @@ impl NarrowCircuit {
         statement: Statement<'_>,
         shape: &NarrowShape,
     ) -> Result<Self, CircuitError> {
-        let mut c = Self::build(CircuitBuilderStage::Prover, model, trace, vis, statement)?;
+        let mut c = Self::layout(
+            CircuitBuilderStage::Prover,
+            model,
+            trace,
+            vis,
+            statement,
+            None,
+        )?;
         c.builder.set_params(shape.params.clone());
         c.builder.set_break_points(shape.break_points.clone());
         Ok(c)
@@ -157,9 +160,14 @@ impl NarrowCircuit {
         vis: Visibility,
         statement: Statement<'_>,
     ) -> Result<Self, CircuitError> {
-        let mut c = Self::build(CircuitBuilderStage::Mock, model, trace, vis, statement)?;
-        c.size()?;
-        Ok(c)
+        Self::sized(
+            CircuitBuilderStage::Mock,
+            model,
+            trace,
+            vis,
+            statement,
+            None,
+        )
     }
 
     /// [`Self::mock`] with a forged witness (negative tests only).
@@ -171,16 +179,14 @@ impl NarrowCircuit {
         statement: Statement<'_>,
         tamper: NarrowTamper,
     ) -> Result<Self, CircuitError> {
-        let mut c = Self::layout(
+        Self::sized(
             CircuitBuilderStage::Mock,
             model,
             trace,
             vis,
             statement,
             Some(tamper),
-        )?;
-        c.size()?;
-        Ok(c)
+        )
     }
 
     /// The halo2 circuit.
@@ -208,9 +214,23 @@ impl NarrowCircuit {
         self.builder.statistics().gate.total_advice_per_phase[0]
     }
 
+    /// [`Self::layout`], then sized by [`Self::size`] (keygen and `MockProver`).
+    fn sized(
+        stage: CircuitBuilderStage,
+        model: &QModel,
+        trace: &Trace,
+        vis: Visibility,
+        statement: Statement<'_>,
+        tamper: Option<NarrowTamper>,
+    ) -> Result<Self, CircuitError> {
+        let mut c = Self::layout(stage, model, trace, vis, statement, tamper)?;
+        c.size()?;
+        Ok(c)
+    }
+
     /// Picks the smallest k whose rows hold every advice cell and every looked-up cell in one
     /// column each, and sets the builder's parameters.
-    fn size(&mut self) -> Result<BaseCircuitParams, CircuitError> {
+    fn size(&mut self) -> Result<(), CircuitError> {
         let stats = self.builder.statistics();
         let cells = stats.gate.total_advice_per_phase[0];
         let lookups = stats.total_lookup_advice_per_phase[0];
@@ -227,17 +247,8 @@ impl NarrowCircuit {
                 reason: format!("{cells} advice cells need more than 2^{MAX_K} rows"),
             })?;
         self.builder.set_k(k);
-        Ok(self.builder.calculate_params(Some(BLINDING_ROWS)))
-    }
-
-    fn build(
-        stage: CircuitBuilderStage,
-        model: &QModel,
-        trace: &Trace,
-        vis: Visibility,
-        statement: Statement<'_>,
-    ) -> Result<Self, CircuitError> {
-        Self::layout(stage, model, trace, vis, statement, None)
+        self.builder.calculate_params(Some(BLINDING_ROWS));
+        Ok(())
     }
 
     fn layout(
