@@ -22,13 +22,7 @@ macro_rules! named {
                     .find(|v| v.as_str() == s)
                     .ok_or_else(|| {
                         format!(
-                            concat!(
-                                "unknown ",
-                                $what,
-                                " visibility `{}` (expected ",
-                                $expected,
-                                ")"
-                            ),
+                            concat!("unknown ", $what, " `{}` (expected ", $expected, ")"),
                             s
                         )
                     })
@@ -36,6 +30,8 @@ macro_rules! named {
         }
     };
 }
+
+pub(crate) use named;
 
 /// How the model's input appears in the public instances.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -64,7 +60,11 @@ impl InputVisibility {
     }
 }
 
-named!(InputVisibility, "input", "public, hashed or private");
+named!(
+    InputVisibility,
+    "input visibility",
+    "public, hashed or private"
+);
 
 /// How the model's weights (Gemm and Conv weights and biases) appear in a proof.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -91,7 +91,7 @@ impl WeightVisibility {
     }
 }
 
-named!(WeightVisibility, "weight", "fixed or hashed");
+named!(WeightVisibility, "weight visibility", "fixed or hashed");
 
 /// Visibility of every part of a model's proof. The output is always public.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -128,4 +128,4 @@ impl IndexVisibility {
     }
 }
 
-named!(IndexVisibility, "index", "fixed or hashed");
+named!(IndexVisibility, "index visibility", "fixed or hashed");

@@ -373,3 +373,91 @@ fn setup_needs_exactly_one_srs_source_and_verify_needs_setup() {
         stderr_text(&a)
     );
 }
+
+#[test]
+fn setup_narrow_layout_proves_verifies_and_its_verifier_deploys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mlp");
+    compile_cmd("mlp_small", &out, false)
+        .args(["--input-visibility", "private"])
+        .assert()
+        .success();
+    let a = poa_in(
+        true,
+        &[
+            "setup".as_ref(),
+            out.as_os_str(),
+            "--dev-srs".as_ref(),
+            "--layout".as_ref(),
+            "narrow".as_ref(),
+        ],
+    )
+    .success();
+    let v = stdout_json(&a);
+    assert_eq!(v["layout"], "narrow", "{v}");
+    assert_eq!(v["stats"]["advice_columns"], 2, "{v}");
+    assert_eq!(v["stats"]["instances"], 10, "{v}");
+
+    // prove and verify read the layout from the keys: the same commands as for the wide one.
+    let proof = dir.path().join("proof.json");
+    let input = fixtures().join("data/input_0.json");
+    let a = poa_in(
+        true,
+        &[
+            "prove".as_ref(),
+            out.as_os_str(),
+            "--input".as_ref(),
+            input.as_os_str(),
+            "--out".as_ref(),
+            proof.as_os_str(),
+        ],
+    )
+    .success();
+    assert_eq!(stdout_json(&a)["proof_bytes"], 1376);
+    let a = poa_in(
+        true,
+        &["verify".as_ref(), out.as_os_str(), proof.as_os_str()],
+    )
+    .success();
+    assert_eq!(stdout_json(&a)["valid"], true);
+    let evm = dir.path().join("evm");
+    let a = poa_in(
+        true,
+        &[
+            "evm-verifier".as_ref(),
+            out.as_os_str(),
+            "--out".as_ref(),
+            evm.as_os_str(),
+            "--check".as_ref(),
+            proof.as_os_str(),
+        ],
+    )
+    .success();
+    let v = stdout_json(&a);
+    assert_eq!(v["deployable"], true, "{v}");
+    assert!(
+        v["check"]["verify_gas"].as_u64().is_some_and(|g| g > 0),
+        "{v}"
+    );
+
+    // A model the narrow layout cannot take: an error naming the op and the other layout.
+    let cnn = dir.path().join("cnn");
+    compile("cnn_small", &cnn).success();
+    let a = poa_in(
+        false,
+        &[
+            "setup".as_ref(),
+            cnn.as_os_str(),
+            "--dev-srs".as_ref(),
+            "--layout".as_ref(),
+            "narrow".as_ref(),
+        ],
+    )
+    .failure();
+    let err = stderr_text(&a);
+    assert!(err.contains("Conv") && err.contains("wide"), "{err}");
+    assert!(
+        !cnn.join("pk.bin").exists(),
+        "nothing written on a refused setup"
+    );
+}

@@ -1,8 +1,10 @@
 //! The README's main command, `poa demo`, end to end: every step reports success, the proof is
 //! made for the nonce of the request opened on the local chain, the OPEN paid on-chain is exactly
 //! the split of the proof's public instances (fee in full; each top-k contributor ∝ score), a
-//! second run over the same folder gives the same datanet and index roots, and
-//! `--input-visibility hashed` publishes the commitment instead of the input.
+//! second run over the same folder (in the wide layout, public input) gives the same datanet and
+//! index roots, and `--input-visibility hashed` publishes the commitment instead of the input.
+//! By default the demo proves in the narrow layout with a private input, and its verifier
+//! deploys on an anvil enforcing EIP-170.
 
 use std::path::PathBuf;
 
@@ -34,9 +36,12 @@ fn demo_runs_every_step_and_is_reproducible() {
     let v = demo(tmp.path(), &[]);
     assert_eq!(v["run"][0]["class"], 7, "{v}");
     assert_eq!(v["verify"]["valid"], true, "{v}");
-    assert_eq!(v["prove"]["input_visibility"], "public");
-    // Attribution header (7 + 2·8), the public input, the output.
-    assert_eq!(v["prove"]["instances"], 7 + 2 * 8 + 64 + 10);
+    assert_eq!(v["setup"]["layout"], "narrow");
+    assert_eq!(v["prove"]["input_visibility"], "private");
+    // Attribution header (7 + 2·8) and the output; the input is private.
+    assert_eq!(v["prove"]["instances"], 7 + 2 * 8 + 10);
+    assert_eq!(v["prove"]["proof_bytes"], 1376);
+    assert_eq!(v["chain"]["code_size_limit_lifted"], false);
     let a = &v["attribution"];
     assert_eq!(a["accepted"], 1437, "{a}");
     assert_eq!(a["rejected"].as_array().map(Vec::len), Some(12), "{a}");
@@ -72,9 +77,18 @@ fn demo_runs_every_step_and_is_reproducible() {
 
     assert_on_chain_payout(&v);
 
-    let again = demo(tmp.path(), &[]);
+    // Again over the same folder, in the wide layout with a public input: same roots, the input
+    // public, and a verifier only an anvil with the size limit lifted takes.
+    let again = demo(
+        tmp.path(),
+        &["--layout", "wide", "--input-visibility", "public"],
+    );
     assert_eq!(again["attribution"]["datanet_root"], a["datanet_root"]);
     assert_eq!(again["attribution"]["index_root"], a["index_root"]);
+    assert_eq!(again["setup"]["layout"], "wide");
+    assert_eq!(again["prove"]["instances"], 7 + 2 * 8 + 64 + 10);
+    assert_eq!(again["chain"]["code_size_limit_lifted"], true);
+    assert_on_chain_payout(&again);
 }
 
 /// The on-chain half: the fee was paid out in full by claims, every credit is the preview's
@@ -115,7 +129,8 @@ fn assert_on_chain_payout(v: &Value) {
         "deploy verifier",
         "openRequest",
         "submit (k=8)",
-        "verifier call (estimate)",
+        "verifier call inside submit (trace)",
+        "verifier as its own transaction (estimate)",
     ] {
         assert!(gas.contains(&step), "{step} in {gas:?}");
     }
@@ -129,7 +144,11 @@ fn assert_on_chain_payout(v: &Value) {
 #[test]
 fn demo_with_hashed_input_publishes_the_commitment() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let v = demo(tmp.path(), &["--input-visibility", "hashed"]);
+    // Hashed inputs are the wide layout's.
+    let v = demo(
+        tmp.path(),
+        &["--layout", "wide", "--input-visibility", "hashed"],
+    );
     assert_eq!(v["verify"]["valid"], true, "{v}");
     // Attribution header (its row 2 is the commitment) and the output.
     assert_eq!(v["prove"]["instances"], 7 + 2 * 8 + 10);

@@ -1,5 +1,9 @@
 //! Files: proving and verifying keys in the [`crate::header`] container, proofs as JSON.
 //!
+//! A narrow-layout key ([`crate::header::FLAG_NARROW`]) puts its shape — halo2-base's params and
+//! break points, which halo2 needs to read the key back and the prover to lay a proof out — in
+//! front of the halo2 payload, under the same checksum.
+//!
 //! Keys are stored in halo2's `SerdeFormat::RawBytes` (uncompressed points, Montgomery field
 //! elements, range checks on read). `Processed` would save only the point bytes (a pk is mostly
 //! field-element polynomials, 32 bytes either way) and is slower to load; see [`KEY_FORMAT`].
@@ -10,17 +14,18 @@
 //! `{format, model_digest, circuit_digest, insecure_srs, instances: ["0x…"], proof: "0x…"}`;
 //! instances are 32-byte big-endian field elements, as the EVM verifier reads them.
 
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_proofs::SerdeFormat;
-use halo2curves::bn256::Fr;
+use halo2curves::bn256::{Fr, G1Affine};
 use halo2curves::ff::PrimeField;
-use poa_circuits::ModelCircuit;
+use poa_circuits::{Layout, ModelCircuit, NarrowShape};
 use serde::{Deserialize, Serialize};
 
-use crate::digest::{parse_digest, CircuitId};
+use crate::digest::{parse_digest, shape_json, CircuitId};
 use crate::error::{ProverError, Result};
 use crate::header::{
     Header, Kind, FLAG_ATTRIBUTION, FLAG_INPUT_HASHED, FLAG_INPUT_PRIVATE, FLAG_INSECURE,
-    FLAG_SPLIT_RANGE, FLAG_WEIGHTS_HASHED,
+    FLAG_NARROW, FLAG_SPLIT_RANGE, FLAG_WEIGHTS_HASHED,
 };
 use crate::keygen::{ProvingKey, VerifyingKey};
 use crate::prove::Proof;
@@ -49,6 +54,10 @@ fn header(kind: Kind, id: &CircuitId, insecure: bool) -> Header {
             | match id.visibility.weights {
                 WeightVisibility::Fixed => 0,
                 WeightVisibility::Hashed => FLAG_WEIGHTS_HASHED,
+            }
+            | match id.layout {
+                Layout::Wide => 0,
+                Layout::Narrow => FLAG_NARROW,
             },
         k: id.k,
         instances: id.instances as u32,
@@ -87,14 +96,68 @@ fn id_of(h: &Header) -> Result<CircuitId> {
         },
         attributed: h.flags & FLAG_ATTRIBUTION != 0,
         split_range: h.flags & FLAG_SPLIT_RANGE != 0,
+        layout: if h.flags & FLAG_NARROW != 0 {
+            Layout::Narrow
+        } else {
+            Layout::Wide
+        },
     })
+}
+
+/// A key's payload: halo2's bytes, after the shape for a narrow key.
+fn seal_key(
+    kind: Kind,
+    id: &CircuitId,
+    insecure: bool,
+    shape: Option<&NarrowShape>,
+    halo2: &[u8],
+) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(halo2.len() + 256);
+    if let Some(shape) = shape {
+        let json = shape_json(shape);
+        payload.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        payload.extend_from_slice(json.as_bytes());
+    }
+    payload.extend_from_slice(halo2);
+    header(kind, id, insecure).seal(&payload)
+}
+
+/// The halo2 key a payload holds, read in the header's layout; the narrow shape with it.
+fn open_key<K>(
+    what: &'static str,
+    id: &CircuitId,
+    payload: &[u8],
+    wide: impl FnOnce(&[u8]) -> std::io::Result<K>,
+    narrow: impl FnOnce(&[u8], &NarrowShape) -> std::io::Result<K>,
+) -> Result<(K, Option<NarrowShape>)> {
+    if id.layout == Layout::Wide {
+        return Ok((decode_payload(what, || wide(payload))?, None));
+    }
+    let bad = |reason: String| ProverError::Decode { what, reason };
+    let len = payload
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .ok_or_else(|| bad("narrow key without its shape".into()))?;
+    let json = usize::try_from(len)
+        .ok()
+        .and_then(|n| payload.get(8..8usize.checked_add(n)?))
+        .ok_or_else(|| bad(format!("narrow shape of {len} bytes overruns the payload")))?;
+    let (params, break_points) =
+        serde_json::from_slice(json).map_err(|e| bad(format!("narrow shape: {e}")))?;
+    let shape = NarrowShape {
+        params,
+        break_points,
+    };
+    let rest = &payload[8 + json.len()..];
+    let key = decode_payload(what, || narrow(rest, &shape))?;
+    Ok((key, Some(shape)))
 }
 
 /// The halo2 payload must describe the same `k` as the header.
 fn check_vk_k(
     what: &'static str,
     h: &Header,
-    vk: &halo2_proofs::plonk::VerifyingKey<halo2curves::bn256::G1Affine>,
+    vk: &halo2_proofs::plonk::VerifyingKey<G1Affine>,
 ) -> Result<()> {
     let found = vk.get_domain().k();
     if found != h.k {
@@ -125,7 +188,14 @@ fn decode_payload<T>(what: &'static str, read: impl FnOnce() -> std::io::Result<
 impl ProvingKey {
     /// The pk file: header + halo2 payload.
     pub fn to_file_bytes(&self) -> Vec<u8> {
-        header(Kind::ProvingKey, &self.id, self.insecure).seal(&self.pk.to_bytes(KEY_FORMAT))
+        let halo2 = self.pk.to_bytes(KEY_FORMAT);
+        seal_key(
+            Kind::ProvingKey,
+            &self.id,
+            self.insecure,
+            self.shape.as_ref(),
+            &halo2,
+        )
     }
 
     /// Parses a pk file.
@@ -133,15 +203,21 @@ impl ProvingKey {
         let what = Kind::ProvingKey.name();
         let (h, payload) = Header::open(Kind::ProvingKey, bytes)?;
         let id = id_of(&h)?;
+        type Pk = halo2_proofs::plonk::ProvingKey<G1Affine>;
         let params = id.params();
-        let pk = decode_payload(what, || {
-            halo2_proofs::plonk::ProvingKey::from_bytes::<ModelCircuit>(payload, KEY_FORMAT, params)
-        })?;
+        let (pk, shape) = open_key(
+            what,
+            &id,
+            payload,
+            |p| Pk::from_bytes::<ModelCircuit>(p, KEY_FORMAT, params),
+            |p, s| Pk::from_bytes::<BaseCircuitBuilder<Fr>>(p, KEY_FORMAT, s.params.clone()),
+        )?;
         check_vk_k(what, &h, pk.get_vk())?;
         Ok(Self {
             pk,
             id,
             insecure: h.insecure(),
+            shape,
         })
     }
 }
@@ -149,7 +225,14 @@ impl ProvingKey {
 impl VerifyingKey {
     /// The vk file: header + halo2 payload.
     pub fn to_file_bytes(&self) -> Vec<u8> {
-        header(Kind::VerifyingKey, &self.id, self.insecure).seal(&self.vk.to_bytes(KEY_FORMAT))
+        let halo2 = self.vk.to_bytes(KEY_FORMAT);
+        seal_key(
+            Kind::VerifyingKey,
+            &self.id,
+            self.insecure,
+            self.shape.as_ref(),
+            &halo2,
+        )
     }
 
     /// Parses a vk file.
@@ -157,17 +240,21 @@ impl VerifyingKey {
         let what = Kind::VerifyingKey.name();
         let (h, payload) = Header::open(Kind::VerifyingKey, bytes)?;
         let id = id_of(&h)?;
+        type Vk = halo2_proofs::plonk::VerifyingKey<G1Affine>;
         let params = id.params();
-        let vk = decode_payload(what, || {
-            halo2_proofs::plonk::VerifyingKey::from_bytes::<ModelCircuit>(
-                payload, KEY_FORMAT, params,
-            )
-        })?;
+        let (vk, shape) = open_key(
+            what,
+            &id,
+            payload,
+            |p| Vk::from_bytes::<ModelCircuit>(p, KEY_FORMAT, params),
+            |p, s| Vk::from_bytes::<BaseCircuitBuilder<Fr>>(p, KEY_FORMAT, s.params.clone()),
+        )?;
         check_vk_k(what, &h, &vk)?;
         Ok(Self {
             vk,
             id,
             insecure: h.insecure(),
+            shape,
         })
     }
 }

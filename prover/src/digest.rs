@@ -5,8 +5,8 @@
 use poa_circuits::model::CircuitParams;
 use poa_circuits::weights::shape_digest;
 use poa_circuits::{
-    IndexVisibility, InputVisibility, ModelCircuit, Visibility, WeightVisibility,
-    INSTANCE_LAYOUT_VERSION,
+    AttributionSetup, IndexVisibility, InputVisibility, Layout, ModelCircuit, NarrowShape,
+    Visibility, WeightVisibility, INSTANCE_LAYOUT_VERSION,
 };
 use poa_runtime::attribution::SCORE_VERSION;
 use poa_runtime::QModel;
@@ -36,6 +36,8 @@ pub struct CircuitId {
     pub attributed: bool,
     /// True for an inference circuit whose range checks are split over two bands (header flag).
     pub split_range: bool,
+    /// Which layout the keys are for (header flag; a narrow key's file also carries its shape).
+    pub layout: Layout,
 }
 
 impl CircuitId {
@@ -61,23 +63,9 @@ impl CircuitId {
         let vis = circuit.visibility();
         let stats = circuit.stats();
         let model_digest = model_digest(model, &vis)?;
-        // The attribution part: the score, k, the index's shape, and for a fixed index its root
-        // (which binds every entry). A hashed index leaves the root out: one key per shape.
-        let attribution = circuit.attribution().map_or(String::new(), |a| {
-            let index = a.index();
-            let root = match a.visibility() {
-                IndexVisibility::Fixed => format!(",root={:?}", a.root()),
-                IndexVisibility::Hashed => String::new(),
-            };
-            format!(
-                "; attribution=score-v{SCORE_VERSION},k={},index={},entries={},dim={},bound={}{root}",
-                a.k(),
-                a.visibility(),
-                index.entries.len(),
-                index.dim(),
-                index.embedding_bound,
-            )
-        });
+        let attribution = circuit
+            .attribution()
+            .map_or(String::new(), attribution_config);
         // The config string pins the layout the circuits crate reports (rows, columns, lookups);
         // a chip change that alters it gives a new digest, so stale keys are refused.
         // Fixed weights keep the pre-existing string, so their digests (and keys) are unchanged.
@@ -89,23 +77,86 @@ impl CircuitId {
             "{PROOF_SYSTEM}; input={}{weights}; {stats}{attribution}",
             vis.input
         );
-        let mut h = Sha256::new();
-        h.update(b"openpoa-circuit-digest-v1");
-        h.update(model_digest);
-        h.update(INSTANCE_LAYOUT_VERSION.to_le_bytes());
-        h.update(stats.k.to_le_bytes());
-        h.update((config.len() as u64).to_le_bytes());
-        h.update(config.as_bytes());
         Ok(Self {
             model_digest,
-            circuit_digest: h.finalize().into(),
+            circuit_digest: circuit_digest(&model_digest, stats.k, &config),
             k: stats.k,
             instances: stats.instances,
             visibility: vis,
             attributed: circuit.attribution().is_some(),
             split_range: circuit.attribution().is_none() && stats.range_bands == 2,
+            layout: Layout::Wide,
         })
     }
+
+    /// The identity of a narrow-layout circuit ([`poa_circuits::narrow`]) of `model`, with
+    /// attribution over `setup` when given, laid out in `shape` (its halo2-base parameters and
+    /// break points, so a key of another shape is another circuit) with `instances` public
+    /// instances.
+    pub fn of_narrow(
+        model: &QModel,
+        vis: Visibility,
+        setup: Option<&AttributionSetup>,
+        shape: &NarrowShape,
+        instances: usize,
+    ) -> Result<Self> {
+        let model_digest = model_digest(model, &vis)?;
+        let attribution = setup.map_or(String::new(), attribution_config);
+        let k = shape.params.k as u32;
+        let config = format!(
+            "{PROOF_SYSTEM}; layout=narrow-v1; input={}; instances={instances}; shape={}{attribution}",
+            vis.input,
+            shape_json(shape)
+        );
+        Ok(Self {
+            model_digest,
+            circuit_digest: circuit_digest(&model_digest, k, &config),
+            k,
+            instances,
+            visibility: vis,
+            attributed: setup.is_some(),
+            split_range: false,
+            layout: Layout::Narrow,
+        })
+    }
+}
+
+/// The attribution part of a circuit's config: the score, k, the index's shape, and for a fixed
+/// index its root (which binds every entry). A hashed index leaves the root out: one key per
+/// shape.
+fn attribution_config(a: &AttributionSetup) -> String {
+    let index = a.index();
+    let root = match a.visibility() {
+        IndexVisibility::Fixed => format!(",root={:?}", a.root()),
+        IndexVisibility::Hashed => String::new(),
+    };
+    format!(
+        "; attribution=score-v{SCORE_VERSION},k={},index={},entries={},dim={},bound={}{root}",
+        a.k(),
+        a.visibility(),
+        index.entries.len(),
+        index.dim(),
+        index.embedding_bound,
+    )
+}
+
+/// A narrow shape as JSON: `[params, break_points]` (in the circuit digest and, in front of the
+/// halo2 payload, in narrow key files).
+pub(crate) fn shape_json(shape: &NarrowShape) -> String {
+    // Integers, vectors and an option: serialising cannot fail.
+    serde_json::to_string(&(&shape.params, &shape.break_points)).unwrap_or_default()
+}
+
+/// SHA-256 over the model digest, the instance layout version, k and the config string.
+fn circuit_digest(model_digest: &[u8; 32], k: u32, config: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"openpoa-circuit-digest-v1");
+    h.update(model_digest);
+    h.update(INSTANCE_LAYOUT_VERSION.to_le_bytes());
+    h.update(k.to_le_bytes());
+    h.update((config.len() as u64).to_le_bytes());
+    h.update(config.as_bytes());
+    h.finalize().into()
 }
 
 /// The model a key or proof is for: [`QModel::digest`] (64 hex characters) as 32 bytes, or with

@@ -37,7 +37,11 @@ pub const FLAG_SPLIT_RANGE: u32 = 16;
 /// Key flag: the circuit's weights are `hashed` (private, their commitment public); the
 /// header's model digest is then the model's shape digest (`poa_circuits::weights::shape_digest`).
 pub const FLAG_WEIGHTS_HASHED: u32 = 32;
+/// Key flag: the narrow layout (`poa_circuits::narrow`); the payload starts with the circuit's
+/// shape (`u64 LE` length, then JSON `[params, break_points]`) before halo2's bytes.
+pub const FLAG_NARROW: u32 = 64;
 const KNOWN_FLAGS: u32 = FLAG_INSECURE
+    | FLAG_NARROW
     | FLAG_INPUT_HASHED
     | FLAG_INPUT_PRIVATE
     | FLAG_ATTRIBUTION
@@ -223,7 +227,7 @@ mod tests {
             Err(ProverError::UnsupportedVersion { found: 2, .. })
         ));
         let mut f = file.clone();
-        f[12] |= 64;
+        f[12] |= 128;
         assert!(matches!(
             Header::open(Kind::VerifyingKey, &f),
             Err(ProverError::UnknownFlags { .. })

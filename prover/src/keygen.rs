@@ -2,7 +2,7 @@
 
 use halo2_proofs::plonk::{keygen_pk, keygen_vk, Circuit};
 use halo2curves::bn256::G1Affine;
-use poa_circuits::{ModelCircuit, Visibility};
+use poa_circuits::{ModelCircuit, NarrowShape, Visibility};
 use poa_runtime::QModel;
 
 use crate::digest::CircuitId;
@@ -15,6 +15,8 @@ pub struct ProvingKey {
     pub(crate) pk: halo2_proofs::plonk::ProvingKey<G1Affine>,
     pub(crate) id: CircuitId,
     pub(crate) insecure: bool,
+    /// The narrow layout's shape (halo2-base params and break points); `None` for the wide one.
+    pub(crate) shape: Option<NarrowShape>,
 }
 
 /// A verifying key with the identity of its circuit and its SRS's insecure flag.
@@ -23,6 +25,8 @@ pub struct VerifyingKey {
     pub(crate) vk: halo2_proofs::plonk::VerifyingKey<G1Affine>,
     pub(crate) id: CircuitId,
     pub(crate) insecure: bool,
+    /// As [`ProvingKey`]'s: the vk file needs the params to be read back.
+    pub(crate) shape: Option<NarrowShape>,
 }
 
 impl ProvingKey {
@@ -32,7 +36,13 @@ impl ProvingKey {
             vk: self.pk.get_vk().clone(),
             id: self.id.clone(),
             insecure: self.insecure,
+            shape: self.shape.clone(),
         }
+    }
+
+    /// The narrow layout's shape, `None` for a wide-layout key.
+    pub fn narrow_shape(&self) -> Option<&NarrowShape> {
+        self.shape.as_ref()
     }
 
     /// The circuit this key proves.
@@ -104,5 +114,6 @@ pub fn keygen_circuit(circuit: &ModelCircuit, srs: &Srs) -> Result<ProvingKey> {
         pk,
         id,
         insecure: srs.is_insecure(),
+        shape: None,
     })
 }

@@ -26,7 +26,7 @@ pub mod verify;
 pub use digest::CircuitId;
 pub use error::{ProverError, Result};
 pub use keygen::{keygen, keygen_circuit, ProvingKey, VerifyingKey};
-pub use narrow::{keygen_narrow, narrow_k, prove_narrow, verify_narrow, NarrowKeys};
+pub use narrow::{keygen_narrow, narrow_size, NarrowSize};
 pub use prove::{prove, prove_attributed, prove_circuit, prove_with_rng, Proof};
 pub use srs::Srs;
 pub use verify::verify;

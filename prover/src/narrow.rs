@@ -1,108 +1,123 @@
-//! Keys, proofs and native verification for the narrow layout ([`poa_circuits::narrow`]): the
-//! one-advice-column circuits whose Solidity verifier fits one contract. Same SRS, same SHPLONK
-//! + Keccak transcript as the wide layout, so the same EVM verifier generator and calldata serve.
+//! Keys and proofs for the narrow layout ([`poa_circuits::narrow`]): the one-advice-column
+//! circuits whose Solidity verifier fits one contract. Same SRS, same SHPLONK + Keccak
+//! transcript, same [`ProvingKey`]/[`crate::VerifyingKey`] files (the header's narrow flag, the
+//! shape in front of the payload) and the same [`crate::verify()`] as the wide layout: callers
+//! pick the layout once, at keygen, and [`crate::prove()`] / [`crate::prove_attributed`] follow
+//! the key.
 
-use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey};
-use halo2curves::bn256::{Fr, G1Affine};
-use poa_circuits::{NarrowCircuit, NarrowShape, Statement, Visibility};
+use halo2_proofs::plonk::{keygen_pk, keygen_vk};
+use halo2curves::bn256::Fr;
+use poa_circuits::{AttributionSetup, NarrowCircuit, NarrowShape, Request, Statement, Visibility};
+use poa_runtime::datanet::Address;
 use poa_runtime::{QModel, Trace};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{CryptoRng, RngCore};
 
+use crate::digest::CircuitId;
 use crate::error::{ProverError, Result};
-use crate::keygen::check_srs_k;
-use crate::prove::keccak_proof;
+use crate::keygen::{check_srs_k, ProvingKey};
+use crate::prove::{check_key, keccak_proof, Proof};
 use crate::srs::Srs;
-use crate::verify::verify_keccak;
 
-/// A narrow circuit's proving key and the shape it was made for.
-pub struct NarrowKeys {
-    /// The halo2 proving key (its verifying key inside).
-    pub pk: ProvingKey<G1Affine>,
-    /// k, columns and break points: a proof must be laid out in exactly this shape.
-    pub shape: NarrowShape,
-    /// Public instances a proof carries.
+/// The statement of a narrow circuit: inference, or attribution over `setup` for `request`.
+/// Keys are made on a zero request (the request is witness, never layout).
+fn statement(setup: Option<&AttributionSetup>, request: Option<Request>) -> Statement<'_> {
+    match setup {
+        None => Statement::Inference,
+        Some(setup) => Statement::Attribution {
+            setup,
+            request: request.unwrap_or(Request {
+                nonce: Fr::zero(),
+                prover: Address([0; 20]),
+            }),
+        },
+    }
+}
+
+/// How big the narrow circuit of a model is, before keygen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NarrowSize {
+    /// Circuit size exponent: the SRS must .
+    pub k: u32,
+    /// Advice cells used (rows, with one column).
+    pub advice_cells: usize,
+    /// Public instances of a proof.
     pub instances: usize,
 }
 
-impl NarrowKeys {
-    /// The verifying key.
-    pub fn vk(&self) -> &VerifyingKey<G1Affine> {
-        self.pk.get_vk()
-    }
-
-    /// k of the circuit.
-    pub fn k(&self) -> u32 {
-        self.shape.params.k as u32
-    }
+/// Lays out the narrow circuit of `model` (with attribution over `setup`) to size it; an error
+/// names what the layout cannot take (an op, hashed weights or input, a hashed index).
+pub fn narrow_size(
+    model: &QModel,
+    vis: Visibility,
+    setup: Option<&AttributionSetup>,
+) -> Result<NarrowSize> {
+    let c = NarrowCircuit::keygen(model, vis, statement(setup, None))?;
+    let size = NarrowSize {
+        k: c.k(),
+        advice_cells: c.advice_cells(),
+        instances: c.instances().len(),
+    };
+    // Never synthesized: clear it, or halo2-base warns on drop about unassigned cells.
+    c.into_circuit().clear();
+    Ok(size)
 }
 
-/// The `k` the narrow circuit of `statement` needs (so the SRS can be downsized to it first).
-pub fn narrow_k(model: &QModel, vis: Visibility, statement: Statement<'_>) -> Result<u32> {
-    Ok(NarrowCircuit::keygen(model, vis, statement)?.k())
-}
-
-/// Generates the keys of the narrow circuit of `statement`; `srs` must have exactly its `k`
-/// ([`narrow_k`]).
+/// Generates narrow-layout keys for `model`'s inference (with `setup`: and top-k attribution
+/// over its index). `srs` must have exactly the circuit's `k` ([`narrow_size`]).
 pub fn keygen_narrow(
     srs: &Srs,
     model: &QModel,
     vis: Visibility,
-    statement: Statement<'_>,
-) -> Result<NarrowKeys> {
-    let c = NarrowCircuit::keygen(model, vis, statement)?;
+    setup: Option<&AttributionSetup>,
+) -> Result<ProvingKey> {
+    let c = NarrowCircuit::keygen(model, vis, statement(setup, None))?;
     check_srs_k(srs, c.k())?;
     let halo2 = |source| ProverError::Halo2 {
         stage: "keygen",
         source,
     };
-    let instances = c.instances().len();
-    let circuit = c.circuit();
-    let vk = keygen_vk(srs.params(), circuit).map_err(halo2)?;
-    let pk = keygen_pk(srs.params(), vk, circuit).map_err(halo2)?;
-    Ok(NarrowKeys {
+    let vk = keygen_vk(srs.params(), c.circuit()).map_err(halo2)?;
+    let pk = keygen_pk(srs.params(), vk, c.circuit()).map_err(halo2)?;
+    // Keygen fixed the break points: only now is the shape complete.
+    let shape = c.shape();
+    let id = CircuitId::of_narrow(model, vis, setup, &shape, c.instances().len())?;
+    Ok(ProvingKey {
         pk,
-        shape: c.shape(),
-        instances,
+        id,
+        insecure: srs.is_insecure(),
+        shape: Some(shape),
     })
 }
 
-/// Proves `statement` for `trace` with narrow keys; returns the public instances and the proof.
-pub fn prove_narrow(
+/// Proves `trace` with narrow keys (`pk.shape`), after the same key checks as the wide path.
+pub(crate) fn prove_narrow(
     srs: &Srs,
-    keys: &NarrowKeys,
+    pk: &ProvingKey,
+    shape: &NarrowShape,
     model: &QModel,
     trace: &Trace,
-    vis: Visibility,
-    statement: Statement<'_>,
-) -> Result<(Vec<Fr>, Vec<u8>)> {
-    check_srs_k(srs, keys.k())?;
-    let c = NarrowCircuit::prover(model, trace, vis, statement, &keys.shape)?;
-    if c.instances().len() != keys.instances {
+    attribution: Option<(&AttributionSetup, Request)>,
+    rng: impl RngCore + CryptoRng,
+) -> Result<Proof> {
+    let vis = pk.id.visibility;
+    let setup = attribution.map(|(s, _)| s);
+    let want = CircuitId::of_narrow(model, vis, setup, shape, pk.id.instances)?;
+    check_key(srs, pk, &want)?;
+    let request = attribution.map(|(_, r)| r);
+    let c = NarrowCircuit::prover(model, trace, vis, statement(setup, request), shape)?;
+    if c.instances().len() != pk.id.instances {
         return Err(ProverError::InstanceCount {
-            expected: keys.instances,
+            expected: pk.id.instances,
             found: c.instances().len(),
         });
     }
     let instances = c.instances().to_vec();
-    let bytes = keccak_proof(
-        srs,
-        &keys.pk,
-        &c.into_circuit(),
-        &instances,
-        ChaCha20Rng::from_entropy(),
-    )?;
-    Ok((instances, bytes))
-}
-
-/// Checks a narrow proof natively (the instance count must match the key's exactly).
-pub fn verify_narrow(srs: &Srs, keys: &NarrowKeys, instances: &[Fr], proof: &[u8]) -> Result<()> {
-    check_srs_k(srs, keys.k())?;
-    if instances.len() != keys.instances {
-        return Err(ProverError::InstanceCount {
-            expected: keys.instances,
-            found: instances.len(),
-        });
-    }
-    verify_keccak(srs, keys.vk(), instances, proof)
+    let bytes = keccak_proof(srs, &pk.pk, &c.into_circuit(), &instances, rng)?;
+    Ok(Proof {
+        model_digest: pk.id.model_digest,
+        circuit_digest: pk.id.circuit_digest,
+        insecure_srs: pk.insecure,
+        instances,
+        bytes,
+    })
 }

@@ -10,9 +10,10 @@ use poa_runtime::{QModel, Trace};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
 
-use crate::digest::{model_digest, CircuitId};
+use crate::digest::CircuitId;
 use crate::error::{ProverError, Result};
 use crate::keygen::{check_srs_k, ProvingKey};
+use crate::narrow::prove_narrow;
 use crate::srs::Srs;
 use crate::transcript::{Challenge, Keccak};
 
@@ -50,6 +51,9 @@ pub fn prove_with_rng(
                 .into(),
         });
     }
+    if let Some(shape) = &pk.shape {
+        return prove_narrow(srs, pk, shape, model, trace, None, rng);
+    }
     let circuit = ModelCircuit::new(model, Some(trace), pk.id.visibility)?;
     prove_circuit(srs, pk, &circuit, rng)
 }
@@ -63,9 +67,13 @@ pub fn prove_attributed(
     setup: AttributionSetup,
     request: Request,
 ) -> Result<Proof> {
+    let rng = ChaCha20Rng::from_entropy();
+    if let Some(shape) = &pk.shape {
+        return prove_narrow(srs, pk, shape, model, trace, Some((&setup, request)), rng);
+    }
     let circuit = ModelCircuit::new(model, Some(trace), pk.id.visibility)?
         .with_attribution(setup, Some(request))?;
-    prove_circuit(srs, pk, &circuit, ChaCha20Rng::from_entropy())
+    prove_circuit(srs, pk, &circuit, rng)
 }
 
 /// Proves `circuit` (which carries its witness) under `pk`, refusing a key of another circuit.
@@ -75,18 +83,38 @@ pub fn prove_circuit(
     circuit: &ModelCircuit,
     rng: impl RngCore + CryptoRng,
 ) -> Result<Proof> {
+    if pk.shape.is_some() {
+        return Err(ProverError::Attribution {
+            reason: "this is a narrow-layout key: prove with `prove`/`prove_attributed`".into(),
+        });
+    }
+    check_key(srs, pk, &CircuitId::of_circuit(circuit)?)?;
     let id = &pk.id;
-    let model = circuit.model();
-    let md = model_digest(model, &circuit.visibility())?;
-    if md != id.model_digest {
+    let instances = circuit.instances().ok_or(ProverError::Attribution {
+        reason: "the circuit carries no witness to prove".into(),
+    })?;
+    let bytes = keccak_proof(srs, &pk.pk, circuit, &instances, rng)?;
+    Ok(Proof {
+        model_digest: id.model_digest,
+        circuit_digest: id.circuit_digest,
+        insecure_srs: pk.insecure,
+        instances,
+        bytes,
+    })
+}
+
+/// Refuses `pk` unless it is the key of `want` (the circuit about to be proven): another model,
+/// another circuit (version, k, index, layout shape), an SRS of another k or of the other kind
+/// (dev vs ceremony) are each their own error, before any proving work.
+pub(crate) fn check_key(srs: &Srs, pk: &ProvingKey, want: &CircuitId) -> Result<()> {
+    let id = &pk.id;
+    if want.model_digest != id.model_digest {
         return Err(ProverError::ModelMismatch {
             what: "proving key",
-            expected: hex::encode(md),
+            expected: hex::encode(want.model_digest),
             found: hex::encode(id.model_digest),
         });
     }
-    // Same model, but keys from another circuit version or k: refuse before proving.
-    let want = CircuitId::of_circuit(circuit)?;
     if want.circuit_digest != id.circuit_digest {
         return Err(ProverError::CircuitMismatch {
             what: "proving key",
@@ -102,17 +130,7 @@ pub fn prove_circuit(
             found: srs.is_insecure(),
         });
     }
-    let instances = circuit.instances().ok_or(ProverError::Attribution {
-        reason: "the circuit carries no witness to prove".into(),
-    })?;
-    let bytes = keccak_proof(srs, &pk.pk, circuit, &instances, rng)?;
-    Ok(Proof {
-        model_digest: id.model_digest,
-        circuit_digest: id.circuit_digest,
-        insecure_srs: pk.insecure,
-        instances,
-        bytes,
-    })
+    Ok(())
 }
 
 /// A SHPLONK proof of any circuit over the Keccak transcript the EVM verifier replays (one

@@ -13,10 +13,10 @@ use std::time::Instant;
 use poa_circuits::{AttributionSetup, Fr, IndexVisibility, NarrowCircuit, Request, Statement};
 use poa_circuits::{InputVisibility, Visibility};
 use poa_contracts::evm::{calldata, deploy_and_call, Limits};
-use poa_contracts::verifier::solidity_verifier_of;
+use poa_contracts::verifier::solidity_verifier;
 use poa_contracts::{solc, MAX_RUNTIME_BYTES};
 use poa_fixtures::{compile, run_index, test_inputs};
-use poa_prover::{keygen_narrow, prove_narrow, verify_narrow, Srs};
+use poa_prover::{keygen_narrow, prove_attributed, verify, Srs};
 use poa_runtime::datanet::Address;
 
 fn main() {
@@ -27,12 +27,13 @@ fn main() {
     let q = compile("mlp_small");
     let setup =
         AttributionSetup::new(&q, run_index(&q, n), 8, IndexVisibility::Fixed).expect("setup");
+    let request = Request {
+        nonce: Fr::from(7),
+        prover: Address([0x42; 20]),
+    };
     let statement = Statement::Attribution {
         setup: &setup,
-        request: Request {
-            nonce: Fr::from(7),
-            prover: Address([0x42; 20]),
-        },
+        request,
     };
     let vis = Visibility {
         input: InputVisibility::Private,
@@ -46,16 +47,18 @@ fn main() {
     );
     let srs = Srs::dev(k);
     let t = Instant::now();
-    let keys = keygen_narrow(&srs, &q, vis, statement).expect("keygen");
+    let pk = keygen_narrow(&srs, &q, vis, Some(&setup)).expect("keygen");
     println!("keygen {:.1?}", t.elapsed());
     let trace = q.run(&test_inputs()[0]).expect("runs");
     let t = Instant::now();
-    let (instances, proof) = prove_narrow(&srs, &keys, &q, &trace, vis, statement).expect("proves");
-    println!("prove {:.1?}, proof {} B", t.elapsed(), proof.len());
+    let p = prove_attributed(&srs, &pk, &q, &trace, setup.clone(), request).expect("proves");
+    println!("prove {:.1?}, proof {} B", t.elapsed(), p.bytes.len());
     let t = Instant::now();
-    verify_narrow(&srs, &keys, &instances, &proof).expect("verifies");
+    let vk = pk.verifying_key();
+    verify(&srs, &vk, &p).expect("verifies");
     println!("native verify {:.1?}", t.elapsed());
-    let sol = solidity_verifier_of(&srs, keys.vk(), instances.len());
+    let (instances, proof) = (p.instances, p.bytes);
+    let sol = solidity_verifier(&srs, &vk);
     let c = solc::compile("Verifier.sol", &sol, "Halo2Verifier").expect("solcjs");
     let gas = deploy_and_call(&c.bytecode, calldata(&instances, &proof), Limits::Mainnet)
         .expect("deploys under EIP-170 and accepts");

@@ -41,7 +41,10 @@ fn unsupported(node: &poa_runtime::graph::Node, i: usize) -> CircuitError {
         op: node.op.kind(),
         layer: node.name.clone(),
         node: i,
-        supported: format!("{} in the narrow layout", NARROW_OPS.join(", ")),
+        supported: format!(
+            "{} in the narrow layout; the wide layout (the default) takes every op",
+            NARROW_OPS.join(", ")
+        ),
     }
 }
 

@@ -13,7 +13,9 @@ use std::time::Instant;
 use anyhow::{ensure, Context};
 use poa_circuits::attribution::{model_id, public_adapter_id};
 use poa_circuits::commit::index_root;
-use poa_circuits::{IndexVisibility, InputVisibility, InstanceLayout, Request, WeightVisibility};
+use poa_circuits::{
+    IndexVisibility, InputVisibility, InstanceLayout, Layout, Request, WeightVisibility,
+};
 use poa_runtime::attribution::{split, RewardShares, RewardSplit};
 use poa_runtime::datanet::Address;
 use serde::Serialize;
@@ -38,8 +40,10 @@ pub struct Args {
     /// Work folder for the compiled model.
     #[arg(long, default_value = "out/demo")]
     pub out: PathBuf,
-    /// Input visibility of the proof: `public`, `hashed` or `private`.
-    #[arg(long, default_value_t = InputVisibility::Public)]
+    /// Input visibility of the proof: `public`, `hashed` or `private`. Private by default: each
+    /// public value costs the on-chain verifier ~160 bytes and ~420 gas, and 64 public pixels
+    /// would push the narrow verifier over EIP-170.
+    #[arg(long, default_value_t = InputVisibility::Private)]
     pub input_visibility: InputVisibility,
     /// How the proof holds the weights: `fixed` (in the verifying key) or `hashed` (private,
     /// their commitment public in the adapter id row).
@@ -50,6 +54,11 @@ pub struct Args {
     /// model's id and the adapter's id.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
+    /// Circuit layout (`poa setup --layout`): `narrow` by default, so the verifier deploys on a
+    /// chain with mainnet's code-size limit; `wide` proves ~10× faster but its verifier needs
+    /// anvil with the limit lifted (and is the one that takes hashed inputs or weights).
+    #[arg(long, default_value_t = Layout::Narrow)]
+    pub layout: Layout,
 }
 
 #[derive(Serialize)]
@@ -70,6 +79,17 @@ struct DemoResult {
 
 /// Runs `poa demo`.
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
+    // Fail before any work: hashed parts are the wide layout's.
+    if args.layout == Layout::Narrow {
+        ensure!(
+            args.weight_visibility == WeightVisibility::Fixed
+                && args.input_visibility != InputVisibility::Hashed,
+            "the narrow layout takes fixed weights and a public or private input; add \
+             `--layout wide` for --weight-visibility {} --input-visibility {}",
+            args.weight_visibility,
+            args.input_visibility
+        );
+    }
     let data = args.fixtures.join("data");
     let model_dir = args.out.join(&args.model);
     let compile_args = compile::Args {
@@ -110,6 +130,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         &model_dir,
         setup::SrsSource::Dev,
         Some((index, k, IndexVisibility::Fixed)),
+        args.layout,
         out,
     )?;
     let verifier = evm::write_verifier(&model_dir, &model_dir.join("evm"), None, out)?;

@@ -153,6 +153,15 @@ impl LocalChain {
             &proof.bytes,
             &instances_to_u256(&proof.instances),
         ))?;
+        // What the verifier costs inside submit (no transaction base, no calldata of its own).
+        let inner_verify_gas = self
+            .rt
+            .block_on(
+                self.actors
+                    .prover
+                    .inner_call_gas(submitted.tx_hash, d.verifier),
+            )?
+            .context("the submit transaction never called the verifier")?;
         let mut payees: Vec<EvmAddress> = Vec::new();
         for c in &submitted.credits {
             if !payees.contains(&c.account) {
@@ -175,7 +184,7 @@ impl LocalChain {
         let gas = gas_lines(
             &self.registered,
             &self.opened,
-            verify_gas,
+            [inner_verify_gas, verify_gas],
             &submitted,
             &claims,
         );
@@ -294,7 +303,7 @@ fn payouts(
 fn gas_lines(
     r: &Registered,
     o: &Opened,
-    verify_gas: u64,
+    [inner_verify_gas, verify_gas]: [u64; 2],
     s: &Submitted,
     claims: &[Claimed],
 ) -> Vec<GasLine> {
@@ -310,7 +319,14 @@ fn gas_lines(
         ("register model".into(), r.gas.register_model),
         ("approve".into(), o.approve_gas),
         ("openRequest".into(), o.open_gas),
-        ("verifier call (estimate)".into(), verify_gas),
+        (
+            "verifier call inside submit (trace)".into(),
+            inner_verify_gas,
+        ),
+        (
+            "verifier as its own transaction (estimate)".into(),
+            verify_gas,
+        ),
         (format!("submit (k={})", r.model.k), s.gas),
     ];
     lines.extend(

@@ -121,8 +121,9 @@ pub fn write_verifier(
              it runs in the in-process EVM (`--check`) and on a chain without the limit (anvil \
              --disable-code-size-limit) but cannot be deployed on mainnet. Its size follows the \
              circuit's width — {} advice, {} fixed and {} instance columns, {} gates, {} lookups, \
-             each column a commitment and an opening the contract checks — and no setting of this \
-             version narrows it enough: the 16-lane layout is fixed (README, \"On-chain\")",
+             each column a commitment and an opening the contract checks — and ~160 bytes per \
+             public instance: `poa setup --layout narrow` (one advice column) with a private \
+             input is the setting that fits (README, \"On-chain\")",
             compiled.runtime.len(),
             cs.num_advice_columns(),
             cs.num_fixed_columns(),

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use poa_circuits::{AttributionSetup, CircuitStats, IndexVisibility, ModelCircuit};
+use poa_circuits::{AttributionSetup, CircuitStats, IndexVisibility, Layout, ModelCircuit};
 use poa_prover::artifact::fr_to_hex;
-use poa_prover::{keygen_circuit, Srs};
+use poa_prover::{keygen_circuit, keygen_narrow, narrow_size, NarrowSize, ProvingKey, Srs};
 use poa_runtime::attribution::{AttributionIndex, DEFAULT_K};
 use serde::Serialize;
 
@@ -41,6 +41,13 @@ pub struct Args {
     /// (entries, dimension, bound) — e.g. every sealed version of a datanet of that size.
     #[arg(long, default_value_t = IndexVisibility::Fixed, requires = "index")]
     pub index_visibility: IndexVisibility,
+    /// `wide`: 16 MAC lanes a row — small k, fastest proving, but a Solidity verifier over
+    /// EIP-170's 24 KB; `narrow`: one advice column — ~10× the proving time, a ~1.4 KB proof and
+    /// a ~16 KB, ~0.3 M-gas verifier that deploys on mainnet (fixed weights, public or private
+    /// input — private keeps the verifier small — and a fixed index; Gemm/Relu/Add/rescale
+    /// models).
+    #[arg(long, default_value_t = Layout::Wide)]
+    pub layout: Layout,
 }
 
 /// Where the SRS comes from.
@@ -54,6 +61,8 @@ pub enum SrsSource<'a> {
 /// What `poa setup` did.
 #[derive(Serialize)]
 pub struct SetupResult {
+    /// `wide` or `narrow`.
+    pub layout: String,
     /// Circuit size.
     pub stats: Stats,
     /// Whether the keys come from the insecure dev SRS.
@@ -104,6 +113,23 @@ pub struct Stats {
     instances: usize,
 }
 
+impl Stats {
+    /// A narrow circuit: one advice column (rows = cells), its lookup copy column, constants and
+    /// the range table, one gate selector, one range lookup.
+    fn narrow(s: &NarrowSize, macs: usize) -> Self {
+        Self {
+            k: s.k,
+            rows: s.advice_cells,
+            advice_columns: 2,
+            fixed_columns: 2,
+            selectors: 1,
+            lookups: 1,
+            macs,
+            instances: s.instances,
+        }
+    }
+}
+
 impl From<&CircuitStats> for Stats {
     fn from(s: &CircuitStats) -> Self {
         Self {
@@ -129,7 +155,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         Some(path) => Some((read_index(path)?, args.top_k, args.index_visibility)),
         None => None,
     };
-    let r = setup(&args.dir, source, index, out)?;
+    let r = setup(&args.dir, source, index, args.layout, out)?;
     out.result(&r, || text(&r))
 }
 
@@ -143,9 +169,9 @@ pub fn text(r: &SetupResult) -> String {
         )
     });
     format!(
-        "circuit: k={} ({} rows), {} advice + {} fixed columns, {} selectors, {} lookups, {} MACs, {} public instances\n\
+        "{} circuit: k={} ({} rows), {} advice + {} fixed columns, {} selectors, {} lookups, {} MACs, {} public instances\n\
          srs {} ({:.0} ms{}), keygen {:.0} ms → pk.bin {} KiB, vk.bin {} KiB{attribution}",
-        s.k, s.rows, s.advice_columns, s.fixed_columns, s.selectors, s.lookups, s.macs, s.instances,
+        r.layout, s.k, s.rows, s.advice_columns, s.fixed_columns, s.selectors, s.lookups, s.macs, s.instances,
         r.srs_file.display(), r.srs_ms, if r.insecure_srs { ", INSECURE dev SRS" } else { "" },
         r.keygen_ms, r.pk_bytes / 1024, r.vk_bytes / 1024
     )
@@ -159,11 +185,13 @@ pub fn read_index(path: &Path) -> anyhow::Result<AttributionIndex> {
 }
 
 /// Loads or generates the SRS, runs keygen and writes srs/pk/vk into `dir` — for inference, or
-/// with `index = Some((index, k, visibility))` for inference plus top-k attribution over it.
+/// with `index = Some((index, k, visibility))` for inference plus top-k attribution over it — in
+/// the `layout` asked for.
 pub fn setup(
     dir: &Path,
     source: SrsSource<'_>,
     index: Option<(AttributionIndex, usize, IndexVisibility)>,
+    layout: Layout,
     out: &Output,
 ) -> anyhow::Result<SetupResult> {
     let compiled = Compiled::load(dir)?;
@@ -190,7 +218,17 @@ pub fn setup(
         attribution = Some((file, setup.clone()));
         circuit = circuit.with_attribution(setup, None)?;
     }
-    let stats = circuit.stats();
+    let narrow = match layout {
+        Layout::Wide => None,
+        Layout::Narrow => {
+            let setup = attribution.as_ref().map(|(_, s)| s);
+            Some(narrow_size(q, vis, setup).context("the narrow layout cannot take this setup")?)
+        }
+    };
+    let stats = match &narrow {
+        None => Stats::from(&circuit.stats()),
+        Some(size) => Stats::narrow(size, q.macs()),
+    };
     let t = Instant::now();
     let spinner = out.spinner("preparing SRS");
     let (srs, name, stale) = match source {
@@ -208,7 +246,10 @@ pub fn setup(
     }
     let t = Instant::now();
     let spinner = out.spinner("generating keys");
-    let pk = keygen_circuit(&circuit, &srs)?;
+    let pk: ProvingKey = match narrow {
+        None => keygen_circuit(&circuit, &srs)?,
+        Some(_) => keygen_narrow(&srs, q, vis, attribution.as_ref().map(|(_, s)| s))?,
+    };
     spinner.finish_and_clear();
     let keygen_ms = ms_since(t);
     let (pk_bytes, vk_bytes) = (pk.to_file_bytes(), pk.verifying_key().to_file_bytes());
@@ -247,7 +288,8 @@ pub fn setup(
         }
     };
     Ok(SetupResult {
-        stats: Stats::from(&stats),
+        layout: layout.to_string(),
+        stats,
         insecure_srs: srs.is_insecure(),
         srs_file,
         srs_ms,

@@ -390,7 +390,7 @@ fn compile_and_setup(
         SrsChoice::Dev => setup::SrsSource::Dev,
         SrsChoice::Ceremony(p) => setup::SrsSource::Ceremony(p),
     };
-    let r = setup::setup(dir, source, index, &out)?;
+    let r = setup::setup(dir, source, index, poa_circuits::Layout::Wide, &out)?;
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

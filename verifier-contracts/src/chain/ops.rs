@@ -328,6 +328,40 @@ impl Chain {
     }
 }
 
+impl Chain {
+    /// Gas the call frames into `callee` used inside mined transaction `tx` (summed, from the
+    /// node's `debug_traceTransaction` call tracer): the verifier's share of a `submit`, without
+    /// the transaction base or calldata a direct call would add. `None` when `tx` never called
+    /// `callee`; an error when the node has no tracer.
+    pub async fn inner_call_gas(&self, tx: TxHash, callee: Address) -> Result<Option<Gas>> {
+        let step = "trace submit";
+        let trace: serde_json::Value = self
+            .provider()
+            .raw_request(
+                "debug_traceTransaction".into(),
+                (tx, serde_json::json!({ "tracer": "callTracer" })),
+            )
+            .await
+            .map_err(|e| chain_err(step, e))?;
+        let mut total = None;
+        let mut stack = vec![&trace];
+        while let Some(frame) = stack.pop() {
+            let to = frame["to"].as_str().and_then(|t| t.parse::<Address>().ok());
+            if to == Some(callee) {
+                let used = frame["gasUsed"]
+                    .as_str()
+                    .and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok())
+                    .ok_or_else(|| chain_err(step, "a call frame without gasUsed"))?;
+                *total.get_or_insert(0) += used;
+            }
+            if let Some(calls) = frame["calls"].as_array() {
+                stack.extend(calls);
+            }
+        }
+        Ok(total)
+    }
+}
+
 /// Where a sent `submit` transaction stands ([`Chain::submit_status`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SubmitStatus {

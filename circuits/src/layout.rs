@@ -1,0 +1,36 @@
+//! Which of the two circuit layouts proves a model: the trade between proving time and what a
+//! verifier (above all a contract) pays.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::visibility::named;
+
+/// How a model's statement is laid out in columns. Both prove the same statement with the same
+/// public instances; they differ in cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// [`crate::ModelCircuit`]: 16 multiply-accumulate lanes a row, ~20 advice columns. Small k
+    /// and the fastest proofs; its Solidity verifier is too large for EIP-170.
+    #[default]
+    Wide,
+    /// [`crate::NarrowCircuit`]: one advice column. ~3 rows a MAC, so larger k and slower
+    /// proofs, but a ~1.4 KB proof and a ~16 KB, ~0.3 M-gas verifier contract. Fixed weights,
+    /// public or private input, fixed index, and the ops in [`crate::narrow::NARROW_OPS`].
+    Narrow,
+}
+
+impl Layout {
+    /// Both layouts, in the order the CLI lists them.
+    pub const ALL: [Self; 2] = [Self::Wide, Self::Narrow];
+
+    /// Its name on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wide => "wide",
+            Self::Narrow => "narrow",
+        }
+    }
+}
+
+named!(Layout, "layout", "wide or narrow");
