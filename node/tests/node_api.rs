@@ -23,6 +23,7 @@ async fn proves_a_submitted_job_and_serves_a_proof_that_verifies() {
 
     let m = node_common::model(&c, &node.url, &model).await;
     assert_eq!(m["input_len"], 64);
+    assert_eq!(m["layout"], "wide", "the default layout");
     assert!(m["commitment"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(m["circuit"]["k"].as_u64().is_some_and(|k| k > 0), "{m}");
     assert_eq!(m["insecure_srs"], true);
@@ -419,6 +420,7 @@ async fn hashed_weight_models_and_their_adapters_share_one_circuit() {
         a["weight_visibility"], "hashed",
         "adapters take their base's"
     );
+    assert_eq!(a["layout"], b["layout"], "adapters take their base's");
     assert_eq!(a["circuit"], b["circuit"], "one circuit");
     assert_eq!(a["public_model_id"], b["public_model_id"]);
     let zero = format!("0x{}", "0".repeat(64));
@@ -448,4 +450,50 @@ async fn hashed_weight_models_and_their_adapters_share_one_circuit() {
     assert_eq!(r.status(), 422);
     let e: Value = r.json().await.expect("JSON");
     assert_eq!(e["code"], "invalid_weight_visibility", "{e}");
+}
+
+/// `layout: narrow` over HTTP: the model is set up with the one-column circuit (private input,
+/// fixed weights), says so, and a job on it is proved with a proof `poa verify` accepts.
+#[tokio::test]
+async fn narrow_layout_model_is_set_up_and_proves() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = sqlite_url(tmp.path());
+    let key = create_key(&db);
+    let node = start_node(&db, &tmp.path().join("data"), &[]);
+    let c = client();
+    let narrow = json!({ "layout": "narrow", "input_visibility": "private" });
+    let model = upload_model_with(&c, &node, &key, "mlp_small", narrow).await;
+    let m = node_common::model(&c, &node.url, &model).await;
+    assert_eq!(m["layout"], "narrow", "{m}");
+    assert_eq!(m["input_visibility"], "private", "{m}");
+    assert_eq!(m["weight_visibility"], "fixed", "{m}");
+    // One advice column (and its lookup copy), not the wide layout's ~20.
+    assert!(
+        m["circuit"]["advice_columns"]
+            .as_u64()
+            .is_some_and(|n| n <= 2),
+        "{m}"
+    );
+
+    let id = submit(&c, &node.url, &key, &model).await;
+    let (_, p) = wait_proved(&c, &node.url, &id, Duration::from_secs(300)).await;
+    assert!(
+        p["public_instances"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty()),
+        "{p}"
+    );
+    let file = tmp.path().join("proof.json");
+    std::fs::write(&file, p["proof"].to_string()).expect("write proof");
+    let out = poa()
+        .arg("verify")
+        .arg(node.data.join("models").join(&model))
+        .arg(&file)
+        .output()
+        .expect("poa verify");
+    assert!(
+        out.status.success(),
+        "poa verify rejected the narrow proof: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

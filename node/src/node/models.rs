@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use poa_circuits::{IndexVisibility, InputVisibility, WeightVisibility};
+use poa_circuits::{IndexVisibility, InputVisibility, Layout, WeightVisibility};
 use poa_runtime::datanet::{DatanetStore, FileStore};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -75,6 +75,8 @@ pub struct Model {
     pub input_visibility: String,
     /// Weight visibility (`fixed` or `hashed`).
     pub weight_visibility: String,
+    /// Circuit layout (`wide` or `narrow`).
+    pub layout: String,
     /// Attribution setup.
     pub attribution: Option<AttributionSpec>,
     /// Values per input sample (once compiled).
@@ -102,7 +104,7 @@ pub struct Model {
 }
 
 const MODEL_COLUMNS: &str = "id, name, status, error, input_visibility, weight_visibility, \
-     attribution, input_len, \
+     layout, attribution, input_len, \
      commitment, index_root, circuit, insecure_srs, verifier_address, base_model, adapter_name, \
      public_model_id, public_adapter_id, created_at";
 
@@ -116,6 +118,7 @@ impl Model {
             error: r.try_get("error")?,
             input_visibility: r.try_get("input_visibility")?,
             weight_visibility: r.try_get("weight_visibility")?,
+            layout: r.try_get("layout")?,
             attribution: attribution
                 .map(|a| serde_json::from_str(&a))
                 .transpose()
@@ -149,6 +152,8 @@ pub struct NewModel {
     pub input_visibility: InputVisibility,
     /// Weight visibility.
     pub weight_visibility: WeightVisibility,
+    /// Circuit layout.
+    pub layout: Layout,
     /// Attribution setup.
     pub attribution: Option<AttributionSpec>,
     /// For an adapter row: what it adapts.
@@ -177,8 +182,8 @@ pub async fn insert(db: &Db, m: &NewModel) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO models (id, name, status, onnx, calibration, input_visibility, attribution, \
          attributed, base_model, adapter, adapter_name, created_at, updated_at, \
-         weight_visibility) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
+         weight_visibility, layout) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)",
     )
     .bind(&m.id)
     .bind(&m.name)
@@ -193,6 +198,7 @@ pub async fn insert(db: &Db, m: &NewModel) -> Result<(), sqlx::Error> {
     .bind(m.adapter.as_ref().map(|a| a.name.clone()))
     .bind(now)
     .bind(m.weight_visibility.to_string())
+    .bind(m.layout.to_string())
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -270,6 +276,7 @@ struct Source {
     calibration: String,
     input_visibility: String,
     weight_visibility: String,
+    layout: String,
     attribution: Option<AttributionSpec>,
     /// The LoRA adapter file, for an adapter row.
     adapter: Option<String>,
@@ -278,8 +285,8 @@ struct Source {
 /// The stored source of model `id`.
 async fn source(db: &Db, id: &str) -> anyhow::Result<Source> {
     let r = sqlx::query(
-        "SELECT onnx, calibration, input_visibility, weight_visibility, attribution, adapter \
-         FROM models WHERE id = $1",
+        "SELECT onnx, calibration, input_visibility, weight_visibility, layout, attribution, \
+         adapter FROM models WHERE id = $1",
     )
     .bind(id)
     .fetch_one(&db.pool)
@@ -290,6 +297,7 @@ async fn source(db: &Db, id: &str) -> anyhow::Result<Source> {
         calibration: r.try_get("calibration")?,
         input_visibility: r.try_get("input_visibility")?,
         weight_visibility: r.try_get("weight_visibility")?,
+        layout: r.try_get("layout")?,
         attribution: attribution.map(|a| serde_json::from_str(&a)).transpose()?,
         adapter: r.try_get("adapter")?,
     })
@@ -305,6 +313,8 @@ pub struct BaseSource {
     pub input_visibility: InputVisibility,
     /// Weight visibility: with `hashed`, the adapter's keys are the base model's.
     pub weight_visibility: WeightVisibility,
+    /// Circuit layout: adapters are set up like their base model.
+    pub layout: Layout,
     /// Attribution setup.
     pub attribution: Option<AttributionSpec>,
 }
@@ -318,6 +328,7 @@ pub async fn base_source(db: &Db, id: &str) -> anyhow::Result<BaseSource> {
         calibration: s.calibration,
         input_visibility: s.input_visibility.parse().map_err(anyhow::Error::msg)?,
         weight_visibility: s.weight_visibility.parse().map_err(anyhow::Error::msg)?,
+        layout: s.layout.parse().map_err(anyhow::Error::msg)?,
         attribution: s.attribution,
     })
 }
@@ -356,6 +367,7 @@ fn compile_and_setup(
         None => None,
     };
     let (input_visibility, attribution) = (&source.input_visibility, source.attribution.as_ref());
+    let layout: Layout = source.layout.parse().map_err(anyhow::Error::msg)?;
     let defaults = poa_runtime::CalibrationOptions::default();
     let args = compile::Args {
         model: onnx_path,
@@ -390,7 +402,7 @@ fn compile_and_setup(
         SrsChoice::Dev => setup::SrsSource::Dev,
         SrsChoice::Ceremony(p) => setup::SrsSource::Ceremony(p),
     };
-    let r = setup::setup(dir, source, index, poa_circuits::Layout::Wide, &out)?;
+    let r = setup::setup(dir, source, index, layout, &out)?;
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

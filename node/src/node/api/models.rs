@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
-use poa_circuits::{IndexVisibility, InputVisibility, WeightVisibility};
+use poa_circuits::{IndexVisibility, InputVisibility, Layout, WeightVisibility};
 use poa_runtime::datanet::DatanetStore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -36,6 +36,12 @@ pub struct UploadModel {
     /// verifying key and verifier).
     #[serde(default)]
     pub weight_visibility: Option<String>,
+    /// Circuit layout (`poa setup --layout`): `wide` (default) or `narrow` (one advice column:
+    /// larger k and slower proofs, but a verifier contract small enough for mainnet; fixed
+    /// weights, a `public` or `private` input, a `fixed` index, Gemm/Relu/Add models only —
+    /// otherwise the setup fails).
+    #[serde(default)]
+    pub layout: Option<String>,
     /// Set the keys up for attribution over a sealed datanet version.
     #[serde(default)]
     pub attribution: Option<AttributionSpec>,
@@ -56,6 +62,8 @@ pub struct ModelView {
     pub input_visibility: String,
     /// Weight visibility (`fixed` or `hashed`).
     pub weight_visibility: String,
+    /// Circuit layout (`wide` or `narrow`).
+    pub layout: String,
     /// Values per input sample.
     pub input_len: Option<i64>,
     /// Commitment: digest of the quantized model (the proof's public model id is taken from it).
@@ -93,6 +101,7 @@ impl From<Model> for ModelView {
             error: m.error,
             input_visibility: m.input_visibility,
             weight_visibility: m.weight_visibility,
+            layout: m.layout,
             input_len: m.input_len,
             commitment: m.commitment,
             attribution: m.attribution,
@@ -156,6 +165,12 @@ pub async fn upload(
         .unwrap_or("fixed")
         .parse()
         .map_err(|e: String| ApiError::invalid("invalid_weight_visibility", e))?;
+    let layout: Layout = req
+        .layout
+        .as_deref()
+        .unwrap_or("wide")
+        .parse()
+        .map_err(|e: String| ApiError::invalid("invalid_layout", e))?;
     if let Some(a) = &req.attribution {
         a.index_visibility
             .parse::<IndexVisibility>()
@@ -187,6 +202,7 @@ pub async fn upload(
         calibration: req.calibration.to_string(),
         input_visibility,
         weight_visibility,
+        layout,
         attribution: req.attribution,
         adapter: None,
     };
@@ -217,7 +233,7 @@ pub struct UploadAdapter {
 
 /// Adds a LoRA adapter to base model `id`: a new model (its own id, keys and verifier) compiled
 /// from the base model's ONNX and calibration with the adapter merged, set up the same way
-/// (input visibility, attribution) in the background. Jobs name it as
+/// (input and weight visibility, layout, attribution) in the background. Jobs name it as
 /// `{"model": <base>, "adapter": <adapter model id>}`; its proofs publish the base model's id
 /// and the adapter's.
 #[utoipa::path(
@@ -260,6 +276,7 @@ pub async fn upload_adapter(
         calibration: src.calibration,
         input_visibility: src.input_visibility,
         weight_visibility: src.weight_visibility,
+        layout: src.layout,
         attribution: src.attribution,
         adapter: Some(NewAdapter {
             base_model: id,
