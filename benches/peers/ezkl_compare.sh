@@ -29,6 +29,9 @@
 #                      column; "calibrated": ezkl's choice only; "12,13": these as well)
 #   REPS               prove/verify repetitions per model; min wall and max RSS are kept (default 1)
 #   RESULTS_MD         where to write the table (default benches/peers/RESULTS.md)
+#   POA_LAYOUT         `poa setup --layout`: wide (default; fastest proving) or narrow (one advice
+#                      column: 1.4 KB proofs and a verifier that fits a contract; Gemm/Conv/Relu/
+#                      Add/rescale models only, so not ops_zoo)
 #   POA_REV            build poa from this git revision (exported with `git archive` into
 #                      $BENCH_WORK/poa-src) instead of the working tree, e.g. POA_REV=HEAD while
 #                      the working tree is mid-edit. It builds in its own target dir
@@ -49,6 +52,7 @@ EZKL_LOGROWS=${EZKL_LOGROWS:-auto}
 REPS=${REPS:-1}
 RESULTS_MD=${RESULTS_MD:-$HERE/RESULTS.md}
 POA_REV=${POA_REV:-}
+POA_LAYOUT=${POA_LAYOUT:-wide}
 INPUT=$ROOT/fixtures/data/input_0.json
 CALIB=$ROOT/fixtures/data/calibration.json
 TIME=/usr/bin/time
@@ -153,7 +157,7 @@ bench_poa() {
         { put poa_error "$(step_error poa_compile)"; return; }
     out=$(cat "$dir/poa_compile.out")
     put poa_scales "a$(jq -r '.settings.scales.activation' <<<"$out")/w$(jq -r '.settings.scales.weight' <<<"$out")"
-    run_step poa_setup "$POA" --json setup "$dir/model" --dev-srs ||
+    run_step poa_setup "$POA" --json setup "$dir/model" --dev-srs --layout "$POA_LAYOUT" ||
         { put poa_error "$(step_error poa_setup)"; return; }
     out=$(cat "$dir/poa_setup.out")
     put poa_k "$(jq -r '.stats.k' <<<"$out")"
@@ -286,6 +290,7 @@ machine=$(
         printf 'rustc=%s\n' "$(rustc --version 2>/dev/null || echo unknown)"
         printf 'python=%s\n' "$("$PY" --version 2>&1)"
         printf 'reps=%s\n' "$REPS"
+        printf 'poa_layout=%s\n' "$POA_LAYOUT"
         printf 'ezkl_calib_samples=%s\n' "$EZKL_CALIB_SAMPLES"
         printf 'ezkl_scales=%s\n' "${EZKL_SCALES:-ezkl default}"
         printf 'ezkl_logrows=%s\n' "$EZKL_LOGROWS"

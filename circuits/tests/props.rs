@@ -1,7 +1,8 @@
 //! Random small MLPs and conv graphs (Conv, pools, MulConst, Add, AddConst, tables) built with
 //! the runtime's GraphBuilder: the circuit accepts every run and its public outputs are the
-//! runtime's — random MLPs also with `hashed` weights and in the narrow layout. Also the ArgMax
-//! tie rule (first index wins), the table clamp, and one graph per runtime op.
+//! runtime's — random MLPs also with `hashed` weights and in the narrow layout, random convs
+//! (padding, strides) in the narrow layout too. Also the ArgMax tie rule (first index wins), the
+//! table clamp, and one graph per runtime op.
 
 mod common;
 
@@ -209,33 +210,7 @@ struct ConvCase {
 
 /// Conv → DivRound → MaxPool|SumPool → MulConst → Add(pool, product) → AddConst → Sigmoid|Tanh.
 fn conv_graph(p: &ConvCase) -> (QModel, Tensor) {
-    let mut rng = Lcg(p.seed);
-    let input = TensorInfo {
-        name: "x".into(),
-        shape: vec![1, p.c, p.h, p.w],
-        scale: 4,
-        bound: 64,
-    };
-    let mut g = GraphBuilder::new("conv_prop".into(), input, 4.0);
-    let [kh, kw] = p.kernel;
-    let conv = Conv {
-        weight: Tensor::new(
-            vec![p.co, p.c, kh, kw],
-            rng.vec(p.co * p.c * kh * kw, -8, 8),
-        ),
-        bias: rng.vec(p.co, -100, 100),
-        window: Window {
-            kernel: p.kernel,
-            stride: p.stride,
-            pads: p.pads,
-        },
-    };
-    let t = g
-        .push("conv".into(), Op::Conv(conv), vec![0], 8)
-        .expect("conv");
-    let t = g
-        .push("rescale".into(), Op::DivRound { divisor: 16 }, vec![t], 4)
-        .expect("rescale");
+    let (mut g, mut rng, t) = conv_prefix(p, "conv_prop");
     let shape = g.tensor(t).shape.clone();
     let k = p.pool_kernel.min(shape[2]).min(shape[3]);
     let pad = p.pool_pad.min(k - 1);
@@ -275,6 +250,48 @@ fn conv_graph(p: &ConvCase) -> (QModel, Tensor) {
         .expect("table");
     let x = Tensor::new(vec![1, p.c, p.h, p.w], rng.vec(p.c * p.h * p.w, -64, 64));
     (g.finish(), x)
+}
+
+/// Conv → DivRound → Relu with `p`'s geometry (padding and strides included): what the narrow
+/// layout takes of a conv net.
+fn conv_relu_graph(p: &ConvCase) -> (QModel, Tensor) {
+    let (mut g, mut rng, t) = conv_prefix(p, "conv_relu_prop");
+    g.push("relu".into(), Op::Relu, vec![t], 4).expect("relu");
+    let x = Tensor::new(vec![1, p.c, p.h, p.w], rng.vec(p.c * p.h * p.w, -64, 64));
+    (g.finish(), x)
+}
+
+/// A graph `name` over `p`'s input with its Conv (random weights from `p.seed`) and DivRound
+/// pushed; returns the builder, the generator (to draw the rest) and the rescaled tensor.
+fn conv_prefix(p: &ConvCase, name: &str) -> (GraphBuilder, Lcg, usize) {
+    let mut rng = Lcg(p.seed);
+    let input = TensorInfo {
+        name: "x".into(),
+        shape: vec![1, p.c, p.h, p.w],
+        scale: 4,
+        bound: 64,
+    };
+    let mut g = GraphBuilder::new(name.into(), input, 4.0);
+    let [kh, kw] = p.kernel;
+    let conv = Conv {
+        weight: Tensor::new(
+            vec![p.co, p.c, kh, kw],
+            rng.vec(p.co * p.c * kh * kw, -8, 8),
+        ),
+        bias: rng.vec(p.co, -100, 100),
+        window: Window {
+            kernel: p.kernel,
+            stride: p.stride,
+            pads: p.pads,
+        },
+    };
+    let t = g
+        .push("conv".into(), Op::Conv(conv), vec![0], 8)
+        .expect("conv");
+    let t = g
+        .push("rescale".into(), Op::DivRound { divisor: 16 }, vec![t], 4)
+        .expect("rescale");
+    (g, rng, t)
 }
 
 fn conv_case() -> impl Strategy<Value = ConvCase> {
@@ -322,6 +339,13 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_convs_are_accepted_in_the_narrow_layout(p in conv_case()) {
+        let (q, x) = conv_relu_graph(&p);
+        let trace = q.run_quantized(x).expect("runs");
+        narrow_accepts(&q, &trace)?;
+    }
 
     #[test]
     fn random_conv_graphs_are_accepted_bit_exact(p in conv_case()) {

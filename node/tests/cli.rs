@@ -198,6 +198,21 @@ fn poa_in(json: bool, args: &[&std::ffi::OsStr]) -> assert_cmd::assert::Assert {
     cmd.args(args).assert()
 }
 
+/// `poa --json prove <out> --input <input> --out <proof>`.
+fn prove_in(out: &Path, input: &Path, proof: &Path) -> assert_cmd::assert::Assert {
+    poa_in(
+        true,
+        &[
+            "prove".as_ref(),
+            out.as_os_str(),
+            "--input".as_ref(),
+            input.as_os_str(),
+            "--out".as_ref(),
+            proof.as_os_str(),
+        ],
+    )
+}
+
 fn stderr_text(a: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
@@ -222,18 +237,7 @@ fn setup_dev_srs_then_prove_then_verify_and_reject_a_tampered_proof() {
 
     let proof = dir.path().join("proof.json");
     let input = fixtures().join("data/input_0.json");
-    let a = poa_in(
-        true,
-        &[
-            "prove".as_ref(),
-            out.as_os_str(),
-            "--input".as_ref(),
-            input.as_os_str(),
-            "--out".as_ref(),
-            proof.as_os_str(),
-        ],
-    )
-    .success();
+    let a = prove_in(&out, &input, &proof).success();
     let v = stdout_json(&a);
     assert!(v["proof_bytes"].as_u64().is_some_and(|n| n > 500), "{v}");
     let text = std::fs::read_to_string(&proof).expect("proof written");
@@ -401,18 +405,7 @@ fn setup_narrow_layout_proves_verifies_and_its_verifier_deploys() {
     // prove and verify read the layout from the keys: the same commands as for the wide one.
     let proof = dir.path().join("proof.json");
     let input = fixtures().join("data/input_0.json");
-    let a = poa_in(
-        true,
-        &[
-            "prove".as_ref(),
-            out.as_os_str(),
-            "--input".as_ref(),
-            input.as_os_str(),
-            "--out".as_ref(),
-            proof.as_os_str(),
-        ],
-    )
-    .success();
+    let a = prove_in(&out, &input, &proof).success();
     assert_eq!(stdout_json(&a)["proof_bytes"], 1376);
     let a = poa_in(
         true,
@@ -442,7 +435,7 @@ fn setup_narrow_layout_proves_verifies_and_its_verifier_deploys() {
 
     // A model the narrow layout cannot take: an error naming the op and the other layout.
     let cnn = dir.path().join("cnn");
-    compile("cnn_small", &cnn).success();
+    compile("ops_zoo", &cnn).success();
     let a = poa_in(
         false,
         &[
@@ -455,7 +448,10 @@ fn setup_narrow_layout_proves_verifies_and_its_verifier_deploys() {
     )
     .failure();
     let err = stderr_text(&a);
-    assert!(err.contains("Conv") && err.contains("wide"), "{err}");
+    assert!(
+        err.contains("narrow layout") && err.contains("wide"),
+        "{err}"
+    );
     assert!(
         !cnn.join("pk.bin").exists(),
         "nothing written on a refused setup"

@@ -46,18 +46,10 @@ async fn proves_a_submitted_job_and_serves_a_proof_that_verifies() {
     );
 
     // The served proof verifies with the CLI against the model folder the node set up.
-    let file = tmp.path().join("proof.json");
-    std::fs::write(&file, p["proof"].to_string()).expect("write proof");
-    let out = poa()
-        .arg("verify")
-        .arg(node.data.join("models").join(&model))
-        .arg(&file)
-        .output()
-        .expect("poa verify");
-    assert!(
-        out.status.success(),
-        "poa verify rejected the served proof: {}",
-        String::from_utf8_lossy(&out.stderr)
+    cli_verifies(
+        &tmp.path().join("proof.json"),
+        &p["proof"],
+        &node.data.join("models").join(&model),
     );
 
     // Inference-only proofs publish no attribution.
@@ -483,17 +475,25 @@ async fn narrow_layout_model_is_set_up_and_proves() {
             .is_some_and(|i| !i.is_empty()),
         "{p}"
     );
-    let file = tmp.path().join("proof.json");
-    std::fs::write(&file, p["proof"].to_string()).expect("write proof");
+    cli_verifies(
+        &tmp.path().join("proof.json"),
+        &p["proof"],
+        &node.data.join("models").join(&model),
+    );
+}
+
+/// Writes a served proof to `file` and checks `poa verify` accepts it against `model_dir`.
+fn cli_verifies(file: &std::path::Path, proof: &serde_json::Value, model_dir: &std::path::Path) {
+    std::fs::write(file, proof.to_string()).expect("write proof");
     let out = poa()
         .arg("verify")
-        .arg(node.data.join("models").join(&model))
-        .arg(&file)
+        .arg(model_dir)
+        .arg(file)
         .output()
         .expect("poa verify");
     assert!(
         out.status.success(),
-        "poa verify rejected the narrow proof: {}",
+        "poa verify rejected the served proof: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

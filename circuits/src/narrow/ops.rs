@@ -4,6 +4,7 @@
 //! | op | cells | constraint |
 //! |---|---|---|
 //! | Gemm | 3 per MAC | `y = Σ x·w + b`, weights and bias constants (fixed column) |
+//! | Conv | 3 per MAC | the same over each output's window taps (padding taps skipped, as the runtime does) |
 //! | DivRound `d` | ~ 4 + limbs | `x + ⌊d/2⌋ = q·d + r`, `r ∈ [0, d)`, `q` in its bound |
 //! | Relu | ~ 11 + limbs | `b` a bit, `y = b·x`, `b·x + (1−b)(−x−1) ∈ [0, 2^bits)` |
 //! | Add | 8 | `y = a·2^sa + b·2^sb` |
@@ -25,7 +26,9 @@ use crate::error::CircuitError;
 use crate::field::{fe, fe128};
 
 /// The ops the narrow layout lays out.
-pub const NARROW_OPS: &[&str] = &["Gemm", "DivRound", "Relu", "Add", "Reshape", "ArgMax"];
+pub const NARROW_OPS: &[&str] = &[
+    "Gemm", "Conv", "DivRound", "Relu", "Add", "Reshape", "ArgMax",
+];
 
 /// The assigned run: every tensor's cells, and the one-hot class of a final ArgMax.
 pub(crate) struct Run {
@@ -128,16 +131,21 @@ pub(crate) fn assign_run(
                 let mut out = Vec::with_capacity(want.len());
                 for row in x.chunks(k) {
                     for (w, &b) in g.weight.data.chunks(k).zip(&g.bias) {
-                        let dot = range.gate().inner_product(
+                        out.push(affine(
                             ctx,
-                            row.iter().map(|c| Existing(*c)),
-                            w.iter().map(|&v| Constant(fe(v))),
-                        );
-                        out.push(range.gate().add(ctx, dot, Constant(fe(b))));
+                            range,
+                            row.iter().copied().zip(w.iter().copied()),
+                            b,
+                        ));
                     }
                 }
                 out
             }
+            Op::Conv(cv) => conv(ctx, range, cv, x, &model.tensors[node.inputs[0]].shape)
+                .ok_or_else(|| CircuitError::UnsupportedShape {
+                    layer: node.name.clone(),
+                    reason: "the convolution's input is not an NCHW shape its kernel fits".into(),
+                })?,
             Op::DivRound { divisor } => x
                 .iter()
                 .zip(want)
@@ -198,6 +206,64 @@ pub(crate) fn assign_run(
         cells,
         class_indicator,
     })
+}
+
+/// `Σ x·w + b` over `(cell, weight)` terms, the weights and bias constants.
+fn affine(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    terms: impl Iterator<Item = (AssignedValue<Fr>, i64)>,
+    bias: i64,
+) -> AssignedValue<Fr> {
+    let (xs, ws): (Vec<_>, Vec<_>) = terms.map(|(c, w)| (Existing(c), Constant(fe(w)))).unzip();
+    if xs.is_empty() {
+        // Every tap in the padding: the output is the bias.
+        return ctx.load_constant(fe(bias));
+    }
+    let dot = range.gate().inner_product(ctx, xs, ws);
+    range.gate().add(ctx, dot, Constant(fe(bias)))
+}
+
+/// A convolution over the NCHW input `x` of `shape`, output by output in the runtime's order
+/// (batch, filter, row, column), each the affine sum over its in-bounds taps; `None` when the
+/// shape is not NCHW or the kernel does not fit.
+fn conv(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    cv: &poa_runtime::ops::Conv,
+    x: &[AssignedValue<Fr>],
+    shape: &[usize],
+) -> Option<Vec<AssignedValue<Fr>>> {
+    let &[n, ci, h, w] = shape else { return None };
+    let out_shape = cv.out_shape(shape)?;
+    let (oh, ow) = (out_shape[2], out_shape[3]);
+    let [kh, kw] = cv.window.kernel;
+    let mut out = Vec::with_capacity(out_shape.iter().product());
+    for b in 0..n {
+        let img = x.get(b * ci * h * w..(b + 1) * ci * h * w)?;
+        for (filt, &bias) in cv.weight.data.chunks_exact(ci * kh * kw).zip(&cv.bias) {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut terms = Vec::with_capacity(ci * kh * kw);
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let Some((y, xx)) = cv.window.tap((oy, ox), (ky, kx), (h, w)) else {
+                                continue;
+                            };
+                            for c in 0..ci {
+                                terms.push((
+                                    img[(c * h + y) * w + xx],
+                                    filt[(c * kh + ky) * kw + kx],
+                                ));
+                            }
+                        }
+                    }
+                    out.push(affine(ctx, range, terms.into_iter(), bias));
+                }
+            }
+        }
+    }
+    Some(out)
 }
 
 /// `q = div_round(x, d)`: `x + ⌊d/2⌋ = q·d + r` with `r ∈ [0, d)` and `q` within `q_bound`.
