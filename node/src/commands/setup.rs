@@ -44,7 +44,7 @@ pub struct Args {
     /// `wide`: 16 MAC lanes a row — small k, fastest proving, but a Solidity verifier over
     /// EIP-170's 24 KB; `narrow`: one advice column — ~10× the proving time, a ~1.4 KB proof and
     /// a ~16 KB, ~0.3 M-gas verifier that deploys on mainnet (fixed weights, public or private
-    /// input — private keeps the verifier small — and a fixed index; Gemm/Relu/Add/rescale
+    /// input — private keeps the verifier small — and a fixed index; Gemm/Conv/Relu/Add/rescale
     /// models).
     #[arg(long, default_value_t = Layout::Wide)]
     pub layout: Layout,

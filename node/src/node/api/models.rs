@@ -38,7 +38,7 @@ pub struct UploadModel {
     pub weight_visibility: Option<String>,
     /// Circuit layout (`poa setup --layout`): `wide` (default) or `narrow` (one advice column:
     /// larger k and slower proofs, but a verifier contract small enough for mainnet; fixed
-    /// weights, a `public` or `private` input, a `fixed` index, Gemm/Relu/Add models only —
+    /// weights, a `public` or `private` input, a `fixed` index, Gemm/Conv/Relu/Add models only —
     /// otherwise the setup fails).
     #[serde(default)]
     pub layout: Option<String>,
