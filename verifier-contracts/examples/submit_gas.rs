@@ -13,8 +13,7 @@
 use std::sync::Arc;
 
 use alloy::primitives::U256;
-use poa_circuits::attribution::model_id;
-use poa_circuits::{AttributionSetup, Fr, IndexVisibility, InputVisibility, InstanceLayout};
+use poa_circuits::{AttributionSetup, Fr, IndexVisibility, InputVisibility};
 use poa_circuits::{Request, Visibility};
 use poa_contracts::anvil::Anvil;
 use poa_contracts::chain::local::{
@@ -65,13 +64,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let terms = ModelTerms {
-        model_id: fr_to_u256(&model_id(&q)),
-        adapter_id: U256::ZERO,
-        k: K as u16,
-        num_instances: InstanceLayout::attributed(&q, &vis, K).len() as u32,
-        shares_bps: [3000, 5000, 1500, 500],
-    };
+    let terms = ModelTerms::attributed(&q, &vis, K as u16, [3000, 5000, 1500, 500]);
     let reg = rt
         .block_on(deploy_and_register(
             &actors,

@@ -12,10 +12,8 @@
 use std::sync::Arc;
 
 use alloy::primitives::{Address as EvmAddress, U256};
-use poa_circuits::attribution::model_id;
 use poa_circuits::{
-    AttributionRows, AttributionSetup, Fr, IndexVisibility, InputVisibility, InstanceLayout,
-    Request, Visibility,
+    AttributionRows, AttributionSetup, Fr, IndexVisibility, InputVisibility, Request, Visibility,
 };
 use poa_contracts::anvil::Anvil;
 use poa_contracts::chain::local::{
@@ -74,13 +72,7 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
         .build()
         .expect("runtime");
 
-    let terms = ModelTerms {
-        model_id: fr_to_u256(&model_id(&q)),
-        adapter_id: U256::ZERO,
-        k: K as u16,
-        num_instances: InstanceLayout::attributed(&q, &vis, K).len() as u32,
-        shares_bps: SHARES,
-    };
+    let terms = ModelTerms::attributed(&q, &vis, K as u16, SHARES);
     let reg = rt
         .block_on(deploy_and_register(
             &actors,

@@ -108,6 +108,28 @@ pub struct ModelTerms {
     pub shares_bps: [u16; 4],
 }
 
+impl ModelTerms {
+    /// The terms of `model`'s attribution proofs with top-`k` under `vis`: its public model and
+    /// adapter ids, and the attributed instance layout's length.
+    pub fn attributed(
+        model: &poa_runtime::QModel,
+        vis: &poa_circuits::Visibility,
+        k: u16,
+        shares_bps: [u16; 4],
+    ) -> Self {
+        use poa_circuits::attribution::{model_id, public_adapter_id};
+        let fe = super::fr_to_u256;
+        Self {
+            model_id: fe(&model_id(model)),
+            adapter_id: fe(&public_adapter_id(model, vis)),
+            k,
+            num_instances: poa_circuits::InstanceLayout::attributed(model, vis, usize::from(k))
+                .len() as u32,
+            shares_bps,
+        }
+    }
+}
+
 /// Deploys everything (the verifier from `verifier_creation`), seals datanet version 1 under
 /// `index_root` and registers the model owned by [`Actors::owner`].
 pub async fn deploy_and_register(
