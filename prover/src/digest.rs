@@ -91,20 +91,22 @@ impl CircuitId {
 
     /// The identity of a narrow-layout circuit ([`poa_circuits::narrow`]) of `model`, with
     /// attribution over `setup` when given, laid out in `shape` (its halo2-base parameters and
-    /// break points, so a key of another shape is another circuit) with `instances` public
-    /// instances.
+    /// break points, so a key of another shape is another circuit) in `cells` advice cells with
+    /// `instances` public instances — so a key from a build that lays the model out differently
+    /// is refused by name rather than failing as an invalid proof.
     pub fn of_narrow(
         model: &QModel,
         vis: Visibility,
         setup: Option<&AttributionSetup>,
         shape: &NarrowShape,
+        cells: usize,
         instances: usize,
     ) -> Result<Self> {
         let model_digest = model_digest(model, &vis)?;
         let attribution = setup.map_or(String::new(), attribution_config);
         let k = shape.params.k as u32;
         let config = format!(
-            "{PROOF_SYSTEM}; layout=narrow-v1; input={}; instances={instances}; shape={}{attribution}",
+            "{PROOF_SYSTEM}; layout=narrow-v1; input={}; cells={cells}; instances={instances}; shape={}{attribution}",
             vis.input,
             shape_json(shape)
         );

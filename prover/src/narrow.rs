@@ -80,7 +80,14 @@ pub fn keygen_narrow(
     let pk = keygen_pk(srs.params(), vk, c.circuit()).map_err(halo2)?;
     // Keygen fixed the break points: only now is the shape complete.
     let shape = c.shape();
-    let id = CircuitId::of_narrow(model, vis, setup, &shape, c.instances().len())?;
+    let id = CircuitId::of_narrow(
+        model,
+        vis,
+        setup,
+        &shape,
+        c.advice_cells(),
+        c.instances().len(),
+    )?;
     Ok(ProvingKey {
         pk,
         id,
@@ -101,15 +108,22 @@ pub(crate) fn prove_narrow(
 ) -> Result<Proof> {
     let vis = pk.id.visibility;
     let setup = attribution.map(|(s, _)| s);
-    let want = CircuitId::of_narrow(model, vis, setup, shape, pk.id.instances)?;
-    check_key(srs, pk, &want)?;
     let request = attribution.map(|(_, r)| r);
+    // Lay out first: the circuit digest covers the cells the layout uses, so the key must be of
+    // exactly this circuit (model, index, shape, size) before any proving work.
     let c = NarrowCircuit::prover(model, trace, vis, statement(setup, request), shape)?;
-    if c.instances().len() != pk.id.instances {
-        return Err(ProverError::InstanceCount {
-            expected: pk.id.instances,
-            found: c.instances().len(),
-        });
+    let want = CircuitId::of_narrow(
+        model,
+        vis,
+        setup,
+        shape,
+        c.advice_cells(),
+        c.instances().len(),
+    )?;
+    if let Err(e) = check_key(srs, pk, &want) {
+        // Never synthesized: clear it, or halo2-base warns on drop about unassigned cells.
+        c.into_circuit().clear();
+        return Err(e);
     }
     let instances = c.instances().to_vec();
     let bytes = keccak_proof(srs, &pk.pk, &c.into_circuit(), &instances, rng)?;
