@@ -14,19 +14,15 @@ use snark_verifier_sdk::snark_verifier::verifier::SnarkVerifier;
 use snark_verifier_sdk::{PlonkVerifier, SHPLONK};
 
 /// Solidity source of the verifier for `vk` (made with `srs`, whose `k` it must have).
+/// Both layouts' keys serve: the generator reads the constraint system from the vk.
 pub fn solidity_verifier(srs: &Srs, vk: &VerifyingKey) -> String {
-    solidity_verifier_of(srs, vk.halo2(), vk.id().instances)
-}
-
-/// Solidity source of the verifier for a halo2 verifying key with one instance column of
-/// `instances` rows (made with `srs`, whose `k` it must have).
-pub fn solidity_verifier_of(
-    srs: &Srs,
-    vk: &halo2_proofs::plonk::VerifyingKey<G1Affine>,
-    instances: usize,
-) -> String {
+    let instances = vk.id().instances;
     let params = srs.params();
-    let protocol = compile(params, vk, Config::kzg().with_num_instance(vec![instances]));
+    let protocol = compile(
+        params,
+        vk.halo2(),
+        Config::kzg().with_num_instance(vec![instances]),
+    );
     let dk: KzgDecidingKey<halo2curves::bn256::Bn256> =
         (params.get_g()[0], params.g2(), params.s_g2()).into();
     let loader = EvmLoader::new::<Fq, Fr>();

@@ -11,11 +11,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{ensure, Context};
-use poa_circuits::attribution::{model_id, public_adapter_id};
 use poa_circuits::commit::index_root;
-use poa_circuits::{
-    IndexVisibility, InputVisibility, InstanceLayout, Layout, Request, WeightVisibility,
-};
+use poa_circuits::{IndexVisibility, InputVisibility, Layout, Request, WeightVisibility};
+use poa_contracts::chain::local::ModelTerms;
 use poa_runtime::attribution::{split, RewardShares, RewardSplit};
 use poa_runtime::datanet::Address;
 use serde::Serialize;
@@ -137,11 +135,12 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
 
     // The request is opened (and paid) on-chain first: the proof must carry its nonce.
     let shares = RewardShares::default();
-    let layout = InstanceLayout::attributed(&compiled.qmodel, &settings.visibility()?, k);
-    let q = &compiled.qmodel;
-    let vis = settings.visibility()?;
-    let adapter = public_adapter_id(q, &vis);
-    let terms = demo_chain::terms(&model_id(q), &adapter, k, layout.len(), &shares)?;
+    let terms = ModelTerms::attributed(
+        &compiled.qmodel,
+        &settings.visibility()?,
+        u16::try_from(k)?,
+        demo_chain::shares_bps(&shares)?,
+    );
     let spinner = out.spinner("starting anvil, deploying, opening a paid request");
     let chain = demo_chain::LocalChain::start(
         &verifier.creation,

@@ -202,27 +202,15 @@ impl LocalChain {
     }
 }
 
-/// The model terms for `shares`.
-pub fn terms(
-    model_id: &Fr,
-    adapter_id: &Fr,
-    k: usize,
-    num_instances: usize,
-    shares: &RewardShares,
-) -> anyhow::Result<ModelTerms> {
+/// `shares` as the registry takes them: owner, contributors, prover, treasury basis points.
+pub fn shares_bps(shares: &RewardShares) -> anyhow::Result<[u16; 4]> {
     let bps = |b: u32| u16::try_from(b).context("a share over 10,000 bps");
-    Ok(ModelTerms {
-        model_id: fr_to_u256(model_id),
-        adapter_id: fr_to_u256(adapter_id),
-        k: u16::try_from(k)?,
-        num_instances: u32::try_from(num_instances)?,
-        shares_bps: [
-            bps(shares.owner_bps)?,
-            bps(shares.contributors_bps)?,
-            bps(shares.prover_bps)?,
-            bps(shares.treasury_bps)?,
-        ],
-    })
+    Ok([
+        bps(shares.owner_bps)?,
+        bps(shares.contributors_bps)?,
+        bps(shares.prover_bps)?,
+        bps(shares.treasury_bps)?,
+    ])
 }
 
 /// One line per credit, with the amount claimed and the reason; checks each against `expected`.

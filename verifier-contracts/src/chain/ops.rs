@@ -326,9 +326,7 @@ impl Chain {
             .await
             .map_err(|e| ContractsError::Rejected(e.to_string()))
     }
-}
 
-impl Chain {
     /// Gas the call frames into `callee` used inside mined transaction `tx` (summed, from the
     /// node's `debug_traceTransaction` call tracer): the verifier's share of a `submit`, without
     /// the transaction base or calldata a direct call would add. `None` when `tx` never called
