@@ -34,7 +34,7 @@ pub use error::CircuitError;
 pub use instances::{public_instances, AttributionRows, InstanceLayout, INSTANCE_LAYOUT_VERSION};
 pub use layout::Layout;
 pub use model::{circuit_stats, CircuitStats, ModelCircuit, Tamper, SUPPORTED_OPS};
-pub use narrow::{NarrowCircuit, NarrowShape, Statement};
+pub use narrow::{NarrowCircuit, NarrowColumns, NarrowShape, Statement};
 pub use visibility::{IndexVisibility, InputVisibility, Visibility, WeightVisibility};
 
 /// The scalar field the circuits are defined over (BN254's `Fr`).

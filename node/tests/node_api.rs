@@ -459,7 +459,7 @@ async fn narrow_layout_model_is_set_up_and_proves() {
     assert_eq!(m["layout"], "narrow", "{m}");
     assert_eq!(m["input_visibility"], "private", "{m}");
     assert_eq!(m["weight_visibility"], "fixed", "{m}");
-    // One advice column (and its lookup copy), not the wide layout's ~20.
+    // One advice column, not the wide layout's ~20.
     assert!(
         m["circuit"]["advice_columns"]
             .as_u64()

@@ -7,7 +7,9 @@
 
 use halo2_proofs::plonk::{keygen_pk, keygen_vk};
 use halo2curves::bn256::Fr;
-use poa_circuits::{AttributionSetup, NarrowCircuit, NarrowShape, Request, Statement, Visibility};
+use poa_circuits::{
+    AttributionSetup, NarrowCircuit, NarrowColumns, NarrowShape, Request, Statement, Visibility,
+};
 use poa_runtime::datanet::Address;
 use poa_runtime::{QModel, Trace};
 use rand_core::{CryptoRng, RngCore};
@@ -36,12 +38,14 @@ fn statement(setup: Option<&AttributionSetup>, request: Option<Request>) -> Stat
 /// How big the narrow circuit of a model is, before keygen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NarrowSize {
-    /// Circuit size exponent: the SRS must .
+    /// Circuit size exponent: the SRS must be made or downsized to it before [`keygen_narrow`].
     pub k: u32,
     /// Advice cells used (rows, with one column).
     pub advice_cells: usize,
     /// Public instances of a proof.
     pub instances: usize,
+    /// Columns, selectors and lookups.
+    pub columns: NarrowColumns,
 }
 
 /// Lays out the narrow circuit of `model` (with attribution over `setup`) to size it; an error
@@ -52,14 +56,12 @@ pub fn narrow_size(
     setup: Option<&AttributionSetup>,
 ) -> Result<NarrowSize> {
     let c = NarrowCircuit::keygen(model, vis, statement(setup, None))?;
-    let size = NarrowSize {
+    Ok(NarrowSize {
         k: c.k(),
         advice_cells: c.advice_cells(),
         instances: c.instances().len(),
-    };
-    // Never synthesized: clear it, or halo2-base warns on drop about unassigned cells.
-    c.into_circuit().clear();
-    Ok(size)
+        columns: c.columns(),
+    })
 }
 
 /// Generates narrow-layout keys for `model`'s inference (with `setup`: and top-k attribution
@@ -120,11 +122,7 @@ pub(crate) fn prove_narrow(
         c.advice_cells(),
         c.instances().len(),
     )?;
-    if let Err(e) = check_key(srs, pk, &want) {
-        // Never synthesized: clear it, or halo2-base warns on drop about unassigned cells.
-        c.into_circuit().clear();
-        return Err(e);
-    }
+    check_key(srs, pk, &want)?;
     let instances = c.instances().to_vec();
     let bytes = keccak_proof(srs, &pk.pk, &c.into_circuit(), &instances, rng)?;
     Ok(Proof {

@@ -6,8 +6,9 @@
 //! evaluation, a multi-scalar-multiplication term), so its Solidity verifier is 55–86 KB and
 //! 0.9–1.2 M gas — over EIP-170's 24,576 B. This layout is the other end of the trade: halo2-base's
 //! vertical gate (`a + b·c = d` over four consecutive cells of one advice column), one fixed
-//! column for constants (weights, the index — so the verifying key still commits to them), one
-//! lookup-advice column and an 8-bit range table. Rows ≈ 3 × MACs, so k is larger and proving
+//! column for constants (weights, the index — so the verifying key still commits to them) and an
+//! 8-bit range table looked up from that same advice column under a selector (halo2-base needs no
+//! lookup-advice copy with one column). Rows ≈ 3 × MACs, so k is larger and proving
 //! slower; the verifier is ~15 KB and ~0.3 M gas and the proof ~1.4 KB whatever the model.
 //!
 //! Same statement, same public instances, in the same order ([`crate::instances`]): the circuit
@@ -23,6 +24,7 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::circuit::{BaseCircuitParams, CircuitBuilderStage};
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
 use halo2_base::AssignedValue;
+use halo2_proofs::plonk::{Circuit, ConstraintSystem};
 use halo2curves::bn256::Fr;
 use poa_runtime::{QModel, Trace};
 
@@ -57,10 +59,31 @@ pub struct NarrowShape {
     pub break_points: MultiPhaseThreadBreakPoints,
 }
 
+/// Column counts of a narrow circuit ([`NarrowCircuit::columns`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NarrowColumns {
+    /// Advice columns.
+    pub advice: usize,
+    /// Fixed columns (constants and the range table).
+    pub fixed: usize,
+    /// Selectors (the gate's, the lookup's).
+    pub selectors: usize,
+    /// Lookup arguments.
+    pub lookups: usize,
+}
+
 /// A narrow-layout circuit ready for keygen, proving or `MockProver`.
 pub struct NarrowCircuit {
     builder: BaseCircuitBuilder<Fr>,
     instances: Vec<Fr>,
+}
+
+impl Drop for NarrowCircuit {
+    /// A circuit laid out but never synthesized (sized only, or refused before proving) would
+    /// make halo2-base warn about unassigned cells on drop; clearing it says it was meant.
+    fn drop(&mut self) {
+        self.builder.clear();
+    }
 }
 
 /// What one circuit proves: inference alone, or inference and top-k attribution for a request.
@@ -195,8 +218,8 @@ impl NarrowCircuit {
     }
 
     /// The halo2 circuit, by value (the prover consumes it).
-    pub fn into_circuit(self) -> BaseCircuitBuilder<Fr> {
-        self.builder
+    pub fn into_circuit(mut self) -> BaseCircuitBuilder<Fr> {
+        std::mem::take(&mut self.builder)
     }
 
     /// The public instances (one column), equal to the wide layout's for the same run.
@@ -207,6 +230,22 @@ impl NarrowCircuit {
     /// k: the circuit has `2^k` rows.
     pub fn k(&self) -> u32 {
         self.builder.config_params.k as u32
+    }
+
+    /// The columns, selectors and lookups of this circuit's shape, counted by halo2 on the
+    /// constraint system halo2-base configures for it (before selector compression).
+    pub fn columns(&self) -> NarrowColumns {
+        let mut cs = ConstraintSystem::<Fr>::default();
+        BaseCircuitBuilder::<Fr>::configure_with_params(
+            &mut cs,
+            self.builder.config_params.clone(),
+        );
+        NarrowColumns {
+            advice: cs.num_advice_columns(),
+            fixed: cs.num_fixed_columns(),
+            selectors: cs.num_selectors(),
+            lookups: cs.lookups().len(),
+        }
     }
 
     /// Advice cells used (the circuit's size; rows ≈ cells with one column).

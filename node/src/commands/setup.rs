@@ -114,16 +114,15 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// A narrow circuit: one advice column (rows = cells), its lookup copy column, constants and
-    /// the range table, one gate selector, one range lookup.
+    /// A narrow circuit: rows are its advice cells (one column), the columns as halo2 counts them.
     fn narrow(s: &NarrowSize, macs: usize) -> Self {
         Self {
             k: s.k,
             rows: s.advice_cells,
-            advice_columns: 2,
-            fixed_columns: 2,
-            selectors: 1,
-            lookups: 1,
+            advice_columns: s.columns.advice,
+            fixed_columns: s.columns.fixed,
+            selectors: s.columns.selectors,
+            lookups: s.columns.lookups,
             macs,
             instances: s.instances,
         }
