@@ -19,6 +19,12 @@ import {ModelRegistry} from "./ModelRegistry.sol";
 /// contributors ∝ their summed top-k scores (`floor(pool·s/S)`, one line per contributor);
 /// every rounding remainder — and the whole pool when all scores are 0 — to the treasury.
 /// Amounts are credited (pull payments) and withdrawn with `claim()`.
+///
+/// Events: `RequestOpened` when a request is paid for, one `Settled` per accepted proof (the
+/// prover, the submitter and every amount credited, in one log: 11 separate logs cost ~13k gas
+/// more at k = 8), and a claim is OPEN's own `Transfer(from: this contract, to: claimant)` — the
+/// only transfer this contract makes, so a filter on that `from` topic lists every claim without
+/// a second, duplicate log on each one.
 contract AttributionRewards is ReentrancyGuardTransient {
     uint256 internal constant BPS = 10_000;
     uint256 internal constant ROW_MODEL_ID = 0;
@@ -36,16 +42,24 @@ contract AttributionRewards is ReentrancyGuardTransient {
         Treasury
     }
 
-    /// One request. The index root is read from the datanet registry when the request is
-    /// opened: a sealed version's root never changes, so this is the root of the requested
-    /// (datanet, version) — stored instead of the pair, two words fewer to write.
+    /// One request, in three storage words. The index root is read from the datanet registry
+    /// when the request is opened: a sealed version's root never changes, so this is the root of
+    /// the requested (datanet, version), stored instead of the pair. The model is kept as
+    /// `keccak256(modelId, adapterId)` (the ids are in `RequestOpened`). Settling clears
+    /// `modelKey` and `indexRoot` — a settled request is one whose root is 0 (a sealed root never
+    /// is) — and the two cleared words refund most of what reading them cost.
     struct Request {
         address requester;
-        bool paid;
-        uint256 fee;
-        uint256 modelId;
-        uint256 adapterId;
+        uint96 fee;
+        bytes32 modelKey;
         uint256 indexRoot;
+    }
+
+    /// One amount credited by a settlement.
+    struct Credit {
+        address account;
+        Role role;
+        uint256 amount;
     }
 
     IERC20 public immutable token;
@@ -69,14 +83,16 @@ contract AttributionRewards is ReentrancyGuardTransient {
         uint256 version,
         uint256 fee
     );
-    event ProofAccepted(uint256 indexed nonce, address indexed prover, address indexed submitter);
-    event Credited(uint256 indexed nonce, address indexed account, Role role, uint256 amount);
-    event Claimed(address indexed account, uint256 amount);
+    /// A proof settled `nonce`: `prover` (instance row 6) is paid, whoever `submitter` is;
+    /// `credits` are the nonzero amounts credited — contributors in order of first appearance in
+    /// the top-k, then owner, prover and treasury — summing to the request's fee.
+    event Settled(uint256 indexed nonce, address indexed prover, address indexed submitter, Credit[] credits);
 
     error ZeroAddress();
     error ModelNotRegistered(uint256 modelId, uint256 adapterId);
     error VersionNotSealed(uint256 datanetId, uint256 version);
     error InstanceCountMismatch(uint256 expected, uint256 actual);
+    error FeeTooLarge(uint256 fee);
     error UnknownRequest(uint256 nonce);
     error AlreadyPaid(uint256 nonce);
     error ModelMismatch(uint256 nonce);
@@ -131,16 +147,17 @@ contract AttributionRewards is ReentrancyGuardTransient {
         internal
         returns (uint256 nonce)
     {
+        if (fee > type(uint96).max) revert FeeTooLarge(fee); // 7.9e10 OPEN, above the supply
         if (models.model(modelId, adapterId).verifier == address(0)) revert ModelNotRegistered(modelId, adapterId);
         uint256 root = datanets.rootOf(datanetId, version);
         if (root == 0) revert VersionNotSealed(datanetId, version);
         nonce = ++lastNonce;
         requests[nonce] = Request({
             requester: msg.sender,
-            paid: false,
-            fee: fee,
-            modelId: modelId,
-            adapterId: adapterId,
+            // casting to 'uint96' is safe because fee <= type(uint96).max was checked above
+            // forge-lint: disable-next-line(unsafe-typecast)
+            fee: uint96(fee),
+            modelKey: _modelKey(modelId, adapterId),
             indexRoot: root
         });
         emit RequestOpened(nonce, msg.sender, modelId, adapterId, datanetId, version, fee);
@@ -163,12 +180,13 @@ contract AttributionRewards is ReentrancyGuardTransient {
         uint256 nonce = instances[ROW_NONCE];
         Request storage req = requests[nonce];
         if (req.requester == address(0)) revert UnknownRequest(nonce);
-        if (req.paid) revert AlreadyPaid(nonce);
-        if (req.modelId != instances[ROW_MODEL_ID] || req.adapterId != instances[ROW_ADAPTER_ID]) {
-            revert ModelMismatch(nonce);
-        }
-        if (instances[ROW_INDEX_ROOT] != req.indexRoot) {
-            revert IndexRootMismatch(nonce, req.indexRoot, instances[ROW_INDEX_ROOT]);
+        {
+            uint256 root = req.indexRoot;
+            if (root == 0) revert AlreadyPaid(nonce);
+            if (req.modelKey != _modelKey(instances[ROW_MODEL_ID], instances[ROW_ADAPTER_ID])) {
+                revert ModelMismatch(nonce);
+            }
+            if (instances[ROW_INDEX_ROOT] != root) revert IndexRootMismatch(nonce, root, instances[ROW_INDEX_ROOT]);
         }
         uint256 proverRow = instances[ROW_PROVER];
         if (proverRow == 0 || proverRow >> 160 != 0) revert BadProver(proverRow);
@@ -180,46 +198,72 @@ contract AttributionRewards is ReentrancyGuardTransient {
         (bool ok,) = m.verifier.staticcall(abi.encodePacked(instances, proof));
         if (!ok) revert InvalidProof();
 
-        req.paid = true;
+        req.modelKey = 0;
+        req.indexRoot = 0;
         // casting to 'uint160' is safe because proverRow >> 160 == 0 was checked above
         // forge-lint: disable-next-line(unsafe-typecast)
-        address prover = address(uint160(proverRow));
-        emit ProofAccepted(nonce, prover, msg.sender);
-        _split(nonce, req.fee, m, prover, instances);
+        _settle(nonce, req.fee, m, address(uint160(proverRow)), instances);
     }
 
-    /// Credits the fee of `nonce`; matches `poa_runtime::attribution::reward::split`.
-    function _split(
+    /// Credits the fee of `nonce` and logs the settlement.
+    function _settle(
         uint256 nonce,
         uint256 fee,
         ModelRegistry.Model memory m,
         address prover,
         uint256[] calldata instances
     ) internal {
+        emit Settled(nonce, prover, msg.sender, _split(fee, m, prover, instances));
+    }
+
+    /// Whether request `nonce` was settled by an accepted proof.
+    function paid(uint256 nonce) external view returns (bool) {
+        Request storage req = requests[nonce];
+        return req.requester != address(0) && req.indexRoot == 0;
+    }
+
+    /// The key a request stores for the model it asks for.
+    function _modelKey(uint256 modelId, uint256 adapterId) internal pure returns (bytes32) {
+        return keccak256(abi.encode(modelId, adapterId));
+    }
+
+    /// Credits `fee`; matches `poa_runtime::attribution::reward::split`. Returns the credits.
+    function _split(uint256 fee, ModelRegistry.Model memory m, address prover, uint256[] calldata instances)
+        internal
+        returns (Credit[] memory credits)
+    {
         uint256 ownerAmt = Math.mulDiv(fee, m.ownerBps, BPS);
         uint256 pool = Math.mulDiv(fee, m.contributorsBps, BPS);
         uint256 proverAmt = Math.mulDiv(fee, m.proverBps, BPS);
         uint256 treasuryAmt = fee - ownerAmt - pool - proverAmt; // its share plus step-1 dust
 
+        // At most k contributor lines, then owner, prover, treasury.
+        credits = new Credit[](uint256(m.k) + 3);
         // Contributors get ∝ score; what they do not get (rounding, or all of it when every
         // score is 0) goes to the treasury.
-        treasuryAmt += pool - _payContributors(nonce, pool, m.k, instances);
-        _credit(nonce, m.owner, Role.Owner, ownerAmt);
-        _credit(nonce, prover, Role.Prover, proverAmt);
-        _credit(nonce, treasury, Role.Treasury, treasuryAmt);
+        (uint256 n, uint256 toContributors) = _payContributors(credits, pool, m.k, instances);
+        treasuryAmt += pool - toContributors;
+        n = _credit(credits, n, m.owner, Role.Owner, ownerAmt);
+        n = _credit(credits, n, prover, Role.Prover, proverAmt);
+        n = _credit(credits, n, treasury, Role.Treasury, treasuryAmt);
+        // Drop the unused tail: an array's length is its first memory word.
+        assembly ("memory-safe") {
+            mstore(credits, n)
+        }
     }
 
-    /// Credits `pool` to the contributors ∝ their summed scores; returns the amount credited.
-    function _payContributors(uint256 nonce, uint256 pool, uint256 k, uint256[] calldata instances)
+    /// Credits `pool` to the contributors ∝ their summed scores; returns the credits written
+    /// and the amount credited.
+    function _payContributors(Credit[] memory credits, uint256 pool, uint256 k, uint256[] calldata instances)
         internal
-        returns (uint256 paid)
+        returns (uint256 n, uint256 paidOut)
     {
         (address[] memory who, uint256[] memory score, uint256 lines, uint256 total) = _merge(k, instances);
-        if (total == 0) return 0;
+        if (total == 0) return (0, 0);
         for (uint256 j = 0; j < lines; ++j) {
             uint256 amt = Math.mulDiv(pool, score[j], total);
-            paid += amt;
-            _credit(nonce, who[j], Role.Contributor, amt);
+            paidOut += amt;
+            n = _credit(credits, n, who[j], Role.Contributor, amt);
         }
     }
 
@@ -253,18 +297,24 @@ contract AttributionRewards is ReentrancyGuardTransient {
         }
     }
 
-    function _credit(uint256 nonce, address account, Role role, uint256 amount) internal {
-        if (amount == 0) return;
+    /// Credits `amount` to `account` and records it as `credits[n]`; returns the new count.
+    function _credit(Credit[] memory credits, uint256 n, address account, Role role, uint256 amount)
+        internal
+        returns (uint256)
+    {
+        if (amount == 0) return n;
         balanceOf[account] += amount;
-        emit Credited(nonce, account, role, amount);
+        credits[n] = Credit(account, role, amount);
+        return n + 1;
     }
 
     /// Transfers the caller's whole credited balance to them.
     ///
     /// Reentrancy is stopped by checks-effects-interactions rather than `nonReentrant` (~470 gas
-    /// less per claim): the balance is zeroed and the event emitted before the only external
-    /// call, so a claim re-entered from inside the transfer finds nothing and reverts
-    /// `NothingToClaim`, and anything else a callback calls sees this claim already settled.
+    /// less per claim): the balance is zeroed before the only external call, so a claim
+    /// re-entered from inside the transfer finds nothing and reverts `NothingToClaim`, and
+    /// anything else a callback calls sees this claim already settled. The claim's log is the
+    /// token's `Transfer` from this contract (see the contract's notes on events).
     /// The token is the immutable OPEN (OpenZeppelin ERC20: returns true or reverts), so the
     /// returned `bool` is checked directly instead of through SafeERC20's optional-return
     /// handling; a token that returned no value would make this revert (the credit is kept).
@@ -272,7 +322,6 @@ contract AttributionRewards is ReentrancyGuardTransient {
         amount = balanceOf[msg.sender];
         if (amount == 0) revert NothingToClaim(msg.sender);
         balanceOf[msg.sender] = 0;
-        emit Claimed(msg.sender, amount);
         if (!token.transfer(msg.sender, amount)) revert SafeERC20.SafeERC20FailedOperation(address(token));
     }
 }

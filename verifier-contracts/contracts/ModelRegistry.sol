@@ -13,21 +13,22 @@ contract ModelRegistry is Ownable {
     /// Rows of the attribution header before the k (contributor, score) pairs.
     uint256 public constant HEADER_ROWS = 7;
 
-    /// One registered model (adapter).
+    /// One registered model (adapter), in two storage words (what `submit` reads on every
+    /// proof): who is paid and how much, then how its proofs are checked.
     struct Model {
         /// The model owner, paid the owner share.
         address owner;
+        /// Fee shares in basis points, summing to 10,000.
+        uint16 ownerBps;
+        uint16 contributorsBps;
+        uint16 proverBps;
+        uint16 treasuryBps;
         /// The proof verifier (snark-verifier's generated contract: calldata = instances ‖ proof).
         address verifier;
         /// Entries published in the proof (top-k).
         uint16 k;
         /// Total public instances of a proof (header, k pairs, input part, outputs).
         uint32 numInstances;
-        /// Fee shares in basis points, summing to 10,000.
-        uint16 ownerBps;
-        uint16 contributorsBps;
-        uint16 proverBps;
-        uint16 treasuryBps;
     }
 
     mapping(uint256 => mapping(uint256 => Model)) internal _models;

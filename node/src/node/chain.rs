@@ -15,7 +15,7 @@
 //! (`sent_txs`, migration 0003) before the submitter waits for its receipt. A later try — after
 //! a receipt that did not come in time, an RPC error or a crash — first asks the chain about the
 //! last transaction sent: mined → `submitted` with it; still pending → wait again (no new send);
-//! dropped or reverted → look up who settled the request (`ProofAccepted` for the nonce): one of
+//! dropped or reverted → look up who settled the request (`Settled` for the nonce): one of
 //! this job's transactions → `submitted` with it; another one → `failed`, naming it; nobody →
 //! send again. So a lost receipt never turns a paid job into a failure, and a job is sent again
 //! only when its last transaction is gone.

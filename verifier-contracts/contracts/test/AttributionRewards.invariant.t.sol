@@ -88,8 +88,8 @@ contract RewardsHandler is Fixture {
     /// Fees of requests not yet settled.
     function unsettledFees() external view returns (uint256 sum) {
         for (uint256 n = 1; n <= rewards.lastNonce(); ++n) {
-            (, bool paid, uint256 fee,,,) = rewards.requests(n);
-            if (!paid) sum += fee;
+            (, uint96 fee,,) = rewards.requests(n);
+            if (!rewards.paid(n)) sum += fee;
         }
     }
 

@@ -27,6 +27,17 @@ contract AttributionRewardsTest is Fixture {
         assertEq(token.balanceOf(address(rewards)), FEE);
         uint256[] memory inst = _defaultInstances(nonce);
         bytes memory proof = _prove(inst);
+        assertFalse(rewards.paid(nonce));
+        AttributionRewards.Credit[] memory credits = new AttributionRewards.Credit[](6);
+        credits[0] = AttributionRewards.Credit(address(0xA1), AttributionRewards.Role.Contributor, 3183);
+        credits[1] = AttributionRewards.Credit(address(0xB1), AttributionRewards.Role.Contributor, 1364);
+        credits[2] = AttributionRewards.Credit(address(0xC1), AttributionRewards.Role.Contributor, 454);
+        credits[3] = AttributionRewards.Credit(modelOwner, AttributionRewards.Role.Owner, 3002);
+        credits[4] = AttributionRewards.Credit(prover, AttributionRewards.Role.Prover, 1501);
+        credits[5] = AttributionRewards.Credit(treasury, AttributionRewards.Role.Treasury, 503);
+        // D's line credits 0 and is left out of the event.
+        vm.expectEmit();
+        emit AttributionRewards.Settled(nonce, prover, address(this), credits);
         rewards.submit(proof, inst);
         assertEq(rewards.balanceOf(modelOwner), 3002);
         assertEq(rewards.balanceOf(prover), 1501);
@@ -35,8 +46,11 @@ contract AttributionRewardsTest is Fixture {
         assertEq(rewards.balanceOf(address(0xB1)), 1364);
         assertEq(rewards.balanceOf(address(0xC1)), 454);
         assertEq(rewards.balanceOf(address(0xD1)), 0);
-        (, bool paid,,,,) = rewards.requests(nonce);
-        assertTrue(paid, "request marked paid");
+        assertTrue(rewards.paid(nonce), "request marked paid");
+        (address who, uint96 fee, bytes32 modelKey, uint256 root) = rewards.requests(nonce);
+        assertEq(who, requester);
+        assertEq(uint256(fee), FEE);
+        assertEq(uint256(modelKey) + root, 0, "settling clears the model key and the root");
     }
 
     function test_allZeroScoresSendPoolToTreasury() public {
@@ -54,6 +68,8 @@ contract AttributionRewardsTest is Fixture {
         uint256[] memory inst = _defaultInstances(nonce);
         rewards.submit(_prove(inst), inst);
         vm.prank(prover);
+        vm.expectEmit();
+        emit IERC20.Transfer(address(rewards), prover, 1501);
         uint256 got = rewards.claim();
         assertEq(got, 1501);
         assertEq(token.balanceOf(prover), 1501);
@@ -88,6 +104,12 @@ contract AttributionRewardsTest is Fixture {
         assertEq(nonce, 1);
         assertEq(token.balanceOf(address(rewards)), FEE);
         assertEq(token.balanceOf(signer), 0);
+    }
+
+    function test_rejectsFeeAboveUint96() public {
+        uint256 fee = uint256(type(uint96).max) + 1;
+        vm.expectRevert(abi.encodeWithSelector(AttributionRewards.FeeTooLarge.selector, fee));
+        rewards.openRequest(MODEL_ID, ADAPTER_ID, datanetId, VERSION, fee);
     }
 
     // ---------------------------------------------------------------- proof and instances

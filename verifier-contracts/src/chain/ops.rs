@@ -35,7 +35,7 @@ pub struct ModelSpec {
     pub shares_bps: [u16; 4],
 }
 
-/// One amount the rewards contract credited for a proof (its `Credited` event).
+/// One amount the rewards contract credited for a proof (a line of its `Settled` event).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credit {
     /// Who.
@@ -227,21 +227,21 @@ impl Chain {
     }
 
     /// The transaction whose proof settled request `nonce`, or `None` while it is open: the
-    /// request's `paid` flag, then its `ProofAccepted` event (the nonce is an indexed topic).
+    /// request's `paid` view, then its `Settled` event (the nonce is an indexed topic).
     pub async fn settlement(&self, d: &Deployment, nonce: U256) -> Result<Option<TxHash>> {
         let step = "settlement";
         let rewards = AttributionRewards::new(d.rewards, self.provider());
-        let request = rewards
-            .requests(nonce)
+        let paid = rewards
+            .paid(nonce)
             .call()
             .await
             .map_err(|e| call_err(step, e))?;
-        if !request.paid {
+        if !paid {
             return Ok(None);
         }
         let filter = Filter::new()
             .address(d.rewards)
-            .event_signature(AttributionRewards::ProofAccepted::SIGNATURE_HASH)
+            .event_signature(AttributionRewards::Settled::SIGNATURE_HASH)
             .topic1(B256::from(nonce))
             .from_block(0);
         let logs = self
@@ -254,7 +254,7 @@ impl Chain {
             .map(Some)
             .ok_or_else(|| ContractsError::Chain {
                 step,
-                reason: format!("request {nonce} is paid but no ProofAccepted event names it"),
+                reason: format!("request {nonce} is paid but no Settled event names it"),
             })
     }
 
@@ -285,7 +285,19 @@ impl Chain {
     pub async fn claim(&self, d: &Deployment) -> Result<(U256, Gas)> {
         let rewards = AttributionRewards::new(d.rewards, self.provider());
         let r = self.send("claim", rewards.claim()).await?;
-        let amount = event::<AttributionRewards::Claimed>("claim", &r)?.amount;
+        // The claim's log is OPEN's Transfer out of the rewards contract (it has no event of
+        // its own; see AttributionRewards.sol).
+        let amount = r
+            .logs()
+            .iter()
+            .filter(|l| l.address() == d.token)
+            .filter_map(|l| l.log_decode::<OpenToken::Transfer>().ok())
+            .find(|l| l.inner.data.from == d.rewards)
+            .map(|l| l.inner.data.value)
+            .ok_or_else(|| ContractsError::Chain {
+                step: "claim",
+                reason: "no OPEN Transfer from the rewards contract in the receipt".into(),
+            })?;
         Ok((amount, r.gas_used))
     }
 
@@ -388,23 +400,19 @@ fn submit_call<'a>(
 
 /// What a mined `submit` did, from its receipt's events.
 fn submitted(r: &TransactionReceipt) -> Result<Submitted> {
-    let accepted = event::<AttributionRewards::ProofAccepted>("submit", r)?;
-    let credits = r
-        .logs()
-        .iter()
-        .filter_map(|l| l.log_decode::<AttributionRewards::Credited>().ok())
-        .map(|l| {
-            let c = l.inner.data;
-            Credit {
-                account: c.account,
-                role: role_name(c.role),
-                amount: c.amount,
-            }
+    let settled = event::<AttributionRewards::Settled>("submit", r)?;
+    let credits = settled
+        .credits
+        .into_iter()
+        .map(|c| Credit {
+            account: c.account,
+            role: role_name(c.role),
+            amount: c.amount,
         })
         .collect();
     Ok(Submitted {
-        nonce: accepted.nonce,
-        prover: accepted.prover,
+        nonce: settled.nonce,
+        prover: settled.prover,
         credits,
         gas: r.gas_used,
         tx_hash: r.transaction_hash,

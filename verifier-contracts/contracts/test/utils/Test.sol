@@ -51,6 +51,10 @@ abstract contract Test {
         vm.assertTrue(c, why);
     }
 
+    function assertFalse(bool c) internal pure {
+        vm.assertFalse(c);
+    }
+
     /// `x` mapped into [lo, hi] (inclusive).
     function bound(uint256 x, uint256 lo, uint256 hi) internal pure returns (uint256) {
         require(lo <= hi, "bound: lo > hi");
