@@ -63,6 +63,23 @@ pub struct Submitted {
     pub tx_hash: TxHash,
 }
 
+/// Blocks per `eth_getLogs` query (common RPC providers allow 10,000).
+const LOG_WINDOW_BLOCKS: u64 = 10_000;
+/// How far back [`Chain::settlement`] looks for a paid request's `Settled` event (~140 days of
+/// 12-second blocks, 100 queries).
+const SETTLEMENT_LOOKBACK_BLOCKS: u64 = 1_000_000;
+
+/// Inclusive block ranges of at most `size` blocks covering `oldest..=head`, newest first.
+fn windows_back(head: u64, oldest: u64, size: u64) -> impl Iterator<Item = (u64, u64)> {
+    let mut next = Some(head);
+    std::iter::from_fn(move || {
+        let to = next?;
+        let from = to.saturating_sub(size - 1).max(oldest);
+        next = (from > oldest).then(|| from - 1);
+        Some((from, to))
+    })
+}
+
 fn role_name(role: u8) -> String {
     ["owner", "contributor", "prover", "treasury"]
         .get(usize::from(role))
@@ -239,23 +256,37 @@ impl Chain {
         if !paid {
             return Ok(None);
         }
-        let filter = Filter::new()
-            .address(d.rewards)
-            .event_signature(AttributionRewards::Settled::SIGNATURE_HASH)
-            .topic1(B256::from(nonce))
-            .from_block(0);
-        let logs = self
+        // Newest blocks first, a window at a time: the settlement is usually recent (a node
+        // asks right after its own submit failed), and RPC providers refuse eth_getLogs over
+        // more than ~10k blocks, so one query from block 0 fails on a real chain.
+        let head = self
             .provider()
-            .get_logs(&filter)
+            .get_block_number()
             .await
             .map_err(|e| chain_err(step, e))?;
-        logs.first()
-            .and_then(|l| l.transaction_hash)
-            .map(Some)
-            .ok_or_else(|| ContractsError::Chain {
-                step,
-                reason: format!("request {nonce} is paid but no Settled event names it"),
-            })
+        let oldest = head.saturating_sub(SETTLEMENT_LOOKBACK_BLOCKS);
+        for (from, to) in windows_back(head, oldest, LOG_WINDOW_BLOCKS) {
+            let filter = Filter::new()
+                .address(d.rewards)
+                .event_signature(AttributionRewards::Settled::SIGNATURE_HASH)
+                .topic1(B256::from(nonce))
+                .from_block(from)
+                .to_block(to);
+            let logs = self
+                .provider()
+                .get_logs(&filter)
+                .await
+                .map_err(|e| chain_err(step, e))?;
+            if let Some(tx) = logs.first().and_then(|l| l.transaction_hash) {
+                return Ok(Some(tx));
+            }
+        }
+        Err(ContractsError::Chain {
+            step,
+            reason: format!(
+                "request {nonce} is paid but no Settled event names it in blocks {oldest}..={head}"
+            ),
+        })
     }
 
     /// The registration of (`model_id`, `adapter_id`), or `None` when it is not registered.
@@ -427,4 +458,22 @@ fn event<E: SolEvent>(step: &'static str, r: &TransactionReceipt) -> Result<E> {
             step,
             reason: format!("no {} event in the receipt", E::SIGNATURE),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows_back;
+
+    #[test]
+    fn log_windows_cover_the_range_newest_first_without_gaps() {
+        let w: Vec<_> = windows_back(25_000, 0, 10_000).collect();
+        assert_eq!(w, [(15_001, 25_000), (5_001, 15_000), (0, 5_000)]);
+        assert_eq!(windows_back(7, 0, 10_000).collect::<Vec<_>>(), [(0, 7)]);
+        assert_eq!(windows_back(0, 0, 10_000).collect::<Vec<_>>(), [(0, 0)]);
+        let w: Vec<_> = windows_back(1_000_000, 980_000, 10_000).collect();
+        assert_eq!(
+            w,
+            [(990_001, 1_000_000), (980_001, 990_000), (980_000, 980_000)]
+        );
+    }
 }
