@@ -32,6 +32,8 @@
 #   POA_LAYOUT         `poa setup --layout`: wide (default; fastest proving) or narrow (one advice
 #                      column: 1.4 KB proofs and a verifier that fits a contract; Gemm/Conv/Relu/
 #                      Add/rescale models only, so not ops_zoo)
+#   POA_NARROW_K_DROP  narrow layout: set up again at the one-column k minus this (`--narrow-k`),
+#                      spreading the circuit over more columns (default 0: one column)
 #   POA_REV            build poa from this git revision (exported with `git archive` into
 #                      $BENCH_WORK/poa-src) instead of the working tree, e.g. POA_REV=HEAD while
 #                      the working tree is mid-edit. It builds in its own target dir
@@ -53,6 +55,7 @@ REPS=${REPS:-1}
 RESULTS_MD=${RESULTS_MD:-$HERE/RESULTS.md}
 POA_REV=${POA_REV:-}
 POA_LAYOUT=${POA_LAYOUT:-wide}
+POA_NARROW_K_DROP=${POA_NARROW_K_DROP:-0}
 INPUT=$ROOT/fixtures/data/input_0.json
 CALIB=$ROOT/fixtures/data/calibration.json
 TIME=/usr/bin/time
@@ -160,6 +163,12 @@ bench_poa() {
     run_step poa_setup "$POA" --json setup "$dir/model" --dev-srs --layout "$POA_LAYOUT" ||
         { put poa_error "$(step_error poa_setup)"; return; }
     out=$(cat "$dir/poa_setup.out")
+    if [[ $POA_LAYOUT == narrow && $POA_NARROW_K_DROP != 0 ]]; then
+        run_step poa_setup "$POA" --json setup "$dir/model" --dev-srs --layout narrow \
+            --narrow-k "$(($(jq -r '.stats.k' <<<"$out") - POA_NARROW_K_DROP))" ||
+            { put poa_error "$(step_error poa_setup)"; return; }
+        out=$(cat "$dir/poa_setup.out")
+    fi
     put poa_k "$(jq -r '.stats.k' <<<"$out")"
     put poa_rows "$(jq -r '.stats.rows' <<<"$out")"
     put poa_setup_s "$(wall_s poa_setup)"
@@ -291,6 +300,7 @@ machine=$(
         printf 'python=%s\n' "$("$PY" --version 2>&1)"
         printf 'reps=%s\n' "$REPS"
         printf 'poa_layout=%s\n' "$POA_LAYOUT"
+        printf 'poa_narrow_k_drop=%s\n' "$POA_NARROW_K_DROP"
         printf 'ezkl_calib_samples=%s\n' "$EZKL_CALIB_SAMPLES"
         printf 'ezkl_scales=%s\n' "${EZKL_SCALES:-ezkl default}"
         printf 'ezkl_logrows=%s\n' "$EZKL_LOGROWS"

@@ -290,6 +290,11 @@ def cmd_report(a):
         f"({m.get('poa_version')}, {m.get('rustc')}). Repetitions per prove/verify: {m.get('reps')} "
         f"(min wall, max RSS kept). Total run time: {m.get('total_s')} s."
     )
+    layout = m.get("poa_layout", "wide")
+    drop = int(m.get("poa_narrow_k_drop") or 0)
+    if layout == "narrow" and drop:
+        layout += f", set up at the one-column k minus {drop} (`poa setup --narrow-k`)"
+    L.append(f"poa layout: {layout}.")
     L.append("")
     L.append(
         "Same ONNX file, same input (`fixtures/data/input_0.json`), same visibility (input public, "

@@ -102,8 +102,15 @@ fn forged_witnesses_are_rejected() {
         NarrowTamper::SlotsSwapped,
         NarrowTamper::ExtraSelected,
     ] {
-        let c = NarrowCircuit::mock_tampered(&q, &trace, Visibility::default(), statement, tamper)
-            .expect("lays out");
+        let c = NarrowCircuit::mock_tampered(
+            &q,
+            &trace,
+            Visibility::default(),
+            statement,
+            tamper,
+            None,
+        )
+        .expect("lays out");
         let failures = mock(&c, c.instances().to_vec()).expect_err(&format!("{tamper:?}"));
         assert!(
             failures.iter().all(|f| matches!(
@@ -124,6 +131,7 @@ fn forged_witnesses_are_rejected() {
         Visibility::default(),
         Statement::Inference,
         NarrowTamper::ClassOff,
+        None,
     )
     .expect("lays out");
     mock(&c, c.instances().to_vec()).expect_err("wrong argmax");
@@ -215,4 +223,44 @@ fn k_is_the_smallest_that_fits() {
         })
         .collect();
     assert!(sizes[1].1 > 3 * sizes[0].1, "{sizes:?}");
+}
+
+/// Below the one-column k the same cells spread over more advice columns: fewer rows, the same
+/// instances, still accepted, and a forged witness still rejected; a k outside the range that
+/// can hold the circuit is refused by name.
+#[test]
+fn a_smaller_k_spreads_the_circuit_over_more_columns() {
+    let q = compile("mlp_small");
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let setup = setup(&q, 40, 8);
+    let statement = Statement::Attribution {
+        setup: &setup,
+        request: request(),
+    };
+    let vis = Visibility::default();
+    let one = NarrowCircuit::mock(&q, &trace, vis, statement).expect("lays out");
+    assert_eq!(one.columns().advice, 1);
+    for drop in [1, 2] {
+        let k = one.k() - drop;
+        let c = NarrowCircuit::mock_at(&q, &trace, vis, statement, Some(k)).expect("lays out");
+        assert_eq!(c.k(), k);
+        assert!(c.columns().advice > 1, "k {k}: {:?}", c.columns());
+        assert_eq!(c.instances(), one.instances());
+        mock(&c, c.instances().to_vec()).expect("MockProver accepts");
+        for tamper in [NarrowTamper::Remainder, NarrowTamper::SlotNotTop] {
+            let t = NarrowCircuit::mock_tampered(&q, &trace, vis, statement, tamper, Some(k))
+                .expect("lays out");
+            mock(&t, t.instances().to_vec()).expect_err(&format!("k {k}: {tamper:?}"));
+        }
+    }
+    for k in [one.k() + 1, 8] {
+        let e = NarrowCircuit::mock_at(&q, &trace, vis, statement, Some(k))
+            .err()
+            .expect("refused");
+        assert!(matches!(e, CircuitError::UnsupportedShape { .. }), "{e}");
+        assert!(
+            e.to_string().contains(&format!("k = {k} is outside")),
+            "{e}"
+        );
+    }
 }

@@ -458,4 +458,40 @@ fn setup_narrow_layout_proves_verifies_and_its_verifier_deploys() {
         !cnn.join("pk.bin").exists(),
         "nothing written on a refused setup"
     );
+
+    // --narrow-k: one k less than the one-column 14 → more columns, a longer proof that still
+    // verifies; outside the range, or with the wide layout, refused by name.
+    let setup_at = |k: &str, layout: &str, ok: bool| {
+        let a = poa_in(
+            ok,
+            &[
+                "setup".as_ref(),
+                out.as_os_str(),
+                "--dev-srs".as_ref(),
+                "--layout".as_ref(),
+                layout.as_ref(),
+                "--narrow-k".as_ref(),
+                k.as_ref(),
+            ],
+        );
+        if ok {
+            stdout_json(&a.success()).to_string()
+        } else {
+            stderr_text(&a.failure())
+        }
+    };
+    let v: serde_json::Value = serde_json::from_str(&setup_at("13", "narrow", true)).expect("json");
+    assert_eq!(v["stats"]["k"], 13, "{v}");
+    assert!(v["stats"]["advice_columns"].as_u64() > Some(1), "{v}");
+    let a = prove_in(&out, &input, &proof).success();
+    assert!(stdout_json(&a)["proof_bytes"].as_u64() > Some(1376));
+    poa_in(
+        true,
+        &["verify".as_ref(), out.as_os_str(), proof.as_os_str()],
+    )
+    .success();
+    let err = setup_at("15", "narrow", false);
+    assert!(err.contains("k = 15 is outside"), "{err}");
+    let err = setup_at("13", "wide", false);
+    assert!(err.contains("--layout narrow"), "{err}");
 }

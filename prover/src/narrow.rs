@@ -49,13 +49,16 @@ pub struct NarrowSize {
 }
 
 /// Lays out the narrow circuit of `model` (with attribution over `setup`) to size it; an error
-/// names what the layout cannot take (an op, hashed weights or input, a hashed index).
+/// names what the layout cannot take (an op, hashed weights or input, a hashed index, a `k`
+/// out of range). `k: None` is the one-advice-column size; a smaller `k` takes more columns
+/// ([`NarrowCircuit::keygen`]).
 pub fn narrow_size(
     model: &QModel,
     vis: Visibility,
     setup: Option<&AttributionSetup>,
+    k: Option<u32>,
 ) -> Result<NarrowSize> {
-    let c = NarrowCircuit::keygen(model, vis, statement(setup, None))?;
+    let c = NarrowCircuit::keygen(model, vis, statement(setup, None), k)?;
     Ok(NarrowSize {
         k: c.k(),
         advice_cells: c.advice_cells(),
@@ -65,14 +68,15 @@ pub fn narrow_size(
 }
 
 /// Generates narrow-layout keys for `model`'s inference (with `setup`: and top-k attribution
-/// over its index). `srs` must have exactly the circuit's `k` ([`narrow_size`]).
+/// over its index), at `k` as in [`narrow_size`]. `srs` must have exactly the circuit's `k`.
 pub fn keygen_narrow(
     srs: &Srs,
     model: &QModel,
     vis: Visibility,
     setup: Option<&AttributionSetup>,
+    k: Option<u32>,
 ) -> Result<ProvingKey> {
-    let c = NarrowCircuit::keygen(model, vis, statement(setup, None))?;
+    let c = NarrowCircuit::keygen(model, vis, statement(setup, None), k)?;
     check_srs_k(srs, c.k())?;
     let halo2 = |source| ProverError::Halo2 {
         stage: "keygen",

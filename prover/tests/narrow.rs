@@ -26,9 +26,9 @@ fn private() -> Visibility {
 fn narrow_inference_keys_round_trip_through_files_and_prove_like_wide() {
     let q = compile("mlp_small");
     let vis = private();
-    let k = narrow_size(&q, vis, None).expect("sizes").k;
+    let k = narrow_size(&q, vis, None, None).expect("sizes").k;
     let srs = Srs::dev(k);
-    let pk = keygen_narrow(&srs, &q, vis, None).expect("keygen");
+    let pk = keygen_narrow(&srs, &q, vis, None, None).expect("keygen");
     assert_eq!(pk.id().layout, Layout::Narrow);
     assert!(pk.narrow_shape().is_some());
     let pk = ProvingKey::from_file_bytes(&pk.to_file_bytes()).expect("pk file");
@@ -74,8 +74,8 @@ fn narrow_attribution_keys_bind_their_index_and_refuse_damage() {
     let vis = private();
     let setup =
         AttributionSetup::new(&q, run_index(&q, 24), 8, IndexVisibility::Fixed).expect("setup");
-    let srs = Srs::dev(narrow_size(&q, vis, Some(&setup)).expect("sizes").k);
-    let pk = keygen_narrow(&srs, &q, vis, Some(&setup)).expect("keygen");
+    let srs = Srs::dev(narrow_size(&q, vis, Some(&setup), None).expect("sizes").k);
+    let pk = keygen_narrow(&srs, &q, vis, Some(&setup), None).expect("keygen");
     assert!(pk.id().attributed);
     let request = Request {
         nonce: Fr::from(9),
@@ -107,6 +107,34 @@ fn narrow_attribution_keys_bind_their_index_and_refuse_damage() {
     let e = VerifyingKey::from_file_bytes(&file).expect_err("damaged shape");
     assert!(matches!(e, ProverError::Checksum { .. }), "{e}");
     let zoo = compile("ops_zoo");
-    let e = narrow_size(&zoo, vis, None).expect_err("ops_zoo has ops the narrow layout lacks");
+    let e =
+        narrow_size(&zoo, vis, None, None).expect_err("ops_zoo has ops the narrow layout lacks");
     assert!(e.to_string().contains("narrow layout"), "{e}");
+}
+
+/// Keys at a smaller k than the one-column size: more columns, a longer proof, the same
+/// statement; the one-column keys are another circuit.
+#[test]
+fn narrow_keys_at_a_smaller_k_prove_with_more_columns() {
+    let q = compile("mlp_small");
+    let vis = private();
+    let one = narrow_size(&q, vis, None, None).expect("sizes");
+    let size = narrow_size(&q, vis, None, Some(one.k - 1)).expect("sizes at k - 1");
+    assert_eq!(size.k, one.k - 1);
+    assert_eq!(size.advice_cells, one.advice_cells);
+    assert!(size.columns.advice > one.columns.advice, "{size:?}");
+    let srs = Srs::dev(size.k);
+    let pk = keygen_narrow(&srs, &q, vis, None, Some(size.k)).expect("keygen");
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let proof = prove(&srs, &pk, &q, &trace).expect("proves");
+    verify(&srs, &pk.verifying_key(), &proof).expect("verifies");
+    let one_srs = Srs::dev(one.k);
+    let one_pk = keygen_narrow(&one_srs, &q, vis, None, None).expect("one-column keygen");
+    assert_ne!(one_pk.id().circuit_digest, pk.id().circuit_digest);
+    let one_proof = prove(&one_srs, &one_pk, &q, &trace).expect("proves");
+    assert_eq!(one_proof.instances, proof.instances);
+    assert!(proof.bytes.len() > one_proof.bytes.len());
+    // An SRS of the one-column k does not fit keys of k - 1.
+    let e = keygen_narrow(&one_srs, &q, vis, None, Some(size.k)).expect_err("wrong SRS k");
+    assert!(e.to_string().contains(&size.k.to_string()), "{e}");
 }

@@ -39,7 +39,7 @@ fn main() {
         input: InputVisibility::Private,
         ..Visibility::default()
     };
-    let c = NarrowCircuit::keygen(&q, vis, statement).expect("lays out");
+    let c = NarrowCircuit::keygen(&q, vis, statement, None).expect("lays out");
     let k = c.k();
     println!(
         "top-8 over {n} entries: k={k}, {} advice cells",
@@ -47,7 +47,7 @@ fn main() {
     );
     let srs = Srs::dev(k);
     let t = Instant::now();
-    let pk = keygen_narrow(&srs, &q, vis, Some(&setup)).expect("keygen");
+    let pk = keygen_narrow(&srs, &q, vis, Some(&setup), None).expect("keygen");
     println!("keygen {:.1?}", t.elapsed());
     let trace = q.run(&test_inputs()[0]).expect("runs");
     let t = Instant::now();

@@ -47,8 +47,8 @@ fn main() {
     }
     let setup =
         AttributionSetup::new(&q, Arc::new(index), K, IndexVisibility::Fixed).expect("setup");
-    let srs = Srs::dev(narrow_size(&q, vis, Some(&setup)).expect("sizes").k);
-    let pk = keygen_narrow(&srs, &q, vis, Some(&setup)).expect("keygen");
+    let srs = Srs::dev(narrow_size(&q, vis, Some(&setup), None).expect("sizes").k);
+    let pk = keygen_narrow(&srs, &q, vis, Some(&setup), None).expect("keygen");
     let verifier = solc::compile(
         "Verifier.sol",
         &solidity_verifier(&srs, &pk.verifying_key()),

@@ -49,8 +49,8 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
     let index = run_index(&q, 24);
     let setup =
         AttributionSetup::new(&q, Arc::clone(&index), K, IndexVisibility::Fixed).expect("setup");
-    let srs = Srs::dev(narrow_size(&q, vis, Some(&setup)).expect("sizes").k);
-    let pk = keygen_narrow(&srs, &q, vis, Some(&setup)).expect("keygen");
+    let srs = Srs::dev(narrow_size(&q, vis, Some(&setup), None).expect("sizes").k);
+    let pk = keygen_narrow(&srs, &q, vis, Some(&setup), None).expect("keygen");
     let vk = pk.verifying_key();
     let verifier = solc::compile(
         "Verifier.sol",

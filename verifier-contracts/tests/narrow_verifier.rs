@@ -25,9 +25,9 @@ fn narrow_attribution_verifier_deploys_under_eip170_and_rejects_tampering() {
         input: InputVisibility::Private,
         ..Visibility::default()
     };
-    let k = narrow_size(&q, vis, Some(&setup)).expect("sizes").k;
+    let k = narrow_size(&q, vis, Some(&setup), None).expect("sizes").k;
     let srs = Srs::dev(k);
-    let pk = keygen_narrow(&srs, &q, vis, Some(&setup)).expect("keygen");
+    let pk = keygen_narrow(&srs, &q, vis, Some(&setup), None).expect("keygen");
     // Through the files `poa setup` writes, as a prover and a verifier would load them.
     let vk = VerifyingKey::from_file_bytes(&pk.verifying_key().to_file_bytes()).expect("vk file");
     let trace = q.run(&test_inputs()[3]).expect("runs");

@@ -128,12 +128,15 @@ pub enum NarrowTamper {
 pub(crate) type Cells = Vec<Vec<AssignedValue<Fr>>>;
 
 impl NarrowCircuit {
-    /// Lays out `statement` for `model` to fix the circuit's shape (k chosen as the smallest with
-    /// one advice column), on a run of an all-zero input (the layout never depends on values).
+    /// Lays out `statement` for `model` to fix the circuit's shape, on a run of an all-zero
+    /// input (the layout never depends on values). `k: None` is the smallest k that holds the
+    /// circuit in one advice column; a smaller `k` spreads the same cells over as many columns
+    /// as halo2-base needs (fewer rows: faster proving, ~300 bytes more proof per column).
     pub fn keygen(
         model: &QModel,
         vis: Visibility,
         statement: Statement<'_>,
+        k: Option<u32>,
     ) -> Result<Self, CircuitError> {
         let trace = zero_trace(model)?;
         Self::sized(
@@ -143,6 +146,7 @@ impl NarrowCircuit {
             vis,
             statement,
             None,
+            k,
         )
     }
 
@@ -176,12 +180,23 @@ impl NarrowCircuit {
         Ok(c)
     }
 
-    /// Lays out `statement` for `MockProver` (sized like [`Self::keygen`]).
+    /// Lays out `statement` for `MockProver`, sized like [`Self::keygen`] with `k: None`.
     pub fn mock(
         model: &QModel,
         trace: &Trace,
         vis: Visibility,
         statement: Statement<'_>,
+    ) -> Result<Self, CircuitError> {
+        Self::mock_at(model, trace, vis, statement, None)
+    }
+
+    /// [`Self::mock`] at a chosen `k` (see [`Self::keygen`]).
+    pub fn mock_at(
+        model: &QModel,
+        trace: &Trace,
+        vis: Visibility,
+        statement: Statement<'_>,
+        k: Option<u32>,
     ) -> Result<Self, CircuitError> {
         Self::sized(
             CircuitBuilderStage::Mock,
@@ -190,10 +205,11 @@ impl NarrowCircuit {
             vis,
             statement,
             None,
+            k,
         )
     }
 
-    /// [`Self::mock`] with a forged witness (negative tests only).
+    /// [`Self::mock_at`] with a forged witness (negative tests only).
     #[doc(hidden)]
     pub fn mock_tampered(
         model: &QModel,
@@ -201,6 +217,7 @@ impl NarrowCircuit {
         vis: Visibility,
         statement: Statement<'_>,
         tamper: NarrowTamper,
+        k: Option<u32>,
     ) -> Result<Self, CircuitError> {
         Self::sized(
             CircuitBuilderStage::Mock,
@@ -209,6 +226,7 @@ impl NarrowCircuit {
             vis,
             statement,
             Some(tamper),
+            k,
         )
     }
 
@@ -248,7 +266,8 @@ impl NarrowCircuit {
         }
     }
 
-    /// Advice cells used (the circuit's size; rows ≈ cells with one column).
+    /// Advice cells used (the circuit's size; rows ≈ cells with one column, cells / columns
+    /// with more).
     pub fn advice_cells(&self) -> usize {
         self.builder.statistics().gate.total_advice_per_phase[0]
     }
@@ -261,30 +280,48 @@ impl NarrowCircuit {
         vis: Visibility,
         statement: Statement<'_>,
         tamper: Option<NarrowTamper>,
+        k: Option<u32>,
     ) -> Result<Self, CircuitError> {
         let mut c = Self::layout(stage, model, trace, vis, statement, tamper)?;
-        c.size()?;
+        c.size(k)?;
         Ok(c)
     }
 
-    /// Picks the smallest k whose rows hold every advice cell and every looked-up cell in one
-    /// column each, and sets the builder's parameters.
-    fn size(&mut self) -> Result<(), CircuitError> {
+    /// Sets the builder's parameters for `2^k` rows: by default the smallest k whose rows hold
+    /// every advice cell and every looked-up cell in one column each; a requested `k` must lie
+    /// between the smallest that holds the range table and the instances, and that one-column k.
+    fn size(&mut self, requested: Option<u32>) -> Result<(), CircuitError> {
         let stats = self.builder.statistics();
         let cells = stats.gate.total_advice_per_phase[0];
         let lookups = stats.total_lookup_advice_per_phase[0];
-        let need = cells
-            .max(lookups)
-            .max(1 << LOOKUP_BITS)
-            .max(self.instances.len())
-            + BLINDING_ROWS
-            + 1;
-        let k = (MIN_K..=MAX_K)
-            .find(|&k| (1usize << k) >= need)
-            .ok_or_else(|| CircuitError::UnsupportedShape {
+        let fits = |need: usize| (MIN_K..=MAX_K).find(|&k| (1usize << k) > need + BLINDING_ROWS);
+        let floor = (1usize << LOOKUP_BITS).max(self.instances.len());
+        let one_column =
+            fits(cells.max(lookups).max(floor)).ok_or_else(|| CircuitError::UnsupportedShape {
                 layer: "narrow layout".into(),
                 reason: format!("{cells} advice cells need more than 2^{MAX_K} rows"),
             })?;
+        let k = match requested {
+            None => one_column,
+            Some(k) => {
+                // `fits(floor)` is always found: floor is far below 2^MAX_K.
+                let lowest = fits(floor).unwrap_or(MIN_K);
+                let k = k as usize;
+                if k < lowest || k > one_column {
+                    return Err(CircuitError::UnsupportedShape {
+                        layer: "narrow layout".into(),
+                        reason: format!(
+                            "k = {k} is outside {lowest}..={one_column}: 2^{lowest} rows hold \
+                             the {}-row range table and the {} instances, and 2^{one_column} \
+                             already hold all {cells} advice cells in one column",
+                            1usize << LOOKUP_BITS,
+                            self.instances.len()
+                        ),
+                    });
+                }
+                k
+            }
+        };
         self.builder.set_k(k);
         self.builder.calculate_params(Some(BLINDING_ROWS));
         Ok(())

@@ -129,6 +129,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         setup::SrsSource::Dev,
         Some((index, k, IndexVisibility::Fixed)),
         args.layout,
+        None,
         out,
     )?;
     let verifier = evm::write_verifier(&model_dir, &model_dir.join("evm"), None, out)?;

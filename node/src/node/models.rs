@@ -402,7 +402,7 @@ fn compile_and_setup(
         SrsChoice::Dev => setup::SrsSource::Dev,
         SrsChoice::Ceremony(p) => setup::SrsSource::Ceremony(p),
     };
-    let r = setup::setup(dir, source, index, layout, &out)?;
+    let r = setup::setup(dir, source, index, layout, None, &out)?;
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
