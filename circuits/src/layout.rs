@@ -16,7 +16,9 @@ pub enum Layout {
     Wide,
     /// [`crate::NarrowCircuit`]: one advice column. ~3 rows a MAC, so larger k and slower
     /// proofs, but a ~1.4 KB proof and a ~16 KB, ~0.3 M-gas verifier contract. Fixed weights,
-    /// public or private input, fixed index, and the ops in [`crate::narrow::NARROW_OPS`].
+    /// public or private input, fixed index, and the ops in [`crate::narrow::NARROW_OPS`]. At a
+    /// k below its one-column size ([`crate::NarrowCircuit::keygen`]) the same cells take more
+    /// columns: faster proving, longer proofs, a larger verifier.
     Narrow,
 }
 
