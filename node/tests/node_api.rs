@@ -480,6 +480,52 @@ async fn narrow_layout_model_is_set_up_and_proves() {
         &p["proof"],
         &node.data.join("models").join(&model),
     );
+
+    // narrow_k: one k below the one-column size → more columns, and a job still proves.
+    let k = m["circuit"]["k"].as_i64().expect("k");
+    let fewer = json!({ "layout": "narrow", "input_visibility": "private", "narrow_k": k - 1 });
+    let model = upload_model_with(&c, &node, &key, "mlp_small", fewer).await;
+    let m = node_common::model(&c, &node.url, &model).await;
+    assert_eq!(m["narrow_k"], k - 1, "{m}");
+    assert_eq!(m["circuit"]["k"], k - 1, "{m}");
+    assert!(m["circuit"]["advice_columns"].as_u64() > Some(1), "{m}");
+    let id = submit(&c, &node.url, &key, &model).await;
+    let (_, p) = wait_proved(&c, &node.url, &id, Duration::from_secs(300)).await;
+    cli_verifies(
+        &tmp.path().join("proof_k.json"),
+        &p["proof"],
+        &node.data.join("models").join(&model),
+    );
+
+    // A k the circuit cannot take: the setup fails, naming the range.
+    use base64::Engine;
+    let onnx = std::fs::read(node_common::fixtures().join("models/mlp_small.onnx")).expect("onnx");
+    let r = c
+        .post(format!("{}/v1/models", node.url))
+        .bearer_auth(&key)
+        .json(&json!({
+            "name": "too_big",
+            "onnx_base64": base64::engine::general_purpose::STANDARD.encode(onnx),
+            "calibration": node_common::calibration(),
+            "layout": "narrow",
+            "narrow_k": k + 1,
+        }))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 202);
+    let id = r.json::<serde_json::Value>().await.expect("JSON")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let m = node_common::wait_model(&c, &node.url, &id).await;
+    assert_eq!(m["status"], "failed", "{m}");
+    assert!(
+        m["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&format!("k = {} is outside", k + 1))),
+        "{m}"
+    );
 }
 
 /// Writes a served proof to `file` and checks `poa verify` accepts it against `model_dir`.

@@ -180,6 +180,20 @@ async fn bad_requests_get_json_errors_and_write_nothing() {
         "invalid_layout",
     )
     .await;
+    expect_error(
+        c.post(format!("{}/v1/models", node.url))
+            .bearer_auth(&key)
+            .json(
+                &json!({"name": "m", "onnx_base64": "AAAA", "calibration": {"inputs": [[0.0]]},
+                           "narrow_k": 12}),
+            )
+            .send()
+            .await
+            .expect("send"),
+        422,
+        "invalid_narrow_k",
+    )
+    .await;
 
     // Fuzzed bodies: random bytes and mutations of a valid job, from a fixed seed (reproducible).
     let valid = json!({"model": model, "input": sample_input()})

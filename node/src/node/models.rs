@@ -77,6 +77,8 @@ pub struct Model {
     pub weight_visibility: String,
     /// Circuit layout (`wide` or `narrow`).
     pub layout: String,
+    /// The narrow layout's requested k (`None`: its one-column size).
+    pub narrow_k: Option<i64>,
     /// Attribution setup.
     pub attribution: Option<AttributionSpec>,
     /// Values per input sample (once compiled).
@@ -104,7 +106,7 @@ pub struct Model {
 }
 
 const MODEL_COLUMNS: &str = "id, name, status, error, input_visibility, weight_visibility, \
-     layout, attribution, input_len, \
+     layout, narrow_k, attribution, input_len, \
      commitment, index_root, circuit, insecure_srs, verifier_address, base_model, adapter_name, \
      public_model_id, public_adapter_id, created_at";
 
@@ -119,6 +121,7 @@ impl Model {
             input_visibility: r.try_get("input_visibility")?,
             weight_visibility: r.try_get("weight_visibility")?,
             layout: r.try_get("layout")?,
+            narrow_k: r.try_get("narrow_k")?,
             attribution: attribution
                 .map(|a| serde_json::from_str(&a))
                 .transpose()
@@ -154,6 +157,8 @@ pub struct NewModel {
     pub weight_visibility: WeightVisibility,
     /// Circuit layout.
     pub layout: Layout,
+    /// The narrow layout's k (`None`: one column).
+    pub narrow_k: Option<u32>,
     /// Attribution setup.
     pub attribution: Option<AttributionSpec>,
     /// For an adapter row: what it adapts.
@@ -182,8 +187,8 @@ pub async fn insert(db: &Db, m: &NewModel) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO models (id, name, status, onnx, calibration, input_visibility, attribution, \
          attributed, base_model, adapter, adapter_name, created_at, updated_at, \
-         weight_visibility, layout) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)",
+         weight_visibility, layout, narrow_k) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)",
     )
     .bind(&m.id)
     .bind(&m.name)
@@ -199,6 +204,7 @@ pub async fn insert(db: &Db, m: &NewModel) -> Result<(), sqlx::Error> {
     .bind(now)
     .bind(m.weight_visibility.to_string())
     .bind(m.layout.to_string())
+    .bind(m.narrow_k.map(i64::from))
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -277,6 +283,7 @@ struct Source {
     input_visibility: String,
     weight_visibility: String,
     layout: String,
+    narrow_k: Option<i64>,
     attribution: Option<AttributionSpec>,
     /// The LoRA adapter file, for an adapter row.
     adapter: Option<String>,
@@ -285,8 +292,8 @@ struct Source {
 /// The stored source of model `id`.
 async fn source(db: &Db, id: &str) -> anyhow::Result<Source> {
     let r = sqlx::query(
-        "SELECT onnx, calibration, input_visibility, weight_visibility, layout, attribution, \
-         adapter FROM models WHERE id = $1",
+        "SELECT onnx, calibration, input_visibility, weight_visibility, layout, narrow_k, \
+         attribution, adapter FROM models WHERE id = $1",
     )
     .bind(id)
     .fetch_one(&db.pool)
@@ -298,6 +305,7 @@ async fn source(db: &Db, id: &str) -> anyhow::Result<Source> {
         input_visibility: r.try_get("input_visibility")?,
         weight_visibility: r.try_get("weight_visibility")?,
         layout: r.try_get("layout")?,
+        narrow_k: r.try_get("narrow_k")?,
         attribution: attribution.map(|a| serde_json::from_str(&a)).transpose()?,
         adapter: r.try_get("adapter")?,
     })
@@ -315,6 +323,8 @@ pub struct BaseSource {
     pub weight_visibility: WeightVisibility,
     /// Circuit layout: adapters are set up like their base model.
     pub layout: Layout,
+    /// The narrow layout's k, likewise.
+    pub narrow_k: Option<u32>,
     /// Attribution setup.
     pub attribution: Option<AttributionSpec>,
 }
@@ -329,6 +339,7 @@ pub async fn base_source(db: &Db, id: &str) -> anyhow::Result<BaseSource> {
         input_visibility: s.input_visibility.parse().map_err(anyhow::Error::msg)?,
         weight_visibility: s.weight_visibility.parse().map_err(anyhow::Error::msg)?,
         layout: s.layout.parse().map_err(anyhow::Error::msg)?,
+        narrow_k: s.narrow_k.map(u32::try_from).transpose()?,
         attribution: s.attribution,
     })
 }
@@ -368,6 +379,7 @@ fn compile_and_setup(
     };
     let (input_visibility, attribution) = (&source.input_visibility, source.attribution.as_ref());
     let layout: Layout = source.layout.parse().map_err(anyhow::Error::msg)?;
+    let narrow_k = source.narrow_k.map(u32::try_from).transpose()?;
     let defaults = poa_runtime::CalibrationOptions::default();
     let args = compile::Args {
         model: onnx_path,
@@ -402,7 +414,7 @@ fn compile_and_setup(
         SrsChoice::Dev => setup::SrsSource::Dev,
         SrsChoice::Ceremony(p) => setup::SrsSource::Ceremony(p),
     };
-    let r = setup::setup(dir, source, index, layout, None, &out)?;
+    let r = setup::setup(dir, source, index, layout, narrow_k, &out)?;
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

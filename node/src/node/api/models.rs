@@ -42,6 +42,11 @@ pub struct UploadModel {
     /// otherwise the setup fails).
     #[serde(default)]
     pub layout: Option<String>,
+    /// Narrow layout only (`poa setup --narrow-k`): prove in 2^k rows below the one-column
+    /// size — more advice columns, faster proving, a longer proof and a larger verifier. A k
+    /// outside what the circuit can take fails the setup, naming the range.
+    #[serde(default)]
+    pub narrow_k: Option<u32>,
     /// Set the keys up for attribution over a sealed datanet version.
     #[serde(default)]
     pub attribution: Option<AttributionSpec>,
@@ -64,6 +69,8 @@ pub struct ModelView {
     pub weight_visibility: String,
     /// Circuit layout (`wide` or `narrow`).
     pub layout: String,
+    /// The narrow layout's requested k (absent: its one-column size).
+    pub narrow_k: Option<i64>,
     /// Values per input sample.
     pub input_len: Option<i64>,
     /// Commitment: digest of the quantized model (the proof's public model id is taken from it).
@@ -102,6 +109,7 @@ impl From<Model> for ModelView {
             input_visibility: m.input_visibility,
             weight_visibility: m.weight_visibility,
             layout: m.layout,
+            narrow_k: m.narrow_k,
             input_len: m.input_len,
             commitment: m.commitment,
             attribution: m.attribution,
@@ -171,6 +179,12 @@ pub async fn upload(
         .unwrap_or("wide")
         .parse()
         .map_err(|e: String| ApiError::invalid("invalid_layout", e))?;
+    if req.narrow_k.is_some() && layout != Layout::Narrow {
+        return Err(ApiError::invalid(
+            "invalid_narrow_k",
+            "narrow_k sizes the narrow layout; send \"layout\": \"narrow\" with it",
+        ));
+    }
     if let Some(a) = &req.attribution {
         a.index_visibility
             .parse::<IndexVisibility>()
@@ -203,6 +217,7 @@ pub async fn upload(
         input_visibility,
         weight_visibility,
         layout,
+        narrow_k: req.narrow_k,
         attribution: req.attribution,
         adapter: None,
     };
@@ -277,6 +292,7 @@ pub async fn upload_adapter(
         input_visibility: src.input_visibility,
         weight_visibility: src.weight_visibility,
         layout: src.layout,
+        narrow_k: src.narrow_k,
         attribution: src.attribution,
         adapter: Some(NewAdapter {
             base_model: id,
