@@ -482,6 +482,7 @@ fn setup_narrow_layout_proves_verifies_and_its_verifier_deploys() {
     };
     let v: serde_json::Value = serde_json::from_str(&setup_at("13", "narrow", true)).expect("json");
     assert_eq!(v["stats"]["k"], 13, "{v}");
+    assert!(v["stats"]["rows"].as_u64() < Some(1 << 13), "{v}");
     assert!(v["stats"]["advice_columns"].as_u64() > Some(1), "{v}");
     let a = prove_in(&out, &input, &proof).success();
     assert!(stdout_json(&a)["proof_bytes"].as_u64() > Some(1376));

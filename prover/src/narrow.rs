@@ -40,8 +40,10 @@ fn statement(setup: Option<&AttributionSetup>, request: Option<Request>) -> Stat
 pub struct NarrowSize {
     /// Circuit size exponent: the SRS must be made or downsized to it before [`keygen_narrow`].
     pub k: u32,
-    /// Advice cells used (rows, with one column).
+    /// Advice cells used.
     pub advice_cells: usize,
+    /// Rows a gate column holds ([`NarrowCircuit::rows`]): the cells, with one column.
+    pub rows: usize,
     /// Public instances of a proof.
     pub instances: usize,
     /// Columns, selectors and lookups.
@@ -62,6 +64,7 @@ pub fn narrow_size(
     Ok(NarrowSize {
         k: c.k(),
         advice_cells: c.advice_cells(),
+        rows: c.rows(),
         instances: c.instances().len(),
         columns: c.columns(),
     })

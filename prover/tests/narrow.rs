@@ -122,6 +122,8 @@ fn narrow_keys_at_a_smaller_k_prove_with_more_columns() {
     let size = narrow_size(&q, vis, None, Some(one.k - 1)).expect("sizes at k - 1");
     assert_eq!(size.k, one.k - 1);
     assert_eq!(size.advice_cells, one.advice_cells);
+    assert_eq!(one.rows, one.advice_cells);
+    assert!(size.rows < 1 << size.k, "{size:?}");
     assert!(size.columns.advice > one.columns.advice, "{size:?}");
     let srs = Srs::dev(size.k);
     let pk = keygen_narrow(&srs, &q, vis, None, Some(size.k)).expect("keygen");

@@ -266,6 +266,13 @@ impl NarrowCircuit {
         }
     }
 
+    /// Rows a gate column holds: the advice cells, or with more than one gate column (a k below
+    /// the one-column size) the cells per column, rounded up.
+    pub fn rows(&self) -> usize {
+        let columns = self.builder.config_params.num_advice_per_phase[0].max(1);
+        self.advice_cells().div_ceil(columns)
+    }
+
     /// Advice cells used (the circuit's size; rows ≈ cells with one column, cells / columns
     /// with more).
     pub fn advice_cells(&self) -> usize {

@@ -119,11 +119,12 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// A narrow circuit: rows are its advice cells (one column), the columns as halo2 counts them.
+    /// A narrow circuit: rows a gate column holds (its advice cells, with one column), the
+    /// columns as halo2 counts them.
     fn narrow(s: &NarrowSize, macs: usize) -> Self {
         Self {
             k: s.k,
-            rows: s.advice_cells,
+            rows: s.rows,
             advice_columns: s.columns.advice,
             fixed_columns: s.columns.fixed,
             selectors: s.columns.selectors,
@@ -177,10 +178,10 @@ pub fn text(r: &SetupResult) -> String {
     });
     format!(
         "{} circuit: k={} ({} rows), {} advice + {} fixed columns, {} selectors, {} lookups, {} MACs, {} public instances\n\
-         srs {} ({:.0} ms{}), keygen {:.0} ms → pk.bin {} KiB, vk.bin {} KiB{attribution}",
+         srs {} ({:.0} ms{}), keygen {:.0} ms → pk.bin {} KiB, vk.bin {} bytes{attribution}",
         r.layout, s.k, s.rows, s.advice_columns, s.fixed_columns, s.selectors, s.lookups, s.macs, s.instances,
         r.srs_file.display(), r.srs_ms, if r.insecure_srs { ", INSECURE dev SRS" } else { "" },
-        r.keygen_ms, r.pk_bytes / 1024, r.vk_bytes / 1024
+        r.keygen_ms, r.pk_bytes / 1024, r.vk_bytes
     )
 }
 
