@@ -330,18 +330,7 @@ fn setup_takes_a_ceremony_srs_and_rejects_one_too_small() {
 
     let proof = dir.path().join("proof.json");
     let input = fixtures().join("data/input_0_ours.json");
-    poa_in(
-        false,
-        &[
-            "prove".as_ref(),
-            out.as_os_str(),
-            "--input".as_ref(),
-            input.as_os_str(),
-            "--out".as_ref(),
-            proof.as_os_str(),
-        ],
-    )
-    .success();
+    prove_in(&out, &input, &proof).success();
     poa_in(
         false,
         &["verify".as_ref(), out.as_os_str(), proof.as_os_str()],

@@ -160,9 +160,6 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         Some(path) => Some((read_index(path)?, args.top_k, args.index_visibility)),
         None => None,
     };
-    if args.narrow_k.is_some() && args.layout != Layout::Narrow {
-        anyhow::bail!("--narrow-k sizes the narrow layout; add --layout narrow");
-    }
     let r = setup(&args.dir, source, index, args.layout, args.narrow_k, out)?;
     out.result(&r, || text(&r))
 }
@@ -203,6 +200,10 @@ pub fn setup(
     narrow_k: Option<u32>,
     out: &Output,
 ) -> anyhow::Result<SetupResult> {
+    // Every caller's check, not only the CLI's: a k for the wide layout would be ignored.
+    if narrow_k.is_some() && layout != Layout::Narrow {
+        anyhow::bail!("--narrow-k sizes the narrow layout; add --layout narrow");
+    }
     let compiled = Compiled::load(dir)?;
     let q = &compiled.qmodel;
     let vis = compiled.settings.visibility()?;

@@ -283,7 +283,7 @@ struct Source {
     input_visibility: String,
     weight_visibility: String,
     layout: String,
-    narrow_k: Option<i64>,
+    narrow_k: Option<u32>,
     attribution: Option<AttributionSpec>,
     /// The LoRA adapter file, for an adapter row.
     adapter: Option<String>,
@@ -305,7 +305,10 @@ async fn source(db: &Db, id: &str) -> anyhow::Result<Source> {
         input_visibility: r.try_get("input_visibility")?,
         weight_visibility: r.try_get("weight_visibility")?,
         layout: r.try_get("layout")?,
-        narrow_k: r.try_get("narrow_k")?,
+        narrow_k: r
+            .try_get::<Option<i64>, _>("narrow_k")?
+            .map(u32::try_from)
+            .transpose()?,
         attribution: attribution.map(|a| serde_json::from_str(&a)).transpose()?,
         adapter: r.try_get("adapter")?,
     })
@@ -339,7 +342,7 @@ pub async fn base_source(db: &Db, id: &str) -> anyhow::Result<BaseSource> {
         input_visibility: s.input_visibility.parse().map_err(anyhow::Error::msg)?,
         weight_visibility: s.weight_visibility.parse().map_err(anyhow::Error::msg)?,
         layout: s.layout.parse().map_err(anyhow::Error::msg)?,
-        narrow_k: s.narrow_k.map(u32::try_from).transpose()?,
+        narrow_k: s.narrow_k,
         attribution: s.attribution,
     })
 }
@@ -379,7 +382,6 @@ fn compile_and_setup(
     };
     let (input_visibility, attribution) = (&source.input_visibility, source.attribution.as_ref());
     let layout: Layout = source.layout.parse().map_err(anyhow::Error::msg)?;
-    let narrow_k = source.narrow_k.map(u32::try_from).transpose()?;
     let defaults = poa_runtime::CalibrationOptions::default();
     let args = compile::Args {
         model: onnx_path,
@@ -410,11 +412,11 @@ fn compile_and_setup(
         }
         None => None,
     };
-    let source = match srs {
+    let srs_source = match srs {
         SrsChoice::Dev => setup::SrsSource::Dev,
         SrsChoice::Ceremony(p) => setup::SrsSource::Ceremony(p),
     };
-    let r = setup::setup(dir, source, index, layout, narrow_k, &out)?;
+    let r = setup::setup(dir, srs_source, index, layout, source.narrow_k, &out)?;
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
