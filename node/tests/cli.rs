@@ -397,7 +397,9 @@ fn setup_narrow_layout_proves_verifies_and_its_verifier_deploys() {
     let proof = dir.path().join("proof.json");
     let input = fixtures().join("data/input_0.json");
     let a = prove_in(&out, &input, &proof).success();
-    assert_eq!(stdout_json(&a)["proof_bytes"], 1376);
+    assert_eq!(stdout_json(&a)["evm_proof_bytes"], 1376);
+    // 12 points of 64 bytes in 32 each, and the 2-byte header.
+    assert_eq!(stdout_json(&a)["proof_bytes"], 1376 - 12 * 32 + 2);
     let a = poa_in(
         true,
         &["verify".as_ref(), out.as_os_str(), proof.as_os_str()],
@@ -474,7 +476,7 @@ fn setup_narrow_layout_proves_verifies_and_its_verifier_deploys() {
     assert!(v["stats"]["rows"].as_u64() < Some(1 << 13), "{v}");
     assert!(v["stats"]["advice_columns"].as_u64() > Some(1), "{v}");
     let a = prove_in(&out, &input, &proof).success();
-    assert!(stdout_json(&a)["proof_bytes"].as_u64() > Some(1376));
+    assert!(stdout_json(&a)["evm_proof_bytes"].as_u64() > Some(1376));
     poa_in(
         true,
         &["verify".as_ref(), out.as_os_str(), proof.as_os_str()],

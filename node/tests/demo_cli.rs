@@ -40,7 +40,8 @@ fn demo_runs_every_step_and_is_reproducible() {
     assert_eq!(v["prove"]["input_visibility"], "private");
     // Attribution header (7 + 2·8) and the output; the input is private.
     assert_eq!(v["prove"]["instances"], 7 + 2 * 8 + 10);
-    assert_eq!(v["prove"]["proof_bytes"], 1376);
+    assert_eq!(v["prove"]["evm_proof_bytes"], 1376);
+    assert_eq!(v["prove"]["proof_bytes"], 1376 - 12 * 32 + 2);
     assert_eq!(v["chain"]["code_size_limit_lifted"], false);
     let a = &v["attribution"];
     assert_eq!(a["accepted"], 1437, "{a}");

@@ -12,7 +12,9 @@
 //!
 //! Proof JSON (`format` [`PROOF_FORMAT`]):
 //! `{format, model_digest, circuit_digest, insecure_srs, instances: ["0x…"], proof: "0x…"}`;
-//! instances are 32-byte big-endian field elements, as the EVM verifier reads them.
+//! instances are 32-byte big-endian field elements, as the EVM verifier reads them; `proof` is
+//! the [`crate::codec`] compact encoding (points compressed). Files of the previous format
+//! ([`PROOF_FORMAT_V1`], `proof` the EVM transcript bytes as they are) are still read.
 
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_proofs::SerdeFormat;
@@ -37,8 +39,11 @@ use poa_circuits::{InputVisibility, Visibility, WeightVisibility};
 /// Montgomery conversion on load is worth more than 2 KB for a prover that loads a key per job.
 pub const KEY_FORMAT: SerdeFormat = SerdeFormat::RawBytes;
 
-/// The `format` field of proof JSON.
-pub const PROOF_FORMAT: &str = "openpoa-proof-v1";
+/// The `format` field of proof JSON this build writes.
+pub const PROOF_FORMAT: &str = "openpoa-proof-v2";
+
+/// The previous proof JSON format (uncompressed points), still read.
+pub const PROOF_FORMAT_V1: &str = "openpoa-proof-v1";
 
 fn header(kind: Kind, id: &CircuitId, insecure: bool) -> Header {
     Header {
@@ -294,7 +299,7 @@ impl Proof {
             circuit_digest: hex::encode(self.circuit_digest),
             insecure_srs: self.insecure_srs,
             instances: self.instances.iter().map(fr_to_hex).collect(),
-            proof: format!("0x{}", hex::encode(&self.bytes)),
+            proof: format!("0x{}", hex::encode(self.compact())),
         };
         // A struct of strings and bools always serialises.
         serde_json::to_string_pretty(&j).unwrap_or_default()
@@ -305,11 +310,15 @@ impl Proof {
         let j: ProofJson = serde_json::from_str(text).map_err(|e| ProverError::ProofFormat {
             reason: format!("not proof JSON: {e}"),
         })?;
-        if j.format != PROOF_FORMAT {
-            return Err(ProverError::ProofFormat {
-                reason: format!("format `{}`, this build reads `{PROOF_FORMAT}`", j.format),
-            });
-        }
+        let compact = match j.format.as_str() {
+            PROOF_FORMAT => true,
+            PROOF_FORMAT_V1 => false,
+            other => return Err(ProverError::ProofFormat {
+                reason: format!(
+                    "format `{other}`, this build reads `{PROOF_FORMAT}` and `{PROOF_FORMAT_V1}`"
+                ),
+            }),
+        };
         let instances = j
             .instances
             .iter()
@@ -328,6 +337,11 @@ impl Proof {
             .ok_or_else(|| ProverError::ProofFormat {
                 reason: "`proof` is not 0x-prefixed hex".into(),
             })?;
+        let bytes = if compact {
+            crate::codec::expand(&bytes)?
+        } else {
+            bytes
+        };
         Ok(Self {
             model_digest: parse_digest("model_digest", &j.model_digest)?,
             circuit_digest: parse_digest("circuit_digest", &j.circuit_digest)?,

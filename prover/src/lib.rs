@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+pub mod codec;
 mod dev_srs;
 pub mod digest;
 pub mod error;

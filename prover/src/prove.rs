@@ -28,8 +28,17 @@ pub struct Proof {
     pub insecure_srs: bool,
     /// Public instances, in [`poa_circuits::instances`] layout.
     pub instances: Vec<Fr>,
-    /// The proof bytes (Keccak/EVM transcript).
+    /// The proof bytes (Keccak/EVM transcript, uncompressed points: the verifier contract's
+    /// calldata). Files carry them compressed ([`Proof::compact`]).
     pub bytes: Vec<u8>,
+}
+
+impl Proof {
+    /// The proof in the [`crate::codec`] compact encoding: what proof files and REST responses
+    /// carry, each curve point in 32 bytes instead of the EVM's 64.
+    pub fn compact(&self) -> Vec<u8> {
+        crate::codec::compact(&self.bytes)
+    }
 }
 
 /// Proves `trace` (a run of `model`) with fresh OS randomness for the blinding factors.

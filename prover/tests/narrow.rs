@@ -4,6 +4,8 @@
 //! checked by the same `verify` — and refused, each with its own error, for another model,
 //! another index, the other layout or a damaged shape.
 
+mod common;
+
 use poa_circuits::{
     AttributionSetup, Fr, IndexVisibility, InputVisibility, Layout, Request, Visibility,
 };
@@ -136,6 +138,12 @@ fn narrow_keys_at_a_smaller_k_prove_with_more_columns() {
     let one_proof = prove(&one_srs, &one_pk, &q, &trace).expect("proves");
     assert_eq!(one_proof.instances, proof.instances);
     assert!(proof.bytes.len() > one_proof.bytes.len());
+    // The compact encoding finds every commitment of both shapes.
+    for (p, pk) in [(&proof, &pk), (&one_proof, &one_pk)] {
+        let c = p.compact();
+        let lead = common::leading_commitments(pk.verifying_key().halo2().cs());
+        assert_eq!((c[0] as usize, c[1]), (lead, 2));
+    }
     // An SRS of the one-column k does not fit keys of k - 1.
     let e = keygen_narrow(&one_srs, &q, vis, None, Some(size.k)).expect_err("wrong SRS k");
     assert!(e.to_string().contains(&size.k.to_string()), "{e}");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cnn_small, mlp_deep, mlp_small, mlp_small_hashed, Setup};
+use common::{cnn_small, leading_commitments, mlp_deep, mlp_small, mlp_small_hashed, Setup};
 use poa_circuits::commit::input_commitment;
 use poa_circuits::Visibility;
 use poa_circuits::{InputVisibility, InstanceLayout};
@@ -110,6 +110,36 @@ fn rejects_tampered_proof_bytes() {
 }
 
 #[test]
+fn files_carry_every_point_compressed_and_read_back_the_same_proof() {
+    let s = mlp_small();
+    let compact = s.proof.compact();
+    let lead = leading_commitments(s.vk.halo2().cs());
+    // Every commitment found, SHPLONK's two openings at the end.
+    assert_eq!((compact[0] as usize, compact[1]), (lead, 2));
+    assert_eq!(compact.len(), 2 + s.proof.bytes.len() - 32 * (lead + 2));
+    let json = s.proof.to_json();
+    assert_eq!(Proof::from_json(&json).expect("reads"), s.proof);
+    // A file of the previous format (points uncompressed) reads to the same proof.
+    let v1 = json
+        .replace("openpoa-proof-v2", "openpoa-proof-v1")
+        .replace(&hex::encode(&compact), &hex::encode(&s.proof.bytes));
+    assert_eq!(Proof::from_json(&v1).expect("reads v1"), s.proof);
+    // A flipped bit in a compressed point: refused as no curve point, or a proof that fails.
+    for i in [2, 2 + 31, 2 + 32 * lead - 1, compact.len() - 1] {
+        let mut bad = compact.clone();
+        bad[i] ^= 1;
+        let text = json.replace(&hex::encode(&compact), &hex::encode(&bad));
+        match Proof::from_json(&text) {
+            Err(ProverError::ProofFormat { reason }) => {
+                assert!(reason.contains("point"), "{reason}")
+            }
+            Ok(p) => assert_fails_verification(s, &p, &format!("compact byte {i} flipped")),
+            Err(e) => panic!("byte {i}: {e}"),
+        }
+    }
+}
+
+#[test]
 fn rejects_changed_output_instance() {
     let s = mlp_small();
     let layout = InstanceLayout::of(&s.model, &Visibility::default());
@@ -203,7 +233,7 @@ fn proof_json_rejects_bad_fields() {
     let json = s.proof.to_json();
     let v: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(v["insecure_srs"], true);
-    assert_eq!(v["format"], "openpoa-proof-v1");
+    assert_eq!(v["format"], "openpoa-proof-v2");
     assert_eq!(v["model_digest"], s.model.digest());
     let first = v["instances"][0].as_str().expect("hex").to_string();
     assert!(first.starts_with("0x") && first.len() == 66, "{first}");
@@ -215,7 +245,7 @@ fn proof_json_rejects_bad_fields() {
         Proof::from_json(&bad),
         Err(ProverError::InvalidInstance { index: 0, .. })
     ));
-    let bad = json.replace("openpoa-proof-v1", "openpoa-proof-v9");
+    let bad = json.replace("openpoa-proof-v2", "openpoa-proof-v9");
     assert!(matches!(
         Proof::from_json(&bad),
         Err(ProverError::ProofFormat { .. })

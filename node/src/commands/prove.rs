@@ -59,8 +59,10 @@ pub struct ProveResult {
     pub prove_ms: f64,
     /// Milliseconds of the native check before writing.
     pub verify_ms: f64,
-    /// Proof size in bytes.
+    /// Proof size in bytes as the proof file carries it (points compressed).
     pub proof_bytes: usize,
+    /// Proof size as the EVM verifier's calldata takes it (points uncompressed).
+    pub evm_proof_bytes: usize,
     /// Public instance count.
     pub instances: usize,
     /// Input visibility of the circuit (`public`, `hashed`, `private`).
@@ -97,7 +99,7 @@ pub fn text(r: &ProveResult) -> String {
         format!("\n      attribution: {}", a.text())
     });
     format!(
-        "proved output {:?} with {} input{}{} in {:.0} ms (load {:.0} ms, native check {:.0} ms): {} bytes, {} public instances → {}{}{attribution}",
+        "proved output {:?} with {} input{}{} in {:.0} ms (load {:.0} ms, native check {:.0} ms): {} bytes ({} as EVM calldata), {} public instances → {}{}{attribution}",
         r.output_q,
         r.input_visibility,
         r.input_commitment
@@ -110,6 +112,7 @@ pub fn text(r: &ProveResult) -> String {
         r.load_ms,
         r.verify_ms,
         r.proof_bytes,
+        r.evm_proof_bytes,
         r.instances,
         r.proof_file.display(),
         if r.insecure_srs { " (INSECURE dev SRS)" } else { "" }
@@ -263,7 +266,8 @@ pub fn prove_file(
         load_ms: keys.load_ms,
         prove_ms: p.prove_ms,
         verify_ms: p.verify_ms,
-        proof_bytes: p.proof.bytes.len(),
+        proof_bytes: p.proof.compact().len(),
+        evm_proof_bytes: p.proof.bytes.len(),
         instances: p.proof.instances.len(),
         input_visibility: keys.pk.id().visibility.input.to_string(),
         input_commitment: p.input_commitment,

@@ -78,3 +78,17 @@ pub fn mlp_small_hashed() -> &'static Setup {
         build("mlp_small", vis)
     })
 }
+
+/// The commitments halo2-axiom writes before the evaluations for `cs` (SHPLONK, KZG: no instance
+/// commitments): advice, per lookup two permuted columns and a product, the permutation's
+/// product per chunk, the vanishing argument's random polynomial and its degree − 1 pieces.
+pub fn leading_commitments(
+    cs: &halo2_proofs::plonk::ConstraintSystem<halo2curves::bn256::Fr>,
+) -> usize {
+    let chunk = cs.degree() - 2;
+    cs.num_advice_columns()
+        + 3 * cs.lookups().len()
+        + cs.permutation().get_columns().len().div_ceil(chunk)
+        + 1
+        + (cs.degree() - 1)
+}
