@@ -29,9 +29,10 @@
 #                      column; "calibrated": ezkl's choice only; "12,13": these as well)
 #   REPS               prove/verify repetitions per model; min wall and max RSS are kept (default 1)
 #   RESULTS_MD         where to write the table (default benches/peers/RESULTS.md)
-#   POA_LAYOUT         `poa setup --layout`: wide (default; fastest proving) or narrow (one advice
-#                      column: 1.4 KB proofs and a verifier that fits a contract; Gemm/Conv/Relu/
-#                      Add/rescale models only, so not ops_zoo)
+#   POA_LAYOUT         `poa setup --layout`: wide (default; fastest proving), narrow (one advice
+#                      column: 1 KB proofs and a verifier that fits a contract) or dense (five
+#                      lanes, weights as gate coefficients: ~1.9 KB proofs at wide's speed);
+#                      narrow and dense take Gemm/Conv/Relu/Add/rescale models only, not ops_zoo
 #   POA_NARROW_K_DROP  narrow layout: set up again at the one-column k minus this (`--narrow-k`),
 #                      spreading the circuit over more columns (default 0: one column)
 #   POA_REV            build poa from this git revision (exported with `git archive` into
@@ -181,8 +182,10 @@ bench_poa() {
     put poa_prove_ms "$(jq -r '.prove_ms' <<<"$out")"
     put poa_load_ms "$(jq -r '.load_ms' <<<"$out")"
     put poa_check_ms "$(jq -r '.verify_ms' <<<"$out")"
-    # Raw proof bytes: the 0x-hex `proof` field of poa's proof JSON (prover/src/artifact.rs).
+    # Raw proof bytes: the 0x-hex `proof` field of poa's proof JSON (prover/src/artifact.rs:
+    # points compressed), and the same proof as EVM calldata.
     put poa_proof_b "$(jq -r '.proof | ltrimstr("0x") | length / 2' "$proof")"
+    put poa_evm_proof_b "$(jq -r '.evm_proof_bytes' <<<"$out")"
     run_reps poa_verify "$POA" --json verify "$dir/model" "$proof" ||
         { put poa_error "$(step_error poa_verify)"; return; }
     put poa_verify_s "$(wall_s poa_verify)"

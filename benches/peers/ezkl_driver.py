@@ -302,13 +302,15 @@ def cmd_report(a):
         "Times are wall-clock seconds of the whole step process (process start and key/SRS "
         "loading included); RSS is that process's peak. **speedup** = ezkl prove s / poa prove s; "
         "**RSS ratio** = ezkl peak RSS / poa peak RSS (both > 1 mean poa is ahead). "
-        "Proof B = raw proof bytes, not JSON."
+        "Proof B = raw proof bytes, not JSON: poa's as its proof file carries them (curve points "
+        "compressed, `openpoa-proof-v2`), poa EVM B the same proof as verifier calldata (points "
+        "uncompressed, what ezkl's proof bytes are too)."
     )
     L.append("")
     hdr = [
         "model", "poa k", "ezkl logrows", "poa prove s", "ezkl prove s", "speedup",
         "poa verify s", "ezkl verify s", "poa peak RSS MiB", "ezkl peak RSS MiB", "RSS ratio",
-        "poa proof B", "ezkl proof B", "notes",
+        "poa proof B", "poa EVM B", "ezkl proof B", "notes",
     ]
     L.append("| " + " | ".join(hdr) + " |")
     L.append("|" + "|".join(["---"] + ["---:"] * (len(hdr) - 2) + ["---"]) + "|")
@@ -340,6 +342,7 @@ def cmd_report(a):
             _fmt(er, 0),
             (_fmt(rr) + "×") if rr is not None else "—",
             d.get("poa_proof_b", "—"),
+            d.get("poa_evm_proof_b", "—"),
             d.get("ezkl_proof_b", "—"),
             notes,
         ]

@@ -1,4 +1,4 @@
-//! Which of the two circuit layouts proves a model: the trade between proving time and what a
+//! Which of the three circuit layouts proves a model: the trade between proving time, proof size and what a
 //! verifier (above all a contract) pays.
 
 use std::fmt;
@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use crate::visibility::named;
 
-/// How a model's statement is laid out in columns. Both prove the same statement with the same
+/// How a model's statement is laid out in columns. All prove the same statement with the same
 /// public instances; they differ in cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Layout {
@@ -20,19 +20,25 @@ pub enum Layout {
     /// k below its one-column size ([`crate::NarrowCircuit::keygen`]) the same cells take more
     /// columns: faster proving, longer proofs, a larger verifier.
     Narrow,
+    /// [`crate::DenseCircuit`]: one selector-free gate over five lanes with the weights as
+    /// fixed coefficients, so five MACs a row with only the inputs as advice: a small k and a
+    /// ~1.9 KB proof (points compressed). Inference only, fixed weights, public or private
+    /// input, the ops in [`crate::dense::DENSE_OPS`].
+    Dense,
 }
 
 impl Layout {
-    /// Both layouts, in the order the CLI lists them.
-    pub const ALL: [Self; 2] = [Self::Wide, Self::Narrow];
+    /// Every layout, in the order the CLI lists them.
+    pub const ALL: [Self; 3] = [Self::Wide, Self::Narrow, Self::Dense];
 
     /// Its name on the command line and in reports.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Wide => "wide",
             Self::Narrow => "narrow",
+            Self::Dense => "dense",
         }
     }
 }
 
-named!(Layout, "layout", "wide or narrow");
+named!(Layout, "layout", "wide, narrow or dense");

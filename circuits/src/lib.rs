@@ -19,6 +19,7 @@
 pub mod attribution;
 pub mod chips;
 pub mod commit;
+pub mod dense;
 pub mod error;
 pub mod field;
 pub mod instances;
@@ -26,10 +27,12 @@ pub mod layout;
 pub mod model;
 pub mod narrow;
 pub mod poseidon;
+mod vertical;
 pub mod visibility;
 pub mod weights;
 
 pub use attribution::{AttributionPublic, AttributionSetup, Request};
+pub use dense::{DenseCircuit, DenseTamper};
 pub use error::CircuitError;
 pub use instances::{public_instances, AttributionRows, InstanceLayout, INSTANCE_LAYOUT_VERSION};
 pub use layout::Layout;

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{compile, test_inputs};
-use halo2_proofs::dev::{MockProver, VerifyFailure};
+use halo2_proofs::dev::VerifyFailure;
 use poa_circuits::narrow::NarrowTamper;
 use poa_circuits::{
     public_instances, AttributionRows, AttributionSetup, CircuitError, Fr, IndexVisibility,
@@ -25,9 +25,7 @@ fn request() -> Request {
 }
 
 fn mock(c: &NarrowCircuit, instances: Vec<Fr>) -> Result<(), Vec<VerifyFailure>> {
-    MockProver::run(c.k(), c.circuit(), vec![instances])
-        .expect("synthesis succeeds")
-        .verify()
+    common::mock_at(c.k(), c.circuit(), instances)
 }
 
 fn setup(q: &QModel, n: usize, k: usize) -> AttributionSetup {

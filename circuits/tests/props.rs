@@ -1,16 +1,15 @@
 //! Random small MLPs and conv graphs (Conv, pools, MulConst, Add, AddConst, tables) built with
 //! the runtime's GraphBuilder: the circuit accepts every run and its public outputs are the
-//! runtime's — random MLPs also with `hashed` weights and in the narrow layout, random convs
-//! (padding, strides) in the narrow layout too. Also the ArgMax tie rule (first index wins), the
+//! runtime's — random MLPs also with `hashed` weights and in the narrow and dense layouts, random
+//! convs (padding, strides) in the narrow and dense layouts too. Also the ArgMax tie rule (first index wins), the
 //! table clamp, and one graph per runtime op.
 
 mod common;
 
 use common::{has_gate, has_lookup, mock, mock_outputs, mock_outputs_with};
-use halo2_proofs::dev::MockProver;
 use poa_circuits::chips::table;
 use poa_circuits::{public_instances, InstanceLayout, ModelCircuit, Tamper, SUPPORTED_OPS};
-use poa_circuits::{NarrowCircuit, Statement, Visibility, WeightVisibility};
+use poa_circuits::{DenseCircuit, NarrowCircuit, Statement, Visibility, WeightVisibility};
 use poa_runtime::graph::GraphBuilder;
 use poa_runtime::ops::{Conv, Gemm, Op, Table, TableFn, Window};
 use poa_runtime::{QModel, Tensor, TensorInfo};
@@ -116,9 +115,28 @@ fn narrow_accepts(q: &QModel, trace: &poa_runtime::Trace) -> Result<(), TestCase
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let native = public_instances(q, trace, &vis);
     prop_assert_eq!(c.instances(), native.as_slice());
-    MockProver::run(c.k(), c.circuit(), vec![c.instances().to_vec()])
-        .expect("synthesis succeeds")
-        .verify()
+    common::mock_at(c.k(), c.circuit(), c.instances().to_vec())
+        .map_err(|e| TestCaseError::fail(format!("{e:#?}")))
+}
+
+/// The same run in the dense layout: MockProver must accept it, with the wide layout's public
+/// instances — or, for a rescale by anything but a power of two up to 256, refuse it naming
+/// the op.
+fn dense_accepts(q: &QModel, trace: &poa_runtime::Trace) -> Result<(), TestCaseError> {
+    let vis = Visibility::default();
+    let odd_divisor = q.nodes.iter().any(
+        |n| matches!(n.op, Op::DivRound { divisor } if divisor.count_ones() != 1 || divisor > 256),
+    );
+    let c = DenseCircuit::prover(q, trace, vis);
+    if odd_divisor {
+        let refused = matches!(&c, Err(poa_circuits::CircuitError::UnsupportedOp { op, .. }) if *op == "DivRound");
+        prop_assert!(refused, "{:?}", c.err());
+        return Ok(());
+    }
+    let c = c.map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let native = public_instances(q, trace, &vis);
+    prop_assert_eq!(c.instances(), native.as_slice());
+    common::mock_at(c.k(), c.circuit(), c.instances().to_vec())
         .map_err(|e| TestCaseError::fail(format!("{e:#?}")))
 }
 
@@ -134,6 +152,7 @@ proptest! {
         prop_assert_eq!(res.ok(), Some(trace.output().data.clone()));
         prop_assert_eq!(hashed_weights_outputs(&q, input)?, trace.output().data.clone());
         narrow_accepts(&q, &trace)?;
+        dense_accepts(&q, &trace)?;
     }
 }
 
@@ -158,6 +177,9 @@ fn argmax_tie_goes_to_first_index() {
         public_instances(&q, &trace, &Visibility::default()),
     )
     .expect("first maximum accepted");
+    let dense = DenseCircuit::prover(&q, &trace, Visibility::default()).expect("dense");
+    common::mock_at(dense.k(), dense.circuit(), dense.instances().to_vec())
+        .expect("first maximum accepted in the dense layout");
 }
 
 #[test]
@@ -341,10 +363,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_convs_are_accepted_in_the_narrow_layout(p in conv_case()) {
+    fn random_convs_are_accepted_in_the_narrow_and_dense_layouts(p in conv_case()) {
         let (q, x) = conv_relu_graph(&p);
         let trace = q.run_quantized(x).expect("runs");
         narrow_accepts(&q, &trace)?;
+        dense_accepts(&q, &trace)?;
     }
 
     #[test]

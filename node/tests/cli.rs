@@ -198,6 +198,20 @@ fn poa_in(json: bool, args: &[&std::ffi::OsStr]) -> assert_cmd::assert::Assert {
     cmd.args(args).assert()
 }
 
+/// `poa --json setup <out> --dev-srs --layout <layout>`.
+fn setup_layout(out: &Path, layout: &str) -> assert_cmd::assert::Assert {
+    poa_in(
+        true,
+        &[
+            "setup".as_ref(),
+            out.as_os_str(),
+            "--dev-srs".as_ref(),
+            "--layout".as_ref(),
+            layout.as_ref(),
+        ],
+    )
+}
+
 /// `poa --json prove <out> --input <input> --out <proof>`.
 fn prove_in(out: &Path, input: &Path, proof: &Path) -> assert_cmd::assert::Assert {
     poa_in(
@@ -368,6 +382,63 @@ fn setup_needs_exactly_one_srs_source_and_verify_needs_setup() {
 }
 
 #[test]
+fn setup_dense_layout_proves_a_small_proof_and_the_demo_refuses_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mlp");
+    compile_cmd("mlp_small", &out, false).assert().success();
+    let a = setup_layout(&out, "dense").success();
+    let v = stdout_json(&a);
+    assert_eq!(v["layout"], "dense", "{v}");
+    assert_eq!(v["stats"]["k"], 10, "{v}");
+    assert_eq!(v["stats"]["selectors"], 0, "{v}");
+    assert_eq!(v["stats"]["instances"], 64 + 10, "{v}");
+    // prove and verify read the layout from the keys.
+    let proof = dir.path().join("proof.json");
+    let input = fixtures().join("data/input_0.json");
+    let a = prove_in(&out, &input, &proof).success();
+    let p = stdout_json(&a);
+    assert!(p["proof_bytes"].as_u64() <= Some(2048), "{p}");
+    assert!(
+        p["evm_proof_bytes"].as_u64() > p["proof_bytes"].as_u64(),
+        "{p}"
+    );
+    let a = poa_in(
+        true,
+        &["verify".as_ref(), out.as_os_str(), proof.as_os_str()],
+    )
+    .success();
+    assert_eq!(stdout_json(&a)["valid"], true);
+    // A flipped proof byte fails verification.
+    let text = std::fs::read_to_string(&proof).expect("proof");
+    let bad_proof = dir.path().join("bad.json");
+    let mut j: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let hex = j["proof"].as_str().expect("hex").to_string();
+    let mid = hex.len() / 2;
+    let flipped = if &hex[mid..mid + 1] == "0" { "1" } else { "0" };
+    j["proof"] = format!("{}{flipped}{}", &hex[..mid], &hex[mid + 1..]).into();
+    std::fs::write(&bad_proof, j.to_string()).expect("write");
+    poa_in(
+        true,
+        &["verify".as_ref(), out.as_os_str(), bad_proof.as_os_str()],
+    )
+    .failure();
+    // The demo pays for an attribution, which the dense layout does not prove: refused up front.
+    let a = poa_in(
+        false,
+        &[
+            "demo".as_ref(),
+            "--out".as_ref(),
+            dir.path().join("demo").as_os_str(),
+            "--layout".as_ref(),
+            "dense".as_ref(),
+        ],
+    )
+    .failure();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(err.contains("dense layout proves inference only"), "{err}");
+}
+
+#[test]
 fn setup_narrow_layout_proves_verifies_and_its_verifier_deploys() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("mlp");
@@ -375,17 +446,7 @@ fn setup_narrow_layout_proves_verifies_and_its_verifier_deploys() {
         .args(["--input-visibility", "private"])
         .assert()
         .success();
-    let a = poa_in(
-        true,
-        &[
-            "setup".as_ref(),
-            out.as_os_str(),
-            "--dev-srs".as_ref(),
-            "--layout".as_ref(),
-            "narrow".as_ref(),
-        ],
-    )
-    .success();
+    let a = setup_layout(&out, "narrow").success();
     let v = stdout_json(&a);
     assert_eq!(v["layout"], "narrow", "{v}");
     // One advice column; halo2-base looks the range table up from it under a selector.

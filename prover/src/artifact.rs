@@ -20,14 +20,15 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_proofs::SerdeFormat;
 use halo2curves::bn256::{Fr, G1Affine};
 use halo2curves::ff::PrimeField;
+use poa_circuits::dense::DenseRows;
 use poa_circuits::{Layout, ModelCircuit, NarrowShape};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{parse_digest, shape_json, CircuitId};
 use crate::error::{ProverError, Result};
 use crate::header::{
-    Header, Kind, FLAG_ATTRIBUTION, FLAG_INPUT_HASHED, FLAG_INPUT_PRIVATE, FLAG_INSECURE,
-    FLAG_NARROW, FLAG_SPLIT_RANGE, FLAG_WEIGHTS_HASHED,
+    Header, Kind, FLAG_ATTRIBUTION, FLAG_DENSE, FLAG_INPUT_HASHED, FLAG_INPUT_PRIVATE,
+    FLAG_INSECURE, FLAG_NARROW, FLAG_SPLIT_RANGE, FLAG_WEIGHTS_HASHED,
 };
 use crate::keygen::{ProvingKey, VerifyingKey};
 use crate::prove::Proof;
@@ -63,6 +64,7 @@ fn header(kind: Kind, id: &CircuitId, insecure: bool) -> Header {
             | match id.layout {
                 Layout::Wide => 0,
                 Layout::Narrow => FLAG_NARROW,
+                Layout::Dense => FLAG_DENSE,
             },
         k: id.k,
         instances: id.instances as u32,
@@ -101,10 +103,16 @@ fn id_of(h: &Header) -> Result<CircuitId> {
         },
         attributed: h.flags & FLAG_ATTRIBUTION != 0,
         split_range: h.flags & FLAG_SPLIT_RANGE != 0,
-        layout: if h.flags & FLAG_NARROW != 0 {
-            Layout::Narrow
-        } else {
-            Layout::Wide
+        layout: match (h.flags & FLAG_NARROW != 0, h.flags & FLAG_DENSE != 0) {
+            (false, false) => Layout::Wide,
+            (true, false) => Layout::Narrow,
+            (false, true) => Layout::Dense,
+            (true, true) => {
+                return Err(ProverError::Decode {
+                    what: h.kind.name(),
+                    reason: "header flags say the key is both narrow and dense".into(),
+                })
+            }
         },
     })
 }
@@ -133,10 +141,13 @@ fn open_key<K>(
     id: &CircuitId,
     payload: &[u8],
     wide: impl FnOnce(&[u8]) -> std::io::Result<K>,
+    dense: impl FnOnce(&[u8]) -> std::io::Result<K>,
     narrow: impl FnOnce(&[u8], &NarrowShape) -> std::io::Result<K>,
 ) -> Result<(K, Option<NarrowShape>)> {
-    if id.layout == Layout::Wide {
-        return Ok((decode_payload(what, || wide(payload))?, None));
+    match id.layout {
+        Layout::Wide => return Ok((decode_payload(what, || wide(payload))?, None)),
+        Layout::Dense => return Ok((decode_payload(what, || dense(payload))?, None)),
+        Layout::Narrow => {}
     }
     let bad = |reason: String| ProverError::Decode { what, reason };
     let len = payload
@@ -215,6 +226,7 @@ impl ProvingKey {
             &id,
             payload,
             |p| Pk::from_bytes::<ModelCircuit>(p, KEY_FORMAT, params),
+            |p| Pk::from_bytes::<DenseRows>(p, KEY_FORMAT, ()),
             |p, s| Pk::from_bytes::<BaseCircuitBuilder<Fr>>(p, KEY_FORMAT, s.params.clone()),
         )?;
         check_vk_k(what, &h, pk.get_vk())?;
@@ -252,6 +264,7 @@ impl VerifyingKey {
             &id,
             payload,
             |p| Vk::from_bytes::<ModelCircuit>(p, KEY_FORMAT, params),
+            |p| Vk::from_bytes::<DenseRows>(p, KEY_FORMAT, ()),
             |p, s| Vk::from_bytes::<BaseCircuitBuilder<Fr>>(p, KEY_FORMAT, s.params.clone()),
         )?;
         check_vk_k(what, &h, &vk)?;
@@ -313,11 +326,13 @@ impl Proof {
         let compact = match j.format.as_str() {
             PROOF_FORMAT => true,
             PROOF_FORMAT_V1 => false,
-            other => return Err(ProverError::ProofFormat {
-                reason: format!(
+            other => {
+                return Err(ProverError::ProofFormat {
+                    reason: format!(
                     "format `{other}`, this build reads `{PROOF_FORMAT}` and `{PROOF_FORMAT_V1}`"
                 ),
-            }),
+                })
+            }
         };
         let instances = j
             .instances

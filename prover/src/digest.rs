@@ -5,8 +5,8 @@
 use poa_circuits::model::CircuitParams;
 use poa_circuits::weights::shape_digest;
 use poa_circuits::{
-    AttributionSetup, IndexVisibility, InputVisibility, Layout, ModelCircuit, NarrowShape,
-    Visibility, WeightVisibility, INSTANCE_LAYOUT_VERSION,
+    AttributionSetup, DenseCircuit, IndexVisibility, InputVisibility, Layout, ModelCircuit,
+    NarrowShape, Visibility, WeightVisibility, INSTANCE_LAYOUT_VERSION,
 };
 use poa_runtime::attribution::SCORE_VERSION;
 use poa_runtime::QModel;
@@ -86,6 +86,29 @@ impl CircuitId {
             attributed: circuit.attribution().is_some(),
             split_range: circuit.attribution().is_none() && stats.range_bands == 2,
             layout: Layout::Wide,
+        })
+    }
+
+    /// The identity of a dense-layout circuit ([`poa_circuits::dense`]) of `model`: its rows and
+    /// instance count are in the digest, so a key from a build that lays the model out
+    /// differently is refused by name.
+    pub fn of_dense(model: &QModel, vis: Visibility, c: &DenseCircuit) -> Result<Self> {
+        let model_digest = model_digest(model, &vis)?;
+        let config = format!(
+            "{PROOF_SYSTEM}; layout=dense-v1; input={}; rows={}; instances={}",
+            vis.input,
+            c.rows(),
+            c.instances().len()
+        );
+        Ok(Self {
+            model_digest,
+            circuit_digest: circuit_digest(&model_digest, c.k(), &config),
+            k: c.k(),
+            instances: c.instances().len(),
+            visibility: vis,
+            attributed: false,
+            split_range: false,
+            layout: Layout::Dense,
         })
     }
 

@@ -40,8 +40,11 @@ pub const FLAG_WEIGHTS_HASHED: u32 = 32;
 /// Key flag: the narrow layout (`poa_circuits::narrow`); the payload starts with the circuit's
 /// shape (`u64 LE` length, then JSON `[params, break_points]`) before halo2's bytes.
 pub const FLAG_NARROW: u32 = 64;
+/// Keys of the dense layout ([`poa_circuits::dense`]).
+pub const FLAG_DENSE: u32 = 128;
 const KNOWN_FLAGS: u32 = FLAG_INSECURE
     | FLAG_NARROW
+    | FLAG_DENSE
     | FLAG_INPUT_HASHED
     | FLAG_INPUT_PRIVATE
     | FLAG_ATTRIBUTION
@@ -227,7 +230,8 @@ mod tests {
             Err(ProverError::UnsupportedVersion { found: 2, .. })
         ));
         let mut f = file.clone();
-        f[12] |= 128;
+        f[13] |= 1; // flag 256: no layout or visibility has it
+
         assert!(matches!(
             Header::open(Kind::VerifyingKey, &f),
             Err(ProverError::UnknownFlags { .. })

@@ -1,7 +1,7 @@
 //! Key generation: the proving and verifying keys of one model's circuit.
 
 use halo2_proofs::plonk::{keygen_pk, keygen_vk, Circuit};
-use halo2curves::bn256::G1Affine;
+use halo2curves::bn256::{Fr, G1Affine};
 use poa_circuits::{ModelCircuit, NarrowShape, Visibility};
 use poa_runtime::QModel;
 
@@ -92,6 +92,19 @@ pub(crate) fn check_srs_k(srs: &Srs, need_k: u32) -> Result<()> {
     }
 }
 
+/// halo2's vk and pk of any circuit (every layout's keygen ends here).
+pub(crate) fn halo2_keys<C: halo2_proofs::plonk::Circuit<Fr>>(
+    srs: &Srs,
+    circuit: &C,
+) -> Result<halo2_proofs::plonk::ProvingKey<G1Affine>> {
+    let halo2 = |source| ProverError::Halo2 {
+        stage: "keygen",
+        source,
+    };
+    let vk = keygen_vk(srs.params(), circuit).map_err(halo2)?;
+    keygen_pk(srs.params(), vk, circuit).map_err(halo2)
+}
+
 /// Generates the keys of `model`'s inference circuit at the `k` [`poa_circuits::circuit_stats`]
 /// picks. `srs` must have exactly that `k`.
 pub fn keygen(model: &QModel, vis: &Visibility, srs: &Srs) -> Result<ProvingKey> {
@@ -103,13 +116,7 @@ pub fn keygen(model: &QModel, vis: &Visibility, srs: &Srs) -> Result<ProvingKey>
 pub fn keygen_circuit(circuit: &ModelCircuit, srs: &Srs) -> Result<ProvingKey> {
     let id = CircuitId::of_circuit(circuit)?;
     check_srs_k(srs, id.k)?;
-    let circuit = &circuit.without_witnesses();
-    let halo2 = |source| ProverError::Halo2 {
-        stage: "keygen",
-        source,
-    };
-    let vk = keygen_vk(srs.params(), circuit).map_err(halo2)?;
-    let pk = keygen_pk(srs.params(), vk, circuit).map_err(halo2)?;
+    let pk = halo2_keys(srs, &circuit.without_witnesses())?;
     Ok(ProvingKey {
         pk,
         id,

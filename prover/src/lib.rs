@@ -13,6 +13,7 @@
 
 pub mod artifact;
 pub mod codec;
+pub mod dense;
 mod dev_srs;
 pub mod digest;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod srs;
 pub mod transcript;
 pub mod verify;
 
+pub use dense::{dense_size, keygen_dense, DenseSize};
 pub use digest::CircuitId;
 pub use error::{ProverError, Result};
 pub use keygen::{keygen, keygen_circuit, ProvingKey, VerifyingKey};

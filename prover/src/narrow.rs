@@ -5,7 +5,6 @@
 //! pick the layout once, at keygen, and [`crate::prove()`] / [`crate::prove_attributed`] follow
 //! the key.
 
-use halo2_proofs::plonk::{keygen_pk, keygen_vk};
 use halo2curves::bn256::Fr;
 use poa_circuits::{
     AttributionSetup, NarrowCircuit, NarrowColumns, NarrowShape, Request, Statement, Visibility,
@@ -15,8 +14,8 @@ use poa_runtime::{QModel, Trace};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::digest::CircuitId;
-use crate::error::{ProverError, Result};
-use crate::keygen::{check_srs_k, ProvingKey};
+use crate::error::Result;
+use crate::keygen::{check_srs_k, halo2_keys, ProvingKey};
 use crate::prove::{check_key, keccak_proof, Proof};
 use crate::srs::Srs;
 
@@ -81,12 +80,7 @@ pub fn keygen_narrow(
 ) -> Result<ProvingKey> {
     let c = NarrowCircuit::keygen(model, vis, statement(setup, None), k)?;
     check_srs_k(srs, c.k())?;
-    let halo2 = |source| ProverError::Halo2 {
-        stage: "keygen",
-        source,
-    };
-    let vk = keygen_vk(srs.params(), c.circuit()).map_err(halo2)?;
-    let pk = keygen_pk(srs.params(), vk, c.circuit()).map_err(halo2)?;
+    let pk = halo2_keys(srs, c.circuit())?;
     // Keygen fixed the break points: only now is the shape complete.
     let shape = c.shape();
     let id = CircuitId::of_narrow(

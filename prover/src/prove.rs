@@ -5,11 +5,12 @@ use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
 use halo2_proofs::transcript::TranscriptWriterBuffer;
 use halo2curves::bn256::{Bn256, Fr, G1Affine};
-use poa_circuits::{AttributionSetup, ModelCircuit, Request};
+use poa_circuits::{AttributionSetup, Layout, ModelCircuit, Request};
 use poa_runtime::{QModel, Trace};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
 
+use crate::dense::prove_dense;
 use crate::digest::CircuitId;
 use crate::error::{ProverError, Result};
 use crate::keygen::{check_srs_k, ProvingKey};
@@ -63,6 +64,9 @@ pub fn prove_with_rng(
     if let Some(shape) = &pk.shape {
         return prove_narrow(srs, pk, shape, model, trace, None, rng);
     }
+    if pk.id.layout == Layout::Dense {
+        return prove_dense(srs, pk, model, trace, rng);
+    }
     let circuit = ModelCircuit::new(model, Some(trace), pk.id.visibility)?;
     prove_circuit(srs, pk, &circuit, rng)
 }
@@ -92,6 +96,11 @@ pub fn prove_circuit(
     circuit: &ModelCircuit,
     rng: impl RngCore + CryptoRng,
 ) -> Result<Proof> {
+    if pk.id.layout == Layout::Dense {
+        return Err(ProverError::Attribution {
+            reason: "this is a dense-layout key: it proves inference only, with `prove`".into(),
+        });
+    }
     if pk.shape.is_some() {
         return Err(ProverError::Attribution {
             reason: "this is a narrow-layout key: prove with `prove`/`prove_attributed`".into(),

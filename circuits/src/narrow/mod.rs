@@ -32,7 +32,7 @@ use crate::attribution::{attribution_instances, AttributionSetup, Request};
 use crate::error::CircuitError;
 use crate::instances::public_instances;
 use crate::model::check_trace;
-use crate::visibility::{IndexVisibility, InputVisibility, Visibility, WeightVisibility};
+use crate::visibility::{IndexVisibility, InputVisibility, Visibility};
 
 pub use ops::NARROW_OPS;
 
@@ -412,28 +412,22 @@ fn supported(
     vis: &Visibility,
     statement: &Statement<'_>,
 ) -> Result<(), CircuitError> {
-    let refuse = |what: &str| CircuitError::UnsupportedShape {
-        layer: "narrow layout".into(),
-        reason: format!("{what}; prove it with the default (wide) layout"),
-    };
-    if vis.weights != WeightVisibility::Fixed {
-        return Err(refuse("only fixed weights are supported"));
-    }
-    if vis.input == InputVisibility::Hashed {
-        return Err(refuse(
-            "hashed inputs are not supported (use public or private)",
-        ));
-    }
+    crate::vertical::check_visibility(vis, "narrow")?;
     if let Statement::Attribution { setup, .. } = statement {
         if setup.visibility() != IndexVisibility::Fixed {
-            return Err(refuse("only a fixed attribution index is supported"));
+            return Err(CircuitError::UnsupportedShape {
+                layer: "narrow layout".into(),
+                reason: "only a fixed attribution index is supported; prove it with the \
+                         default (wide) layout"
+                    .into(),
+            });
         }
     }
     ops::check_ops(model)
 }
 
 /// The trace of an all-zero input: a valid run that stands in for the witness at keygen.
-fn zero_trace(model: &QModel) -> Result<Trace, CircuitError> {
+pub(crate) fn zero_trace(model: &QModel) -> Result<Trace, CircuitError> {
     let n: usize = model.input().shape.iter().product();
     model
         .run(&vec![0.0; n])

@@ -53,24 +53,12 @@ fn unsupported(node: &poa_runtime::graph::Node, i: usize) -> CircuitError {
 
 /// Refuses models with ops (or op placements) the narrow layout does not lay out.
 pub(crate) fn check_ops(model: &QModel) -> Result<(), CircuitError> {
-    let last = model.nodes.len().saturating_sub(1);
     for (i, node) in model.nodes.iter().enumerate() {
         let kind = node.op.kind();
         if !NARROW_OPS.contains(&kind) {
             return Err(unsupported(node, i));
         }
-        if matches!(node.op, Op::ArgMax { .. }) {
-            let shape = &model.tensors[node.inputs[0]].shape;
-            if i != last || shape.len() != 2 || shape[0] != 1 {
-                return Err(CircuitError::UnsupportedShape {
-                    layer: node.name.clone(),
-                    reason: format!(
-                        "the narrow layout takes ArgMax only as the last op over [1, n], got \
-                         {shape:?}; prove it with the default (wide) layout"
-                    ),
-                });
-            }
-        }
+        crate::vertical::check_argmax(model, i, "narrow")?;
     }
     Ok(())
 }
@@ -224,9 +212,8 @@ fn affine(
     range.gate().add(ctx, dot, Constant(fe(bias)))
 }
 
-/// A convolution over the NCHW input `x` of `shape`, output by output in the runtime's order
-/// (batch, filter, row, column), each the affine sum over its in-bounds taps; `None` when the
-/// shape is not NCHW or the kernel does not fit.
+/// A convolution over the NCHW input `x` of `shape`: each output the affine sum over its
+/// in-bounds taps ([`crate::vertical::conv_taps`]); `None` when the shape does not fit.
 fn conv(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
@@ -234,36 +221,17 @@ fn conv(
     x: &[AssignedValue<Fr>],
     shape: &[usize],
 ) -> Option<Vec<AssignedValue<Fr>>> {
-    let &[n, ci, h, w] = shape else { return None };
-    let out_shape = cv.out_shape(shape)?;
-    let (oh, ow) = (out_shape[2], out_shape[3]);
-    let [kh, kw] = cv.window.kernel;
-    let mut out = Vec::with_capacity(out_shape.iter().product());
-    for b in 0..n {
-        let img = x.get(b * ci * h * w..(b + 1) * ci * h * w)?;
-        for (filt, &bias) in cv.weight.data.chunks_exact(ci * kh * kw).zip(&cv.bias) {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut terms = Vec::with_capacity(ci * kh * kw);
-                    for ky in 0..kh {
-                        for kx in 0..kw {
-                            let Some((y, xx)) = cv.window.tap((oy, ox), (ky, kx), (h, w)) else {
-                                continue;
-                            };
-                            for c in 0..ci {
-                                terms.push((
-                                    img[(c * h + y) * w + xx],
-                                    filt[(c * kh + ky) * kw + kx],
-                                ));
-                            }
-                        }
-                    }
-                    out.push(affine(ctx, range, terms.into_iter(), bias));
-                }
-            }
-        }
-    }
-    Some(out)
+    let taps = crate::vertical::conv_taps(cv, shape)?;
+    taps.into_iter()
+        .map(|t| {
+            let terms: Vec<_> = t
+                .terms
+                .iter()
+                .map(|&(i, w)| Some((*x.get(i)?, w)))
+                .collect::<Option<_>>()?;
+            Some(affine(ctx, range, terms.into_iter(), t.bias))
+        })
+        .collect()
 }
 
 /// `q = div_round(x, d)`: `x + ⌊d/2⌋ = q·d + r` with `r ∈ [0, d)` and `q` within `q_bound`.

@@ -39,6 +39,17 @@ pub fn mock(circuit: &ModelCircuit, instances: Vec<Fr>) -> Result<(), Vec<Verify
         .verify()
 }
 
+/// MockProver on any circuit at `k` with the given instances (the narrow and dense layouts).
+pub fn mock_at<C: halo2_proofs::plonk::Circuit<poa_circuits::Fr>>(
+    k: u32,
+    circuit: &C,
+    instances: Vec<poa_circuits::Fr>,
+) -> Result<(), Vec<VerifyFailure>> {
+    MockProver::run(k, circuit, vec![instances])
+        .expect("synthesis succeeds")
+        .verify()
+}
+
 /// True when some failure is an unsatisfied constraint of the gate named `gate`.
 pub fn has_gate(failures: &[VerifyFailure], gate: &str) -> bool {
     failures.iter().any(|f| match f {

@@ -54,7 +54,8 @@ pub struct Args {
     pub adapter: Option<PathBuf>,
     /// Circuit layout (`poa setup --layout`): `narrow` by default, so the verifier deploys on a
     /// chain with mainnet's code-size limit; `wide` proves ~10× faster but its verifier needs
-    /// anvil with the limit lifted (and is the one that takes hashed inputs or weights).
+    /// anvil with the limit lifted (and is the one that takes hashed inputs or weights);
+    /// `dense` proves inference only, so it cannot run the demo's attribution.
     #[arg(long, default_value_t = Layout::Narrow)]
     pub layout: Layout,
 }
@@ -77,7 +78,13 @@ struct DemoResult {
 
 /// Runs `poa demo`.
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
-    // Fail before any work: hashed parts are the wide layout's.
+    // Fail before any work: the demo pays for an attribution, which the dense layout does not
+    // prove, and hashed parts are the wide layout's.
+    ensure!(
+        args.layout != Layout::Dense,
+        "the dense layout proves inference only; the demo attributes and pays, so use \
+         `--layout narrow` (the default) or `--layout wide`"
+    );
     if args.layout == Layout::Narrow {
         ensure!(
             args.weight_visibility == WeightVisibility::Fixed

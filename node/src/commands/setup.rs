@@ -6,7 +6,10 @@ use std::time::Instant;
 use anyhow::Context;
 use poa_circuits::{AttributionSetup, CircuitStats, IndexVisibility, Layout, ModelCircuit};
 use poa_prover::artifact::fr_to_hex;
-use poa_prover::{keygen_circuit, keygen_narrow, narrow_size, NarrowSize, ProvingKey, Srs};
+use poa_prover::{
+    dense_size, keygen_circuit, keygen_dense, keygen_narrow, narrow_size, DenseSize, NarrowSize,
+    ProvingKey, Srs,
+};
 use poa_runtime::attribution::{AttributionIndex, DEFAULT_K};
 use serde::Serialize;
 
@@ -41,11 +44,13 @@ pub struct Args {
     /// (entries, dimension, bound) — e.g. every sealed version of a datanet of that size.
     #[arg(long, default_value_t = IndexVisibility::Fixed, requires = "index")]
     pub index_visibility: IndexVisibility,
-    /// `wide`: 16 MAC lanes a row — small k, fastest proving, but a Solidity verifier over
-    /// EIP-170's 24 KB; `narrow`: one advice column — ~10× the proving time, a ~1.4 KB proof and
-    /// a ~16 KB, ~0.3 M-gas verifier that deploys on mainnet (fixed weights, public or private
-    /// input — private keeps the verifier small — and a fixed index; Gemm/Conv/Relu/Add/rescale
-    /// models).
+    /// `wide`: 16 MAC lanes a row — small k, fastest proving, but a 5 KB proof and a Solidity
+    /// verifier over EIP-170's 24 KB; `narrow`: one advice column — ~10× the proving time, a
+    /// ~1 KB proof and a ~16 KB, ~0.3 M-gas verifier that deploys on mainnet (fixed weights,
+    /// public or private input — private keeps the verifier small — and a fixed index;
+    /// Gemm/Conv/Relu/Add/rescale models); `dense`: five lanes with the weights as gate
+    /// coefficients — proving as fast as wide with a ~1.9 KB proof (inference only, fixed
+    /// weights, public or private input, Gemm/Conv/Relu/Add/ArgMax/rescale by 2^s ≤ 256).
     #[arg(long, default_value_t = Layout::Wide)]
     pub layout: Layout,
     /// Narrow layout only: prove in 2^K rows instead of the one-column size; below it the cells
@@ -129,6 +134,23 @@ impl Stats {
             fixed_columns: s.columns.fixed,
             selectors: s.columns.selectors,
             lookups: s.columns.lookups,
+            macs,
+            instances: s.instances,
+        }
+    }
+}
+
+impl Stats {
+    /// A dense circuit: its rows (one equation each) and the fixed column set of
+    /// [`poa_circuits::dense`] (lanes, accumulator and limb; coefficients and table).
+    fn dense(s: &DenseSize, macs: usize) -> Self {
+        Self {
+            k: s.k,
+            rows: s.rows,
+            advice_columns: poa_circuits::dense::LANES + 2,
+            fixed_columns: poa_circuits::dense::LANES + 6,
+            selectors: 0,
+            lookups: 1,
             macs,
             instances: s.instances,
         }
@@ -228,19 +250,23 @@ pub fn setup(
         attribution = Some((file, setup.clone()));
         circuit = circuit.with_attribution(setup, None)?;
     }
-    let narrow = match layout {
-        Layout::Wide => None,
+    if layout == Layout::Dense && attribution.is_some() {
+        anyhow::bail!(
+            "the dense layout proves inference only; set up attribution with --layout wide or narrow"
+        );
+    }
+    let stats = match layout {
+        Layout::Wide => Stats::from(&circuit.stats()),
         Layout::Narrow => {
             let setup = attribution.as_ref().map(|(_, s)| s);
-            Some(
-                narrow_size(q, vis, setup, narrow_k)
-                    .context("the narrow layout cannot take this setup")?,
-            )
+            let size = narrow_size(q, vis, setup, narrow_k)
+                .context("the narrow layout cannot take this setup")?;
+            Stats::narrow(&size, q.macs())
         }
-    };
-    let stats = match &narrow {
-        None => Stats::from(&circuit.stats()),
-        Some(size) => Stats::narrow(size, q.macs()),
+        Layout::Dense => {
+            let size = dense_size(q, vis).context("the dense layout cannot take this model")?;
+            Stats::dense(&size, q.macs())
+        }
     };
     let t = Instant::now();
     let spinner = out.spinner("preparing SRS");
@@ -259,9 +285,12 @@ pub fn setup(
     }
     let t = Instant::now();
     let spinner = out.spinner("generating keys");
-    let pk: ProvingKey = match narrow {
-        None => keygen_circuit(&circuit, &srs)?,
-        Some(_) => keygen_narrow(&srs, q, vis, attribution.as_ref().map(|(_, s)| s), narrow_k)?,
+    let pk: ProvingKey = match layout {
+        Layout::Wide => keygen_circuit(&circuit, &srs)?,
+        Layout::Narrow => {
+            keygen_narrow(&srs, q, vis, attribution.as_ref().map(|(_, s)| s), narrow_k)?
+        }
+        Layout::Dense => keygen_dense(&srs, q, vis)?,
     };
     spinner.finish_and_clear();
     let keygen_ms = ms_since(t);

@@ -36,10 +36,11 @@ pub struct UploadModel {
     /// verifying key and verifier).
     #[serde(default)]
     pub weight_visibility: Option<String>,
-    /// Circuit layout (`poa setup --layout`): `wide` (default) or `narrow` (one advice column:
+    /// Circuit layout (`poa setup --layout`): `wide` (default), `narrow` (one advice column:
     /// larger k and slower proofs, but a verifier contract small enough for mainnet; fixed
     /// weights, a `public` or `private` input, a `fixed` index, Gemm/Conv/Relu/Add models only —
-    /// otherwise the setup fails).
+    /// otherwise the setup fails) or `dense` (wide's speed with a ~1.9 KB proof; inference only:
+    /// a model with a datanet index fails its setup).
     #[serde(default)]
     pub layout: Option<String>,
     /// Narrow layout only (`poa setup --narrow-k`): prove in 2^k rows below the one-column
@@ -67,7 +68,7 @@ pub struct ModelView {
     pub input_visibility: String,
     /// Weight visibility (`fixed` or `hashed`).
     pub weight_visibility: String,
-    /// Circuit layout (`wide` or `narrow`).
+    /// Circuit layout (`wide`, `narrow` or `dense`).
     pub layout: String,
     /// The narrow layout's requested k (absent: its one-column size).
     pub narrow_k: Option<i64>,

@@ -1,0 +1,505 @@
+//! The runtime's ops as dense rows ([`super::rows`]): every tensor value one lane cell, every
+//! op's outputs witnessed from the trace and constrained to what the op computes.
+//!
+//! | op | rows | equation(s) |
+//! |---|---|---|
+//! | Gemm, Conv | ⌈taps / 5⌉ per output | `acc = acc_prev + Σ w·x (+ b)`, the output a lane of the last row |
+//! | DivRound `d = 2^s` | 1 + q's check | `σ(x + ⌊d/2⌋ − d·q) = r`, σ = 2^(8−s), so `r ∈ [0,256)` is `0 ≤ x + ⌊d/2⌋ − d·q < d` |
+//! | Relu | 2 + check | `y = b·x`, `b·b = b`, `2y − x + b − 1 ≥ 0` |
+//! | Add | 1 | `y = a·2^sa + b·2^sb` |
+//! | ArgMax (last op, `[1, n]`) | ~ 6 n | one-hot `c`, `y_c ≥ y_j + [j < c]` for every `j` |
+//! | Reshape | 0 | same cells |
+//!
+//! Range checks are whole 8-bit limbs: `v ∈ [0, 256^m)` in `m` rows, the limbs in `r` summed
+//! through `acc`. A bound is rounded up to whole limbs; that is sound because every check only
+//! has to keep its value far below the field modulus (no identity can then hold modulo the field
+//! without holding over the integers) — the input is checked to its bound, so every later value
+//! is bounded too. The one exact check, the remainder of a division, scales `r` instead.
+
+use halo2curves::bn256::Fr;
+use poa_runtime::ops::Op;
+use poa_runtime::quant::{bits_for, div_round_remainder};
+use poa_runtime::{QModel, Trace};
+
+use super::rows::{Equation, Rows, Var, LANES, LIMB_BITS};
+use super::DenseTamper;
+use crate::error::CircuitError;
+use crate::field::{fe, fe128};
+
+/// The ops the dense layout lays out.
+pub const DENSE_OPS: &[&str] = &[
+    "Gemm", "Conv", "DivRound", "Relu", "Add", "Reshape", "ArgMax",
+];
+
+/// Largest divisor a DivRound may have here: its remainder must fit one limb.
+const MAX_DIVISOR: i64 = 1 << LIMB_BITS;
+
+/// Cells by tensor id.
+pub(crate) type Cells = Vec<Vec<Var>>;
+
+fn one() -> Fr {
+    Fr::one()
+}
+
+/// The error for an op outside [`DENSE_OPS`], or a DivRound this layout cannot check.
+fn refuse(node: &poa_runtime::graph::Node, i: usize) -> CircuitError {
+    CircuitError::UnsupportedOp {
+        op: node.op.kind(),
+        layer: node.name.clone(),
+        node: i,
+        supported: format!(
+            "{} in the dense layout (DivRound by a power of two up to {MAX_DIVISOR}); the wide \
+             layout (the default) takes every op",
+            DENSE_OPS.join(", ")
+        ),
+    }
+}
+
+/// Refuses models with ops (or placements) the dense layout does not lay out.
+pub(crate) fn check_ops(model: &QModel) -> Result<(), CircuitError> {
+    for (i, node) in model.nodes.iter().enumerate() {
+        if !DENSE_OPS.contains(&node.op.kind()) {
+            return Err(refuse(node, i));
+        }
+        match &node.op {
+            Op::DivRound { divisor }
+                if *divisor < 1 || *divisor > MAX_DIVISOR || divisor.count_ones() != 1 =>
+            {
+                return Err(refuse(node, i));
+            }
+            _ => {}
+        }
+        crate::vertical::check_argmax(model, i, "dense")?;
+    }
+    Ok(())
+}
+
+/// Little-endian base-256 digits of `v ≥ 0`, `m` of them.
+fn limbs(v: i128, m: usize) -> Vec<u64> {
+    (0..m).map(|j| ((v >> (8 * j)) & 0xff) as u64).collect()
+}
+
+/// Limbs a check of `bits` bits takes.
+fn limbs_for(bits: u32) -> usize {
+    bits.div_ceil(LIMB_BITS).max(1) as usize
+}
+
+/// Bits of `[0, 2·bound]`: a signed value in `[−bound, bound]` shifted by `bound`.
+fn signed_bits(bound: i128) -> u32 {
+    bits_for(2 * bound).max(1)
+}
+
+/// A term of a checked linear form: a copy of a cell, or a fresh value placed by the check.
+#[derive(Clone, Copy)]
+pub(crate) enum Term {
+    Copy(Var, Fr),
+    New(Fr, Fr),
+}
+
+impl Term {
+    fn put(self, eq: &mut Equation) -> usize {
+        match self {
+            Term::Copy(x, c) => eq.copy(x, c),
+            Term::New(v, c) => eq.fresh(v, c),
+        }
+    }
+}
+
+/// The layout of one model run: its rows, and each forgery applied once.
+pub(crate) struct Layout {
+    pub rows: Rows,
+    pending: Option<DenseTamper>,
+}
+
+impl Layout {
+    pub fn new(tamper: Option<DenseTamper>) -> Self {
+        Self {
+            rows: Rows::default(),
+            pending: tamper,
+        }
+    }
+
+    /// Whether forgery `t` applies here (once).
+    fn forge(&mut self, t: DenseTamper) -> bool {
+        let hit = self.pending == Some(t);
+        if hit {
+            self.pending = None;
+        }
+        hit
+    }
+
+    /// Checks `Σ terms + offset = v ∈ [0, 256^m)` for `v` of at most `bits` bits (`v` is the
+    /// integer the terms add up to); returns the cells of the terms, in order.
+    pub fn check(&mut self, terms: &[Term], offset: i128, v: i128, bits: u32) -> Vec<Var> {
+        assert!(terms.len() <= LANES, "a check takes at most {LANES} terms");
+        let m = limbs_for(bits);
+        let digits = limbs(v.max(0), m);
+        let base = |j: usize| fe128(1i128 << (8 * j));
+        for (j, &d) in digits.iter().enumerate().take(m - 1) {
+            let mut eq = Equation::default();
+            let acc = self.rows.last_acc() * Fr::from(u64::from(j > 0)) + base(j) * Fr::from(d);
+            eq.acc(acc, -one());
+            if j > 0 {
+                eq.acc_prev(one());
+            }
+            eq.limb(Fr::from(d), base(j));
+            self.rows.push(eq);
+        }
+        // Last row: (acc_prev +) 256^(m-1)·r = Σ terms + offset.
+        let mut eq = Equation::default();
+        if m > 1 {
+            eq.acc_prev(one());
+        }
+        eq.limb(Fr::from(digits[m - 1]), base(m - 1));
+        let lanes: Vec<usize> = terms.iter().map(|t| t.put_neg(&mut eq)).collect();
+        eq.constant(-fe128(offset));
+        let cells = self.rows.push(eq);
+        lanes.iter().filter_map(|&l| cells[l]).collect()
+    }
+
+    /// Fresh cells holding `values`, five to a row, constrained by nothing here (the caller's
+    /// rows constrain copies of them).
+    pub fn witnesses(&mut self, values: &[Fr]) -> Vec<Var> {
+        let mut out = Vec::with_capacity(values.len());
+        for chunk in values.chunks(LANES) {
+            let mut eq = Equation::default();
+            for &v in chunk {
+                eq.fresh(v, Fr::zero());
+            }
+            out.extend(self.rows.push(eq).into_iter().flatten());
+        }
+        out
+    }
+
+    /// `Σ c·x + constant = 0` over any number of terms, chained through `acc` five at a time.
+    pub fn zero_sum(&mut self, terms: &[(Var, Fr)], constant: Fr) {
+        let chunks: Vec<_> = terms.chunks(LANES).collect();
+        let mut acc = Fr::zero();
+        for (j, chunk) in chunks.iter().enumerate() {
+            let mut eq = Equation::default();
+            for &(x, c) in *chunk {
+                eq.copy(x, c);
+                acc += c * x.value;
+            }
+            if j > 0 {
+                eq.acc_prev(one());
+            }
+            if j + 1 == chunks.len() {
+                eq.constant(constant);
+            } else {
+                eq.acc(acc, -one());
+            }
+            self.rows.push(eq);
+        }
+    }
+
+    /// `bias + Σ x·w`: the output is a fresh lane of the last row (one extra row when the last
+    /// chunk fills all five lanes). `tamper` adds one to it.
+    pub fn dot(&mut self, terms: &[(Var, i64)], bias: i64, tamper: bool) -> Var {
+        let out_fix = if tamper { one() } else { Fr::zero() };
+        let mut acc = fe(bias);
+        let n = terms.len();
+        // Full chunks end in `acc`; the final equation (the rest of the terms, possibly none)
+        // puts the sum in a lane.
+        let (head, tail) = terms.split_at(n / LANES * LANES);
+        for (j, chunk) in head.chunks(LANES).enumerate() {
+            let mut eq = Equation::default();
+            for &(x, w) in chunk {
+                eq.copy(x, fe(w));
+                acc += fe(w) * x.value;
+            }
+            if j == 0 {
+                eq.constant(fe(bias));
+            } else {
+                eq.acc_prev(one());
+            }
+            eq.acc(acc, -one());
+            self.rows.push(eq);
+        }
+        let mut eq = Equation::default();
+        for &(x, w) in tail {
+            eq.copy(x, fe(w));
+            acc += fe(w) * x.value;
+        }
+        if head.is_empty() {
+            eq.constant(fe(bias));
+        } else {
+            eq.acc_prev(one());
+        }
+        let lane = eq.fresh(acc + out_fix, -one());
+        self.rows.push(eq)[lane].expect("the output lane")
+    }
+
+    /// `q = div_round(x, d)`, `d = 2^s ≤ 256`: `σ·(x + ⌊d/2⌋ − d·q) = r` with σ = 2^(8−s), so
+    /// the lookup of `r` is exactly `0 ≤ x + ⌊d/2⌋ − d·q < d` once `q` is bounded (checked).
+    pub fn div_round(&mut self, x: Var, q: i64, d: i64, rem: i64, q_bound: i128) -> Var {
+        let sigma = 1i64 << (LIMB_BITS - d.trailing_zeros());
+        let mut eq = Equation::default();
+        eq.copy(x, fe(sigma));
+        let lane = eq.fresh(fe(q), -fe(sigma * d));
+        eq.constant(fe(sigma * (d / 2)));
+        eq.limb(fe(sigma * rem), -one());
+        let q = self.rows.push(eq)[lane].expect("the quotient lane");
+        self.check(
+            &[Term::Copy(q, one())],
+            q_bound,
+            i128::from(q.value_i64()) + q_bound,
+            signed_bits(q_bound),
+        );
+        q
+    }
+
+    /// `max(0, x)` for `|x| < 2^bits` with the sign bit `b` witnessed: `y = b·x`, `b·b = b`,
+    /// and `2y − x + b − 1` (`= x` when `b = 1`, `−x − 1` when `b = 0`) is non-negative.
+    pub fn relu(&mut self, x: Var, non_negative: bool, bits: u32) -> Var {
+        let b = Fr::from(u64::from(non_negative));
+        let y_val = b * x.value;
+        let mut eq = Equation::default();
+        let lb = eq.fresh(b, Fr::zero());
+        eq.copy(x, Fr::zero());
+        let ly = eq.fresh(y_val, -one());
+        eq.product(one());
+        let cells = self.rows.push(eq);
+        let (b, y) = (cells[lb].expect("b"), cells[ly].expect("y"));
+        let mut eq = Equation::default();
+        eq.copy(b, -one());
+        eq.copy(b, Fr::zero());
+        eq.product(one());
+        self.rows.push(eq);
+        let z = 2 * i128::from(y.value_i64()) - i128::from(x.value_i64())
+            + i128::from(non_negative)
+            - 1;
+        self.check(
+            &[
+                Term::Copy(y, fe(2)),
+                Term::Copy(x, -one()),
+                Term::Copy(b, one()),
+            ],
+            -1,
+            z,
+            bits,
+        );
+        y
+    }
+
+    /// `y = a·2^sa + b·2^sb`.
+    pub fn add(&mut self, a: Var, b: Var, sa: u32, sb: u32) -> Var {
+        let (ka, kb) = (fe128(1i128 << sa), fe128(1i128 << sb));
+        let mut eq = Equation::default();
+        eq.copy(a, ka);
+        eq.copy(b, kb);
+        let lane = eq.fresh(ka * a.value + kb * b.value, -one());
+        self.rows.push(eq)[lane].expect("the sum lane")
+    }
+
+    /// The first index of the maximum of `xs` (`|x| ≤ bound`), `class` witnessed: a one-hot
+    /// indicator that sums to one and weighs the indices to `class`; the selected value beats
+    /// every earlier one and ties or beats every later one.
+    pub fn argmax(&mut self, xs: &[Var], class: i64, bound: i128) -> Var {
+        let n = xs.len();
+        let ind_vals: Vec<Fr> = (0..n)
+            .map(|j| Fr::from(u64::from(j as i64 == class)))
+            .collect();
+        let mut cells = self.witnesses(&[fe(class)]);
+        let c = cells.remove(0);
+        let ind = self.witnesses(&ind_vals);
+        for &i in &ind {
+            let mut eq = Equation::default();
+            eq.copy(i, -one());
+            eq.copy(i, Fr::zero());
+            eq.product(one());
+            self.rows.push(eq);
+        }
+        let ones: Vec<(Var, Fr)> = ind.iter().map(|&i| (i, one())).collect();
+        self.zero_sum(&ones, -one());
+        let mut idx: Vec<(Var, Fr)> = ind
+            .iter()
+            .enumerate()
+            .map(|(j, &i)| (i, fe(j as i64)))
+            .collect();
+        idx.push((c, -one()));
+        self.zero_sum(&idx, Fr::zero());
+        // best = Σ ind_j·x_j, one product a row through acc.
+        let mut best = Fr::zero();
+        let mut best_cell = None;
+        for (j, (&i, &x)) in ind.iter().zip(xs).enumerate() {
+            let mut eq = Equation::default();
+            eq.copy(i, Fr::zero());
+            eq.copy(x, Fr::zero());
+            eq.product(one());
+            best += i.value * x.value;
+            if j > 0 {
+                eq.acc_prev(one());
+            }
+            if j + 1 == n {
+                let lane = eq.fresh(best, -one());
+                best_cell = self.rows.push(eq)[lane];
+            } else {
+                eq.acc(best, -one());
+                self.rows.push(eq);
+            }
+        }
+        let best = best_cell.expect("argmax over at least one value");
+        let bits = signed_bits(bound);
+        let best_i = i128::from(best.value_i64());
+        // later_j = Σ_{i>j} ind_i = [class > j], built from the end.
+        let mut later: Option<Var> = None;
+        for j in (0..n).rev() {
+            let l = later.map_or(0, |v| i128::from(v.value_i64()));
+            let diff = best_i - i128::from(xs[j].value_i64()) - l;
+            let mut terms = vec![Term::Copy(best, one()), Term::Copy(xs[j], -one())];
+            if let Some(v) = later {
+                terms.push(Term::Copy(v, -one()));
+            }
+            self.check(&terms, 0, diff, bits);
+            if j > 0 {
+                let mut eq = Equation::default();
+                if let Some(v) = later {
+                    eq.copy(v, one());
+                }
+                eq.copy(ind[j], one());
+                let lane = eq.fresh(later.map_or(Fr::zero(), |v| v.value) + ind[j].value, -one());
+                later = self.rows.push(eq)[lane];
+            }
+        }
+        c
+    }
+}
+
+impl Term {
+    /// Puts `−term` in `eq` (a check's last row says `limbs − Σ terms − offset = 0`).
+    fn put_neg(self, eq: &mut Equation) -> usize {
+        match self {
+            Term::Copy(x, c) => Term::Copy(x, -c).put(eq),
+            Term::New(v, c) => Term::New(v, -c).put(eq),
+        }
+    }
+}
+
+impl Var {
+    /// The cell's value as a small signed integer (cells here always hold one).
+    pub(crate) fn value_i64(&self) -> i64 {
+        crate::field::to_i64(&self.value).unwrap_or(i64::MAX)
+    }
+}
+
+/// Assigns the input (range-checked to its bound) and every op of `model` from `trace`;
+/// returns every tensor's cells and the rows.
+pub(crate) fn assign_run(
+    model: &QModel,
+    trace: &Trace,
+    tamper: Option<DenseTamper>,
+) -> Result<(Layout, Cells), CircuitError> {
+    let mut lay = Layout::new(tamper);
+    let input_bound = i128::from(model.input().bound);
+    let input: Vec<Var> = trace.tensors[0]
+        .data
+        .iter()
+        .map(|&v| {
+            lay.check(
+                &[Term::New(fe(v), one())],
+                input_bound,
+                i128::from(v) + input_bound,
+                signed_bits(input_bound),
+            )[0]
+        })
+        .collect();
+    let mut cells: Cells = vec![input];
+    for (i, node) in model.nodes.iter().enumerate() {
+        let x = cells[node.inputs[0]].clone();
+        let want = &trace.tensors[node.output].data;
+        let in_bound = i128::from(model.tensors[node.inputs[0]].bound);
+        let out_bound = i128::from(model.tensors[node.output].bound);
+        let out = match &node.op {
+            Op::Gemm(g) => {
+                let k = g.in_features();
+                let mut out = Vec::with_capacity(want.len());
+                for row in x.chunks(k) {
+                    for (w, &b) in g.weight.data.chunks(k).zip(&g.bias) {
+                        let terms: Vec<(Var, i64)> =
+                            row.iter().copied().zip(w.iter().copied()).collect();
+                        let forge = lay.forge(DenseTamper::Product);
+                        out.push(lay.dot(&terms, b, forge));
+                    }
+                }
+                out
+            }
+            Op::Conv(cv) => conv(&mut lay, cv, &x, &model.tensors[node.inputs[0]].shape)
+                .ok_or_else(|| CircuitError::UnsupportedShape {
+                    layer: node.name.clone(),
+                    reason: "the convolution's input is not an NCHW shape its kernel fits".into(),
+                })?,
+            Op::DivRound { divisor } => x
+                .iter()
+                .zip(want)
+                .zip(&trace.tensors[node.inputs[0]].data)
+                .map(|((&xc, &q), &xv)| {
+                    let r = div_round_remainder(xv, *divisor);
+                    let (q, r) = if lay.forge(DenseTamper::Remainder) {
+                        (q - 1, r + divisor)
+                    } else {
+                        (q, r)
+                    };
+                    lay.div_round(xc, q, *divisor, r, out_bound)
+                })
+                .collect(),
+            Op::Relu => x
+                .iter()
+                .zip(&trace.tensors[node.inputs[0]].data)
+                .map(|(&xc, &xv)| {
+                    let sign = (xv >= 0) != lay.forge(DenseTamper::ReluSign);
+                    lay.relu(xc, sign, bits_for(in_bound).max(1))
+                })
+                .collect(),
+            Op::Add { shift_a, shift_b } => {
+                let y = cells[node.inputs[1]].clone();
+                x.iter()
+                    .zip(&y)
+                    .map(|(&a, &b)| lay.add(a, b, *shift_a, *shift_b))
+                    .collect()
+            }
+            Op::Reshape { .. } => x.clone(),
+            Op::ArgMax { .. } => {
+                let mut class = *want.first().unwrap_or(&0);
+                if lay.forge(DenseTamper::ClassOff) {
+                    class = (class + 1) % x.len() as i64;
+                }
+                vec![lay.argmax(&x, class, in_bound)]
+            }
+            // Refused by `check_ops` before layout; kept total rather than panicking.
+            _ => return Err(refuse(node, i)),
+        };
+        let got: Vec<Fr> = out.iter().map(|c| c.value).collect();
+        let expect: Vec<Fr> = want.iter().map(|&v| fe(v)).collect();
+        if got != expect && tamper.is_none() {
+            return Err(CircuitError::TraceMismatch {
+                what: format!("layer `{}`", node.name),
+                reason: "the trace's values are not what the op computes".into(),
+            });
+        }
+        cells.push(out);
+    }
+    Ok((lay, cells))
+}
+
+/// A convolution over the NCHW input `x` of `shape`: each output the dot product over its
+/// in-bounds taps ([`crate::vertical::conv_taps`]); `None` when the shape does not fit.
+fn conv(
+    lay: &mut Layout,
+    cv: &poa_runtime::ops::Conv,
+    x: &[Var],
+    shape: &[usize],
+) -> Option<Vec<Var>> {
+    let taps = crate::vertical::conv_taps(cv, shape)?;
+    taps.into_iter()
+        .map(|t| {
+            let terms: Vec<(Var, i64)> = t
+                .terms
+                .iter()
+                .map(|&(i, w)| Some((*x.get(i)?, w)))
+                .collect::<Option<_>>()?;
+            let forge = lay.forge(DenseTamper::Product);
+            Some(lay.dot(&terms, t.bias, forge))
+        })
+        .collect()
+}

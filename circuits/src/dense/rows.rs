@@ -1,0 +1,330 @@
+//! The dense layout's one gate and the rows it constrains.
+//!
+//! Every row is one equation over its own cells, its coefficients in fixed columns:
+//!
+//! `Σᵢ wᵢ·xᵢ + f_a·acc + f_p·acc_prev + f_c + f_m·x₀·x₁ + f_r·r = 0`
+//!
+//! with five copyable lanes `x₀..x₄`, an accumulator `acc` that the next row can read
+//! (`acc_prev`), and `r`, looked up in an 8-bit table on every row. A row whose coefficients
+//! are all zero constrains nothing (that is what unused rows and halo2's blinding rows are), so
+//! the gate needs no selector. Weights are coefficients: a Gemm row does five MACs with only the
+//! inputs as advice, which is what keeps both k and the proof small.
+
+use halo2_proofs::circuit::{Cell, Layouter, Region, SimpleFloorPlanner, Value};
+use halo2_proofs::plonk::{
+    Advice, Circuit, Column, ConstraintSystem, Error, Expression, Fixed, Instance, TableColumn,
+};
+use halo2_proofs::poly::Rotation;
+use halo2curves::bn256::Fr;
+
+/// Copyable advice lanes per row.
+pub const LANES: usize = 5;
+
+/// Bits of the looked-up range table (`0..256`).
+pub const LIMB_BITS: u32 = 8;
+
+/// A cell of a lane, with its value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Var {
+    pub row: usize,
+    pub lane: usize,
+    pub value: Fr,
+}
+
+/// What a lane of a row holds: a fresh value, or a copy of an earlier cell.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    New(Fr),
+    Copy(Var),
+}
+
+/// One row: its cells and the coefficients of its equation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Row {
+    lanes: [Option<Slot>; LANES],
+    w: [Fr; LANES],
+    acc: Fr,
+    fa: Fr,
+    fp: Fr,
+    fc: Fr,
+    fm: Fr,
+    r: Fr,
+    fr: Fr,
+}
+
+/// Builds one row's equation term by term.
+#[derive(Default)]
+pub(crate) struct Equation {
+    row: Row,
+    used: usize,
+}
+
+impl Equation {
+    fn lane(&mut self, slot: Slot, coeff: Fr) -> usize {
+        let i = self.used;
+        assert!(i < LANES, "a dense row has {LANES} lanes");
+        self.row.lanes[i] = Some(slot);
+        self.row.w[i] = coeff;
+        self.used += 1;
+        i
+    }
+    /// `coeff · x` for a copy of `x`; returns the lane.
+    pub fn copy(&mut self, x: Var, coeff: Fr) -> usize {
+        self.lane(Slot::Copy(x), coeff)
+    }
+    /// `coeff · v` for a fresh cell holding `v`; returns the lane.
+    pub fn fresh(&mut self, v: Fr, coeff: Fr) -> usize {
+        self.lane(Slot::New(v), coeff)
+    }
+    /// `coeff · acc` with `acc` holding `v`.
+    pub fn acc(&mut self, v: Fr, coeff: Fr) {
+        self.row.acc = v;
+        self.row.fa = coeff;
+    }
+    /// `coeff · acc_prev` (the previous row's accumulator).
+    pub fn acc_prev(&mut self, coeff: Fr) {
+        self.row.fp = coeff;
+    }
+    /// A constant term.
+    pub fn constant(&mut self, c: Fr) {
+        self.row.fc = c;
+    }
+    /// `coeff · x₀ · x₁` (lanes 0 and 1 must be filled first).
+    pub fn product(&mut self, coeff: Fr) {
+        self.row.fm = coeff;
+    }
+    /// `coeff · r` with `r` holding `v` (which the table bounds to `[0, 256)`).
+    pub fn limb(&mut self, v: Fr, coeff: Fr) {
+        self.row.r = v;
+        self.row.fr = coeff;
+    }
+}
+
+/// Every row of one circuit, in order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Rows {
+    rows: Vec<Row>,
+}
+
+impl Rows {
+    /// Appends `eq`'s row; returns the cells of its lanes.
+    pub fn push(&mut self, eq: Equation) -> [Option<Var>; LANES] {
+        let row = self.rows.len();
+        let cells = std::array::from_fn(|lane| {
+            eq.row.lanes[lane].map(|s| Var {
+                row,
+                lane,
+                value: match s {
+                    Slot::New(v) => v,
+                    Slot::Copy(x) => x.value,
+                },
+            })
+        });
+        self.rows.push(eq.row);
+        cells
+    }
+
+    /// The accumulator value of the last row (what `acc_prev` reads next).
+    pub fn last_acc(&self) -> Fr {
+        self.rows.last().map_or(Fr::zero(), |r| r.acc)
+    }
+
+    /// Rows used.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The value `row`'s equation leaves over (zero when it holds); the layout checks every row
+    /// before a proof is made, so a bug here is an error, not an invalid proof.
+    pub fn residual(&self, i: usize) -> Fr {
+        let row = &self.rows[i];
+        let x = |l: usize| match row.lanes[l] {
+            Some(Slot::New(v)) => v,
+            Some(Slot::Copy(c)) => c.value,
+            None => Fr::zero(),
+        };
+        let prev = if i == 0 {
+            Fr::zero()
+        } else {
+            self.rows[i - 1].acc
+        };
+        (0..LANES).fold(Fr::zero(), |s, l| s + row.w[l] * x(l))
+            + row.fa * row.acc
+            + row.fp * prev
+            + row.fc
+            + row.fm * x(0) * x(1)
+            + row.fr * row.r
+    }
+}
+
+/// The dense layout's columns.
+#[derive(Clone, Debug)]
+pub struct DenseConfig {
+    lanes: [Column<Advice>; LANES],
+    acc: Column<Advice>,
+    r: Column<Advice>,
+    w: [Column<Fixed>; LANES],
+    fa: Column<Fixed>,
+    fp: Column<Fixed>,
+    fc: Column<Fixed>,
+    fm: Column<Fixed>,
+    fr: Column<Fixed>,
+    table: TableColumn,
+    instance: Column<Instance>,
+}
+
+impl DenseConfig {
+    /// Allocates the columns, the row gate and the range lookup.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>) -> Self {
+        let lanes = std::array::from_fn(|_| {
+            let c = meta.advice_column();
+            meta.enable_equality(c);
+            c
+        });
+        let acc = meta.advice_column();
+        let r = meta.advice_column();
+        let w = std::array::from_fn(|_| meta.fixed_column());
+        let [fa, fp, fc, fm, fr] = std::array::from_fn(|_| meta.fixed_column());
+        let table = meta.lookup_table_column();
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        meta.create_gate("dense row", |m| {
+            let f = |c: Column<Fixed>, m: &mut halo2_proofs::plonk::VirtualCells<'_, Fr>| {
+                m.query_fixed(c, Rotation::cur())
+            };
+            let x: [Expression<Fr>; LANES] =
+                std::array::from_fn(|i| m.query_advice(lanes[i], Rotation::cur()));
+            let mut e = f(fa, m) * m.query_advice(acc, Rotation::cur())
+                + f(fp, m) * m.query_advice(acc, Rotation::prev())
+                + f(fc, m)
+                + f(fm, m) * x[0].clone() * x[1].clone()
+                + f(fr, m) * m.query_advice(r, Rotation::cur());
+            for (i, xi) in x.into_iter().enumerate() {
+                e = e + f(w[i], m) * xi;
+            }
+            vec![(
+                "Σ w·x + f_a·acc + f_p·acc_prev + f_c + f_m·x0·x1 + f_r·r = 0",
+                e,
+            )]
+        });
+        meta.lookup("r in [0, 256)", |m| {
+            vec![(m.query_advice(r, Rotation::cur()), table)]
+        });
+        Self {
+            lanes,
+            acc,
+            r,
+            w,
+            fa,
+            fp,
+            fc,
+            fm,
+            fr,
+            table,
+            instance,
+        }
+    }
+
+    /// Assigns the table, every row, the copies and the public cells (`public[i]` is instance
+    /// row `i`).
+    pub(crate) fn assign(
+        &self,
+        mut layouter: impl Layouter<Fr>,
+        rows: &Rows,
+        public: &[Var],
+    ) -> Result<(), Error> {
+        layouter.assign_table(
+            || "range table",
+            |mut t| {
+                for v in 0..1usize << LIMB_BITS {
+                    t.assign_cell(
+                        || "limb",
+                        self.table,
+                        v,
+                        || Value::known(Fr::from(v as u64)),
+                    )?;
+                }
+                Ok(())
+            },
+        )?;
+        let cells =
+            layouter.assign_region(|| "dense rows", |mut region| self.rows(&mut region, rows))?;
+        for (i, v) in public.iter().enumerate() {
+            let cell = cells[v.row][v.lane].ok_or(Error::Synthesis)?;
+            layouter.constrain_instance(cell, self.instance, i);
+        }
+        Ok(())
+    }
+
+    fn rows(
+        &self,
+        region: &mut Region<'_, Fr>,
+        rows: &Rows,
+    ) -> Result<Vec<[Option<Cell>; LANES]>, Error> {
+        let mut cells: Vec<[Option<Cell>; LANES]> = Vec::with_capacity(rows.len());
+        for (i, row) in rows.rows.iter().enumerate() {
+            let mut here = [None; LANES];
+            for (lane, slot) in row.lanes.iter().enumerate() {
+                let Some(slot) = slot else { continue };
+                let value = match slot {
+                    Slot::New(v) => *v,
+                    Slot::Copy(x) => x.value,
+                };
+                let cell = region
+                    .assign_advice(self.lanes[lane], i, Value::known(value))
+                    .cell();
+                if let Slot::Copy(x) = slot {
+                    let src = if x.row == i {
+                        here[x.lane]
+                    } else {
+                        cells.get(x.row).and_then(|c| c[x.lane])
+                    };
+                    region.constrain_equal(cell, src.ok_or(Error::Synthesis)?);
+                }
+                here[lane] = Some(cell);
+            }
+            for (lane, w) in row.w.iter().enumerate() {
+                region.assign_fixed(self.w[lane], i, *w);
+            }
+            for (col, v) in [
+                (self.fa, row.fa),
+                (self.fp, row.fp),
+                (self.fc, row.fc),
+                (self.fm, row.fm),
+                (self.fr, row.fr),
+            ] {
+                region.assign_fixed(col, i, v);
+            }
+            region.assign_advice(self.acc, i, Value::known(row.acc));
+            region.assign_advice(self.r, i, Value::known(row.r));
+            cells.push(here);
+        }
+        Ok(cells)
+    }
+}
+
+/// The halo2 circuit of a laid-out model: its rows and public cells.
+#[derive(Clone, Debug)]
+pub struct DenseRows {
+    pub(crate) rows: Rows,
+    pub(crate) public: Vec<Var>,
+}
+
+impl Circuit<Fr> for DenseRows {
+    type Config = DenseConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = ();
+
+    /// Keygen reads only the fixed columns and copies, which do not depend on the witness.
+    fn without_witnesses(&self) -> Self {
+        self.clone()
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> DenseConfig {
+        DenseConfig::configure(meta)
+    }
+
+    fn synthesize(&self, config: DenseConfig, layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        config.assign(layouter, &self.rows, &self.public)
+    }
+}

@@ -1,0 +1,120 @@
+//! The dense layout: same public instances as the wide layout for the same run, MockProver
+//! accepts honest runs of every fixture it supports, and each forged part of the witness — a
+//! product, a remainder out of range, a flipped Relu sign, a wrong class — and a tampered public
+//! instance are rejected, naming the failing constraint.
+
+mod common;
+
+use common::{compile, has_gate, has_lookup, has_permutation, mock_at, test_inputs};
+use halo2_proofs::dev::VerifyFailure;
+use poa_circuits::{
+    public_instances, DenseCircuit, DenseTamper, Fr, InputVisibility, ModelCircuit, Visibility,
+};
+
+fn mock(c: &DenseCircuit, instances: Vec<Fr>) -> Result<(), Vec<VerifyFailure>> {
+    mock_at(c.k(), c.circuit(), instances)
+}
+
+#[test]
+fn fixtures_publish_the_wide_layouts_instances_and_are_accepted() {
+    for name in ["mlp_small", "mlp_argmax", "mlp_deep", "cnn_small"] {
+        let q = compile(name);
+        for input in [InputVisibility::Public, InputVisibility::Private] {
+            let vis = Visibility {
+                input,
+                ..Visibility::default()
+            };
+            let trace = q.run(&test_inputs()[1]).expect("runs");
+            let c = DenseCircuit::prover(&q, &trace, vis).expect("lays out");
+            let wide = ModelCircuit::new(&q, Some(&trace), vis).expect("wide");
+            assert_eq!(c.instances(), public_instances(&q, &trace, &vis).as_slice());
+            assert_eq!(Some(c.instances().to_vec()), wide.instances());
+            // The small MLPs fit 2^10 rows, the CNN 2^11 (rows track the MACs).
+            let k = if name == "mlp_deep" {
+                12
+            } else if name == "cnn_small" {
+                11
+            } else {
+                10
+            };
+            assert_eq!(c.k(), k, "{name}: {} rows", c.rows());
+            mock(&c, c.instances().to_vec()).expect("MockProver accepts");
+        }
+    }
+}
+
+fn tampered(name: &str, tamper: DenseTamper) -> Vec<VerifyFailure> {
+    let q = compile(name);
+    let trace = q.run(&test_inputs()[1]).expect("runs");
+    let c =
+        DenseCircuit::mock_tampered(&q, &trace, Visibility::default(), tamper).expect("lays out");
+    mock(&c, c.instances().to_vec()).expect_err("forgery rejected")
+}
+
+const GATE: &str = "dense row";
+const LOOKUP: &str = "r in [0, 256)";
+
+#[test]
+fn a_wrong_product_fails_its_row() {
+    let f = tampered("mlp_small", DenseTamper::Product);
+    assert!(has_gate(&f, GATE), "{f:#?}");
+}
+
+#[test]
+fn a_remainder_out_of_range_fails_the_limb_lookup() {
+    let f = tampered("mlp_small", DenseTamper::Remainder);
+    assert!(has_lookup(&f, LOOKUP), "{f:#?}");
+}
+
+#[test]
+fn a_flipped_relu_sign_fails_its_range_check() {
+    let f = tampered("mlp_small", DenseTamper::ReluSign);
+    assert!(has_gate(&f, GATE), "{f:#?}");
+}
+
+#[test]
+fn a_wrong_class_fails_the_argmax_checks() {
+    let f = tampered("mlp_argmax", DenseTamper::ClassOff);
+    assert!(has_gate(&f, GATE), "{f:#?}");
+}
+
+#[test]
+fn a_tampered_public_instance_is_rejected() {
+    let q = compile("mlp_small");
+    let trace = q.run(&test_inputs()[1]).expect("runs");
+    let c = DenseCircuit::prover(&q, &trace, Visibility::default()).expect("lays out");
+    let n = c.instances().len();
+    for i in [0, n - 1] {
+        let mut bad = c.instances().to_vec();
+        bad[i] += Fr::one();
+        let f = mock(&c, bad).expect_err("tampered instance rejected");
+        assert!(has_permutation(&f), "instance {i}: {f:#?}");
+    }
+}
+
+#[test]
+fn hashed_parts_and_unsupported_ops_are_refused_by_name() {
+    let q = compile("mlp_small");
+    let trace = q.run(&test_inputs()[1]).expect("runs");
+    for vis in [
+        Visibility {
+            input: InputVisibility::Hashed,
+            ..Visibility::default()
+        },
+        Visibility {
+            weights: poa_circuits::WeightVisibility::Hashed,
+            ..Visibility::default()
+        },
+    ] {
+        let e = DenseCircuit::prover(&q, &trace, vis)
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("dense layout") && e.contains("wide"), "{e}");
+    }
+    let zoo = compile("ops_zoo");
+    let t = zoo.run(&test_inputs()[1]).expect("runs");
+    let e = DenseCircuit::prover(&zoo, &t, Visibility::default())
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("dense layout"), "{e}");
+}

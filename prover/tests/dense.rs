@@ -1,0 +1,79 @@
+//! Dense-layout keys as product artifacts: made by `keygen_dense`, written and read back through
+//! the same key files (the header's dense flag), proven by the same `prove` and checked by the
+//! same `verify` as the other layouts — and refused for another model, a tampered proof or
+//! instance, and attribution.
+
+mod common;
+
+use poa_circuits::{
+    AttributionSetup, Fr, IndexVisibility, InputVisibility, Layout, Request, Visibility,
+};
+use poa_fixtures::{compile, run_index, test_inputs};
+use poa_prover::{
+    dense_size, keygen_dense, prove, prove_attributed, verify, ProverError, ProvingKey, Srs,
+    VerifyingKey,
+};
+use poa_runtime::datanet::Address;
+
+#[test]
+fn dense_keys_round_trip_prove_small_and_refuse_damage() {
+    let q = compile("mlp_small");
+    let vis = Visibility::default();
+    let size = dense_size(&q, vis).expect("sizes");
+    assert_eq!(size.k, 10, "{size:?}");
+    let srs = Srs::dev(size.k);
+    let pk = keygen_dense(&srs, &q, vis).expect("keygen");
+    assert_eq!(pk.id().layout, Layout::Dense);
+    let pk = ProvingKey::from_file_bytes(&pk.to_file_bytes()).expect("pk reads back");
+    let vk = VerifyingKey::from_file_bytes(&pk.verifying_key().to_file_bytes()).expect("vk");
+    assert_eq!(vk.id().layout, Layout::Dense);
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let proof = prove(&srs, &pk, &q, &trace).expect("proves");
+    verify(&srs, &vk, &proof).expect("verifies");
+    let c = proof.compact();
+    let lead = common::leading_commitments(vk.halo2().cs());
+    assert_eq!((c[0] as usize, c[1]), (lead, 2));
+    assert!(c.len() <= 2048, "{} bytes", c.len());
+    for i in [0, proof.bytes.len() / 2, proof.bytes.len() - 1] {
+        let mut bad = proof.clone();
+        bad.bytes[i] ^= 1;
+        assert!(
+            matches!(
+                verify(&srs, &vk, &bad),
+                Err(ProverError::VerificationFailed { .. })
+            ),
+            "byte {i}"
+        );
+    }
+    let mut bad = proof.clone();
+    bad.instances[3] += Fr::one();
+    assert!(matches!(
+        verify(&srs, &vk, &bad),
+        Err(ProverError::VerificationFailed { .. })
+    ));
+    // Another model's trace is refused before proving.
+    let deep = compile("mlp_deep");
+    let t2 = deep.run(&test_inputs()[0]).expect("runs");
+    assert!(prove(&srs, &pk, &deep, &t2).is_err());
+    // A private input is another circuit.
+    let private = Visibility {
+        input: InputVisibility::Private,
+        ..vis
+    };
+    let pk2 = keygen_dense(&srs, &q, private).expect("keygen private");
+    assert_ne!(pk2.id().circuit_digest, pk.id().circuit_digest);
+    // Dense keys prove inference only.
+    let setup =
+        AttributionSetup::new(&q, run_index(&q, 20), 4, IndexVisibility::Fixed).expect("setup");
+    let request = Request {
+        nonce: Fr::one(),
+        prover: Address([7; 20]),
+    };
+    let e = prove_attributed(&srs, &pk, &q, &trace, setup, request).expect_err("refused");
+    assert!(matches!(e, ProverError::Attribution { .. }), "{e}");
+    // An SRS of another k is refused by name.
+    let e = keygen_dense(&Srs::dev(size.k + 1), &q, vis)
+        .expect_err("wrong SRS k")
+        .to_string();
+    assert!(e.contains(&size.k.to_string()), "{e}");
+}
