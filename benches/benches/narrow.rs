@@ -5,19 +5,13 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use poa_circuits::{InputVisibility, Visibility};
+use poa_benches::{public_input, MODELS};
 use poa_fixtures::compile;
 use poa_prover::{keygen_narrow, narrow_size, prove, verify, Srs};
 
-const MODELS: &[&str] = &["mlp_small", "mlp_deep", "cnn_small", "mlp_argmax"];
-
 fn bench_narrow(c: &mut Criterion) {
     let input = poa_fixtures::inputs("input_0.json")[0].clone();
-    // The ezkl comparison's visibility: input public, weights fixed.
-    let vis = Visibility {
-        input: InputVisibility::Public,
-        ..Visibility::default()
-    };
+    let vis = public_input();
     for &name in MODELS {
         let model = compile(name);
         let trace = model.run(&input).expect("runs");

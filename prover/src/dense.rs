@@ -59,11 +59,5 @@ pub(crate) fn prove_dense(
     check_key(srs, pk, &CircuitId::of_dense(model, pk.id.visibility, &c)?)?;
     let instances = c.instances().to_vec();
     let bytes = keccak_proof(srs, &pk.pk, c.circuit(), &instances, rng)?;
-    Ok(Proof {
-        model_digest: pk.id.model_digest,
-        circuit_digest: pk.id.circuit_digest,
-        insecure_srs: pk.insecure,
-        instances,
-        bytes,
-    })
+    Ok(Proof::under(pk, instances, bytes))
 }

@@ -126,11 +126,5 @@ pub(crate) fn prove_narrow(
     check_key(srs, pk, &want)?;
     let instances = c.instances().to_vec();
     let bytes = keccak_proof(srs, &pk.pk, &c.into_circuit(), &instances, rng)?;
-    Ok(Proof {
-        model_digest: pk.id.model_digest,
-        circuit_digest: pk.id.circuit_digest,
-        insecure_srs: pk.insecure,
-        instances,
-        bytes,
-    })
+    Ok(Proof::under(pk, instances, bytes))
 }

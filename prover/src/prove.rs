@@ -35,6 +35,18 @@ pub struct Proof {
 }
 
 impl Proof {
+    /// A proof made with `pk`: its circuit's identity and SRS kind, with these instances and
+    /// transcript bytes.
+    pub(crate) fn under(pk: &ProvingKey, instances: Vec<Fr>, bytes: Vec<u8>) -> Self {
+        Self {
+            model_digest: pk.id.model_digest,
+            circuit_digest: pk.id.circuit_digest,
+            insecure_srs: pk.insecure,
+            instances,
+            bytes,
+        }
+    }
+
     /// The proof in the [`crate::codec`] compact encoding: what proof files and REST responses
     /// carry, each curve point in 32 bytes instead of the EVM's 64.
     pub fn compact(&self) -> Vec<u8> {
@@ -107,18 +119,11 @@ pub fn prove_circuit(
         });
     }
     check_key(srs, pk, &CircuitId::of_circuit(circuit)?)?;
-    let id = &pk.id;
     let instances = circuit.instances().ok_or(ProverError::Attribution {
         reason: "the circuit carries no witness to prove".into(),
     })?;
     let bytes = keccak_proof(srs, &pk.pk, circuit, &instances, rng)?;
-    Ok(Proof {
-        model_digest: id.model_digest,
-        circuit_digest: id.circuit_digest,
-        insecure_srs: pk.insecure,
-        instances,
-        bytes,
-    })
+    Ok(Proof::under(pk, instances, bytes))
 }
 
 /// Refuses `pk` unless it is the key of `want` (the circuit about to be proven): another model,

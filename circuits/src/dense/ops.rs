@@ -18,13 +18,14 @@
 
 use halo2curves::bn256::Fr;
 use poa_runtime::ops::Op;
-use poa_runtime::quant::{bits_for, div_round_remainder};
+use poa_runtime::quant::bits_for;
 use poa_runtime::{QModel, Trace};
 
 use super::rows::{Equation, Rows, Var, LANES, LIMB_BITS};
 use super::DenseTamper;
 use crate::error::CircuitError;
 use crate::field::{fe, fe128};
+use crate::vertical::{self, Backend, Forge};
 
 /// The ops the dense layout lays out.
 pub const DENSE_OPS: &[&str] = &[
@@ -105,29 +106,13 @@ impl Term {
     }
 }
 
-/// The layout of one model run: its rows, and each forgery applied once.
+/// The rows of one model run.
+#[derive(Default)]
 pub(crate) struct Layout {
     pub rows: Rows,
-    pending: Option<DenseTamper>,
 }
 
 impl Layout {
-    pub fn new(tamper: Option<DenseTamper>) -> Self {
-        Self {
-            rows: Rows::default(),
-            pending: tamper,
-        }
-    }
-
-    /// Whether forgery `t` applies here (once).
-    fn forge(&mut self, t: DenseTamper) -> bool {
-        let hit = self.pending == Some(t);
-        if hit {
-            self.pending = None;
-        }
-        hit
-    }
-
     /// Checks `Σ terms + offset = v ∈ [0, 256^m)` for `v` of at most `bits` bits (`v` is the
     /// integer the terms add up to); returns the cells of the terms, in order.
     pub fn check(&mut self, terms: &[Term], offset: i128, v: i128, bits: u32) -> Vec<Var> {
@@ -390,116 +375,51 @@ pub(crate) fn assign_run(
     trace: &Trace,
     tamper: Option<DenseTamper>,
 ) -> Result<(Layout, Cells), CircuitError> {
-    let mut lay = Layout::new(tamper);
-    let input_bound = i128::from(model.input().bound);
-    let input: Vec<Var> = trace.tensors[0]
-        .data
-        .iter()
-        .map(|&v| {
-            lay.check(
-                &[Term::New(fe(v), one())],
-                input_bound,
-                i128::from(v) + input_bound,
-                signed_bits(input_bound),
-            )[0]
-        })
-        .collect();
-    let mut cells: Cells = vec![input];
-    for (i, node) in model.nodes.iter().enumerate() {
-        let x = cells[node.inputs[0]].clone();
-        let want = &trace.tensors[node.output].data;
-        let in_bound = i128::from(model.tensors[node.inputs[0]].bound);
-        let out_bound = i128::from(model.tensors[node.output].bound);
-        let out = match &node.op {
-            Op::Gemm(g) => {
-                let k = g.in_features();
-                let mut out = Vec::with_capacity(want.len());
-                for row in x.chunks(k) {
-                    for (w, &b) in g.weight.data.chunks(k).zip(&g.bias) {
-                        let terms: Vec<(Var, i64)> =
-                            row.iter().copied().zip(w.iter().copied()).collect();
-                        let forge = lay.forge(DenseTamper::Product);
-                        out.push(lay.dot(&terms, b, forge));
-                    }
-                }
-                out
-            }
-            Op::Conv(cv) => conv(&mut lay, cv, &x, &model.tensors[node.inputs[0]].shape)
-                .ok_or_else(|| CircuitError::UnsupportedShape {
-                    layer: node.name.clone(),
-                    reason: "the convolution's input is not an NCHW shape its kernel fits".into(),
-                })?,
-            Op::DivRound { divisor } => x
-                .iter()
-                .zip(want)
-                .zip(&trace.tensors[node.inputs[0]].data)
-                .map(|((&xc, &q), &xv)| {
-                    let r = div_round_remainder(xv, *divisor);
-                    let (q, r) = if lay.forge(DenseTamper::Remainder) {
-                        (q - 1, r + divisor)
-                    } else {
-                        (q, r)
-                    };
-                    lay.div_round(xc, q, *divisor, r, out_bound)
-                })
-                .collect(),
-            Op::Relu => x
-                .iter()
-                .zip(&trace.tensors[node.inputs[0]].data)
-                .map(|(&xc, &xv)| {
-                    let sign = (xv >= 0) != lay.forge(DenseTamper::ReluSign);
-                    lay.relu(xc, sign, bits_for(in_bound).max(1))
-                })
-                .collect(),
-            Op::Add { shift_a, shift_b } => {
-                let y = cells[node.inputs[1]].clone();
-                x.iter()
-                    .zip(&y)
-                    .map(|(&a, &b)| lay.add(a, b, *shift_a, *shift_b))
-                    .collect()
-            }
-            Op::Reshape { .. } => x.clone(),
-            Op::ArgMax { .. } => {
-                let mut class = *want.first().unwrap_or(&0);
-                if lay.forge(DenseTamper::ClassOff) {
-                    class = (class + 1) % x.len() as i64;
-                }
-                vec![lay.argmax(&x, class, in_bound)]
-            }
-            // Refused by `check_ops` before layout; kept total rather than panicking.
-            _ => return Err(refuse(node, i)),
-        };
-        let got: Vec<Fr> = out.iter().map(|c| c.value).collect();
-        let expect: Vec<Fr> = want.iter().map(|&v| fe(v)).collect();
-        if got != expect && tamper.is_none() {
-            return Err(CircuitError::TraceMismatch {
-                what: format!("layer `{}`", node.name),
-                reason: "the trace's values are not what the op computes".into(),
-            });
-        }
-        cells.push(out);
-    }
+    let mut lay = Layout::default();
+    let forge = tamper.map(|t| match t {
+        DenseTamper::Product => Forge::Product,
+        DenseTamper::Remainder => Forge::Remainder,
+        DenseTamper::ReluSign => Forge::ReluSign,
+        DenseTamper::ClassOff => Forge::ClassOff,
+    });
+    let cells = vertical::run(&mut lay, model, trace, forge, refuse)?;
     Ok((lay, cells))
 }
 
-/// A convolution over the NCHW input `x` of `shape`: each output the dot product over its
-/// in-bounds taps ([`crate::vertical::conv_taps`]); `None` when the shape does not fit.
-fn conv(
-    lay: &mut Layout,
-    cv: &poa_runtime::ops::Conv,
-    x: &[Var],
-    shape: &[usize],
-) -> Option<Vec<Var>> {
-    let taps = crate::vertical::conv_taps(cv, shape)?;
-    taps.into_iter()
-        .map(|t| {
-            let terms: Vec<(Var, i64)> = t
-                .terms
-                .iter()
-                .map(|&(i, w)| Some((*x.get(i)?, w)))
-                .collect::<Option<_>>()?;
-            let forge = lay.forge(DenseTamper::Product);
-            Some(lay.dot(&terms, t.bias, forge))
-        })
-        .collect()
+impl Backend for Layout {
+    type Cell = Var;
+
+    fn value(cell: &Var) -> Fr {
+        cell.value
+    }
+
+    fn input(&mut self, v: i64, bound: i128) -> Var {
+        let cells = self.check(
+            &[Term::New(fe(v), one())],
+            bound,
+            i128::from(v) + bound,
+            signed_bits(bound),
+        );
+        cells[0]
+    }
+
+    fn dot(&mut self, terms: &[(Var, i64)], bias: i64, forge: bool) -> Var {
+        Layout::dot(self, terms, bias, forge)
+    }
+
+    fn div_round(&mut self, x: Var, q: i64, d: i64, r: i64, q_bound: i128) -> Var {
+        Layout::div_round(self, x, q, d, r, q_bound)
+    }
+
+    fn relu(&mut self, x: Var, non_negative: bool, bits: u32) -> Var {
+        Layout::relu(self, x, non_negative, bits)
+    }
+
+    fn add(&mut self, a: Var, b: Var, sa: u32, sb: u32) -> Var {
+        Layout::add(self, a, b, sa, sb)
+    }
+
+    fn argmax(&mut self, xs: &[Var], class: i64, bound: i128) -> Var {
+        Layout::argmax(self, xs, class, bound)
+    }
 }

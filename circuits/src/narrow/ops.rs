@@ -17,13 +17,13 @@
 use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant, QuantumCell::Existing};
 use halo2curves::bn256::Fr;
-use poa_runtime::ops::Op;
-use poa_runtime::quant::{bits_for, div_round_remainder};
+use poa_runtime::quant::bits_for;
 use poa_runtime::{QModel, Trace};
 
 use super::{Cells, NarrowTamper};
 use crate::error::CircuitError;
 use crate::field::{fe, fe128};
+use crate::vertical::{self, Backend, Forge};
 
 /// The ops the narrow layout lays out.
 pub const NARROW_OPS: &[&str] = &[
@@ -87,113 +87,71 @@ pub(crate) fn assign_run(
     trace: &Trace,
     tamper: Option<NarrowTamper>,
 ) -> Result<Run, CircuitError> {
-    // Each forgery hits the first place it applies.
-    let mut pending = tamper;
-    let mut forge = |t: NarrowTamper| {
-        let hit = pending == Some(t);
-        if hit {
-            pending = None;
-        }
-        hit
+    let forge = match tamper {
+        Some(NarrowTamper::Remainder) => Some(Forge::Remainder),
+        Some(NarrowTamper::ReluSign) => Some(Forge::ReluSign),
+        Some(NarrowTamper::ClassOff) => Some(Forge::ClassOff),
+        // The attribution forgeries are the top-k part's.
+        _ => None,
     };
-    let input_bound = i128::from(model.input().bound);
-    let input: Vec<_> = trace.tensors[0]
-        .data
-        .iter()
-        .map(|&v| {
-            let c = ctx.load_witness(fe(v));
-            check_signed(ctx, range, c, input_bound);
-            c
-        })
-        .collect();
-    let mut cells: Cells = vec![input];
-    let mut class_indicator = None;
-    for node in &model.nodes {
-        let x = &cells[node.inputs[0]];
-        let want = &trace.tensors[node.output].data;
-        let in_bound = i128::from(model.tensors[node.inputs[0]].bound);
-        let out_bound = i128::from(model.tensors[node.output].bound);
-        let out = match &node.op {
-            Op::Gemm(g) => {
-                let k = g.in_features();
-                let mut out = Vec::with_capacity(want.len());
-                for row in x.chunks(k) {
-                    for (w, &b) in g.weight.data.chunks(k).zip(&g.bias) {
-                        out.push(affine(
-                            ctx,
-                            range,
-                            row.iter().copied().zip(w.iter().copied()),
-                            b,
-                        ));
-                    }
-                }
-                out
-            }
-            Op::Conv(cv) => conv(ctx, range, cv, x, &model.tensors[node.inputs[0]].shape)
-                .ok_or_else(|| CircuitError::UnsupportedShape {
-                    layer: node.name.clone(),
-                    reason: "the convolution's input is not an NCHW shape its kernel fits".into(),
-                })?,
-            Op::DivRound { divisor } => x
-                .iter()
-                .zip(want)
-                .zip(&trace.tensors[node.inputs[0]].data)
-                .map(|((&xc, &q), &xv)| {
-                    let r = div_round_remainder(xv, *divisor);
-                    let (q, r) = if forge(NarrowTamper::Remainder) {
-                        (q - 1, r + divisor)
-                    } else {
-                        (q, r)
-                    };
-                    div_round(ctx, range, xc, q, *divisor, r, out_bound)
-                })
-                .collect(),
-            Op::Relu => x
-                .iter()
-                .zip(&trace.tensors[node.inputs[0]].data)
-                .map(|(&xc, &xv)| {
-                    let sign = (xv >= 0) != forge(NarrowTamper::ReluSign);
-                    relu(ctx, range, xc, sign, bits_for(in_bound).max(1) as usize)
-                })
-                .collect(),
-            Op::Add { shift_a, shift_b } => {
-                let y = &cells[node.inputs[1]];
-                let (ka, kb) = (fe128(1i128 << shift_a), fe128(1i128 << shift_b));
-                x.iter()
-                    .zip(y)
-                    .map(|(&a, &b)| {
-                        let bb = range.gate().mul(ctx, b, Constant(kb));
-                        range.gate().mul_add(ctx, a, Constant(ka), bb)
-                    })
-                    .collect()
-            }
-            Op::Reshape { .. } => x.clone(),
-            Op::ArgMax { .. } => {
-                let mut class = *want.first().unwrap_or(&0);
-                if forge(NarrowTamper::ClassOff) {
-                    class = (class + 1) % x.len() as i64;
-                }
-                let (c, ind) = argmax(ctx, range, x, class, in_bound);
-                class_indicator = Some(ind);
-                vec![c]
-            }
-            // Refused by `check_ops` before layout; kept total rather than panicking.
-            _ => return Err(unsupported(node, node.output - 1)),
-        };
-        let got: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
-        let expect: Vec<Fr> = want.iter().map(|&v| fe(v)).collect();
-        if got != expect && tamper.is_none() {
-            return Err(CircuitError::TraceMismatch {
-                what: format!("layer `{}`", node.name),
-                reason: "the trace's values are not what the op computes".into(),
-            });
-        }
-        cells.push(out);
-    }
+    let mut b = Narrow {
+        ctx,
+        range,
+        class_indicator: None,
+    };
+    let cells = vertical::run(&mut b, model, trace, forge, unsupported)?;
     Ok(Run {
         cells,
-        class_indicator,
+        class_indicator: b.class_indicator,
     })
+}
+
+/// The narrow layout's [`Backend`]: halo2-base's context and range chip, and the predicted
+/// class's one-hot indicator once an ArgMax is laid out (the top-k part reads it).
+struct Narrow<'a> {
+    ctx: &'a mut Context<Fr>,
+    range: &'a RangeChip<Fr>,
+    class_indicator: Option<Vec<AssignedValue<Fr>>>,
+}
+
+impl Backend for Narrow<'_> {
+    type Cell = AssignedValue<Fr>;
+
+    fn value(cell: &Self::Cell) -> Fr {
+        *cell.value()
+    }
+
+    fn input(&mut self, v: i64, bound: i128) -> Self::Cell {
+        let c = self.ctx.load_witness(fe(v));
+        check_signed(self.ctx, self.range, c, bound);
+        c
+    }
+
+    /// No narrow forgery changes a product (`forge` is never set here).
+    fn dot(&mut self, terms: &[(Self::Cell, i64)], bias: i64, _forge: bool) -> Self::Cell {
+        affine(self.ctx, self.range, terms.iter().copied(), bias)
+    }
+
+    fn div_round(&mut self, x: Self::Cell, q: i64, d: i64, r: i64, q_bound: i128) -> Self::Cell {
+        div_round(self.ctx, self.range, x, q, d, r, q_bound)
+    }
+
+    fn relu(&mut self, x: Self::Cell, non_negative: bool, bits: u32) -> Self::Cell {
+        relu(self.ctx, self.range, x, non_negative, bits as usize)
+    }
+
+    fn add(&mut self, a: Self::Cell, b: Self::Cell, sa: u32, sb: u32) -> Self::Cell {
+        let (ka, kb) = (fe128(1i128 << sa), fe128(1i128 << sb));
+        let gate = self.range.gate();
+        let bb = gate.mul(self.ctx, b, Constant(kb));
+        gate.mul_add(self.ctx, a, Constant(ka), bb)
+    }
+
+    fn argmax(&mut self, xs: &[Self::Cell], class: i64, bound: i128) -> Self::Cell {
+        let (c, ind) = argmax(self.ctx, self.range, xs, class, bound);
+        self.class_indicator = Some(ind);
+        c
+    }
 }
 
 /// `Σ x·w + b` over `(cell, weight)` terms, the weights and bias constants.
@@ -210,28 +168,6 @@ fn affine(
     }
     let dot = range.gate().inner_product(ctx, xs, ws);
     range.gate().add(ctx, dot, Constant(fe(bias)))
-}
-
-/// A convolution over the NCHW input `x` of `shape`: each output the affine sum over its
-/// in-bounds taps ([`crate::vertical::conv_taps`]); `None` when the shape does not fit.
-fn conv(
-    ctx: &mut Context<Fr>,
-    range: &RangeChip<Fr>,
-    cv: &poa_runtime::ops::Conv,
-    x: &[AssignedValue<Fr>],
-    shape: &[usize],
-) -> Option<Vec<AssignedValue<Fr>>> {
-    let taps = crate::vertical::conv_taps(cv, shape)?;
-    taps.into_iter()
-        .map(|t| {
-            let terms: Vec<_> = t
-                .terms
-                .iter()
-                .map(|&(i, w)| Some((*x.get(i)?, w)))
-                .collect::<Option<_>>()?;
-            Some(affine(ctx, range, terms.into_iter(), t.bias))
-        })
-        .collect()
 }
 
 /// `q = div_round(x, d)`: `x + ⌊d/2⌋ = q·d + r` with `r ∈ [0, d)` and `q` within `q_bound`.
