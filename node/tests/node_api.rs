@@ -449,9 +449,10 @@ async fn hashed_weight_models_and_their_adapters_share_one_circuit() {
 }
 
 /// `layout: narrow` over HTTP: the model is set up with the one-column circuit (private input,
-/// fixed weights), says so, and a job on it is proved with a proof `poa verify` accepts.
+/// fixed weights), says so, and a job on it is proved with a proof `poa verify` accepts; the same
+/// for `narrow_k` and for `layout: dense`.
 #[tokio::test]
-async fn narrow_layout_model_is_set_up_and_proves() {
+async fn narrow_and_dense_layout_models_are_set_up_and_prove() {
     let tmp = tempfile::tempdir().expect("tmp");
     let db = sqlite_url(tmp.path());
     let key = create_key(&db);
@@ -497,6 +498,21 @@ async fn narrow_layout_model_is_set_up_and_proves() {
     let (_, p) = wait_proved(&c, &node.url, &id, Duration::from_secs(300)).await;
     cli_verifies(
         &tmp.path().join("proof_k.json"),
+        &p["proof"],
+        &node.data.join("models").join(&model),
+    );
+
+    // The dense layout: set up from the same upload field, a small k, a job proves and the
+    // served proof verifies with the CLI.
+    let dense = json!({ "layout": "dense" });
+    let model = upload_model_with(&c, &node, &key, "mlp_small", dense).await;
+    let m = node_common::model(&c, &node.url, &model).await;
+    assert_eq!(m["layout"], "dense", "{m}");
+    assert_eq!(m["circuit"]["k"], 10, "{m}");
+    let id = submit(&c, &node.url, &key, &model).await;
+    let (_, p) = wait_proved(&c, &node.url, &id, Duration::from_secs(300)).await;
+    cli_verifies(
+        &tmp.path().join("proof_dense.json"),
         &p["proof"],
         &node.data.join("models").join(&model),
     );
