@@ -8,8 +8,8 @@
 //! fixed coefficients of one selector-free gate over five copyable lanes
 //! ([`rows`]: `Σ w·x + f_a·acc + f_p·acc_prev + f_c + f_m·x₀·x₁ + f_r·r = 0`), so a Gemm row is
 //! five MACs whose only advice is the inputs, and the proof has 7 advice columns, 11 fixed
-//! columns and one lookup — ~1.9 KB with the points compressed ([`crate`]'s callers:
-//! `poa_prover::codec`).
+//! columns and one lookup: a 1,858-byte proof file (its points compressed by
+//! `poa_prover::codec`; 2,464 bytes as EVM calldata).
 //!
 //! Same statement, same public instances in the same order ([`crate::instances`]): the rows
 //! are built from the [`Trace`] (never recomputed differently), every row's equation and every
