@@ -12,6 +12,12 @@ use crate::error::CircuitError;
 use crate::field::fe;
 use crate::visibility::{InputVisibility, Visibility, WeightVisibility};
 
+/// Bits of a range check that holds exactly the values in `[0, 2·bound]` (a value in
+/// `[−bound, bound]` shifted by `bound`), at least 1.
+pub(crate) fn signed_bits(bound: i128) -> u32 {
+    bits_for(2 * bound).max(1)
+}
+
 /// Refuses hashed weights or a hashed input for `layout`, naming the way out.
 pub(crate) fn check_visibility(vis: &Visibility, layout: &str) -> Result<(), CircuitError> {
     let refuse = |what: &str| CircuitError::UnsupportedShape {
@@ -151,7 +157,7 @@ pub(crate) fn run<B: Backend>(
         .collect();
     let mut cells: Vec<Vec<B::Cell>> = vec![input];
     for (i, node) in model.nodes.iter().enumerate() {
-        let x = cells[node.inputs[0]].clone();
+        let x = &cells[node.inputs[0]];
         let want = &trace.tensors[node.output].data;
         let x_vals = &trace.tensors[node.inputs[0]].data;
         let in_bound = i128::from(model.tensors[node.inputs[0]].bound);
@@ -210,9 +216,9 @@ pub(crate) fn run<B: Backend>(
                 out
             }
             Op::Add { shift_a, shift_b } => {
-                let y = cells[node.inputs[1]].clone();
+                let y = &cells[node.inputs[1]];
                 let mut out = Vec::with_capacity(want.len());
-                for (&a, &c) in x.iter().zip(&y) {
+                for (&a, &c) in x.iter().zip(y) {
                     out.push(b.add(a, c, *shift_a, *shift_b));
                 }
                 out
@@ -223,7 +229,7 @@ pub(crate) fn run<B: Backend>(
                 if hit(Forge::ClassOff) {
                     class = (class + 1) % x.len() as i64;
                 }
-                vec![b.argmax(&x, class, in_bound)]
+                vec![b.argmax(x, class, in_bound)]
             }
             // Refused by the layout's `check_ops` before layout; kept total rather than panicking.
             _ => return Err(refuse(node, i)),

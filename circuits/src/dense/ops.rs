@@ -18,14 +18,13 @@
 
 use halo2curves::bn256::Fr;
 use poa_runtime::ops::Op;
-use poa_runtime::quant::bits_for;
 use poa_runtime::{QModel, Trace};
 
 use super::rows::{Equation, Rows, Var, LANES, LIMB_BITS};
 use super::DenseTamper;
 use crate::error::CircuitError;
 use crate::field::{fe, fe128};
-use crate::vertical::{self, Backend, Forge};
+use crate::vertical::{self, signed_bits, Backend, Forge};
 
 /// The ops the dense layout lays out.
 pub const DENSE_OPS: &[&str] = &[
@@ -85,11 +84,6 @@ fn limbs_for(bits: u32) -> usize {
     bits.div_ceil(LIMB_BITS).max(1) as usize
 }
 
-/// Bits of `[0, 2·bound]`: a signed value in `[−bound, bound]` shifted by `bound`.
-fn signed_bits(bound: i128) -> u32 {
-    bits_for(2 * bound).max(1)
-}
-
 /// A term of a checked linear form: a copy of a cell, or a fresh value placed by the check.
 #[derive(Clone, Copy)]
 pub(crate) enum Term {
@@ -98,10 +92,11 @@ pub(crate) enum Term {
 }
 
 impl Term {
-    fn put(self, eq: &mut Equation) -> usize {
+    /// Puts `−term` in `eq` (a check's last row says `limbs − Σ terms − offset = 0`).
+    fn put_neg(self, eq: &mut Equation) -> usize {
         match self {
-            Term::Copy(x, c) => eq.copy(x, c),
-            Term::New(v, c) => eq.fresh(v, c),
+            Term::Copy(x, c) => eq.copy(x, -c),
+            Term::New(v, c) => eq.fresh(v, -c),
         }
     }
 }
@@ -120,9 +115,10 @@ impl Layout {
         let m = limbs_for(bits);
         let digits = limbs(v.max(0), m);
         let base = |j: usize| fe128(1i128 << (8 * j));
+        let mut acc = Fr::zero();
         for (j, &d) in digits.iter().enumerate().take(m - 1) {
             let mut eq = Equation::default();
-            let acc = self.rows.last_acc() * Fr::from(u64::from(j > 0)) + base(j) * Fr::from(d);
+            acc += base(j) * Fr::from(d);
             eq.acc(acc, -one());
             if j > 0 {
                 eq.acc_prev(one());
@@ -156,62 +152,49 @@ impl Layout {
         out
     }
 
-    /// `Σ c·x + constant = 0` over any number of terms, chained through `acc` five at a time.
-    pub fn zero_sum(&mut self, terms: &[(Var, Fr)], constant: Fr) {
-        let chunks: Vec<_> = terms.chunks(LANES).collect();
-        let mut acc = Fr::zero();
-        for (j, chunk) in chunks.iter().enumerate() {
+    /// `Σ c·x + constant` chained through `acc`, five terms a row, the last row left open with
+    /// `room` lanes free for the caller to finish and push: returns that row (its terms placed,
+    /// reading the row above) and the whole sum.
+    fn chain(&mut self, terms: &[(Var, Fr)], constant: Fr, room: usize) -> (Equation, Fr) {
+        let last = LANES - room;
+        let head = terms.len().saturating_sub(last).div_ceil(LANES) * LANES;
+        let (head, tail) = terms.split_at(head);
+        let mut acc = constant;
+        let row = |chunk: &[(Var, Fr)], first: bool, acc: &mut Fr| {
             let mut eq = Equation::default();
-            for &(x, c) in *chunk {
+            for &(x, c) in chunk {
                 eq.copy(x, c);
-                acc += c * x.value;
+                *acc += c * x.value;
             }
-            if j > 0 {
-                eq.acc_prev(one());
-            }
-            if j + 1 == chunks.len() {
+            if first {
                 eq.constant(constant);
             } else {
-                eq.acc(acc, -one());
+                eq.acc_prev(one());
             }
+            eq
+        };
+        for (j, chunk) in head.chunks(LANES).enumerate() {
+            let mut eq = row(chunk, j == 0, &mut acc);
+            eq.acc(acc, -one());
             self.rows.push(eq);
         }
+        let eq = row(tail, head.is_empty(), &mut acc);
+        (eq, acc)
+    }
+
+    /// `Σ c·x + constant = 0` over any number of terms.
+    pub fn zero_sum(&mut self, terms: &[(Var, Fr)], constant: Fr) {
+        let (eq, _) = self.chain(terms, constant, 0);
+        self.rows.push(eq);
     }
 
     /// `bias + Σ x·w`: the output is a fresh lane of the last row (one extra row when the last
     /// chunk fills all five lanes). `tamper` adds one to it.
     pub fn dot(&mut self, terms: &[(Var, i64)], bias: i64, tamper: bool) -> Var {
-        let out_fix = if tamper { one() } else { Fr::zero() };
-        let mut acc = fe(bias);
-        let n = terms.len();
-        // Full chunks end in `acc`; the final equation (the rest of the terms, possibly none)
-        // puts the sum in a lane.
-        let (head, tail) = terms.split_at(n / LANES * LANES);
-        for (j, chunk) in head.chunks(LANES).enumerate() {
-            let mut eq = Equation::default();
-            for &(x, w) in chunk {
-                eq.copy(x, fe(w));
-                acc += fe(w) * x.value;
-            }
-            if j == 0 {
-                eq.constant(fe(bias));
-            } else {
-                eq.acc_prev(one());
-            }
-            eq.acc(acc, -one());
-            self.rows.push(eq);
-        }
-        let mut eq = Equation::default();
-        for &(x, w) in tail {
-            eq.copy(x, fe(w));
-            acc += fe(w) * x.value;
-        }
-        if head.is_empty() {
-            eq.constant(fe(bias));
-        } else {
-            eq.acc_prev(one());
-        }
-        let lane = eq.fresh(acc + out_fix, -one());
+        let terms: Vec<(Var, Fr)> = terms.iter().map(|&(x, w)| (x, fe(w))).collect();
+        let (mut eq, sum) = self.chain(&terms, fe(bias), 1);
+        let out = if tamper { sum + one() } else { sum };
+        let lane = eq.fresh(out, -one());
         self.rows.push(eq)[lane].expect("the output lane")
     }
 
@@ -348,16 +331,6 @@ impl Layout {
             }
         }
         c
-    }
-}
-
-impl Term {
-    /// Puts `−term` in `eq` (a check's last row says `limbs − Σ terms − offset = 0`).
-    fn put_neg(self, eq: &mut Equation) -> usize {
-        match self {
-            Term::Copy(x, c) => Term::Copy(x, -c).put(eq),
-            Term::New(v, c) => Term::New(v, -c).put(eq),
-        }
     }
 }
 

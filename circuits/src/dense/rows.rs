@@ -124,11 +124,6 @@ impl Rows {
         cells
     }
 
-    /// The accumulator value of the last row (what `acc_prev` reads next).
-    pub fn last_acc(&self) -> Fr {
-        self.rows.last().map_or(Fr::zero(), |r| r.acc)
-    }
-
     /// Rows used.
     pub fn len(&self) -> usize {
         self.rows.len()

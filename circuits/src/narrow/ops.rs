@@ -17,13 +17,12 @@
 use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant, QuantumCell::Existing};
 use halo2curves::bn256::Fr;
-use poa_runtime::quant::bits_for;
 use poa_runtime::{QModel, Trace};
 
 use super::{Cells, NarrowTamper};
 use crate::error::CircuitError;
 use crate::field::{fe, fe128};
-use crate::vertical::{self, Backend, Forge};
+use crate::vertical::{self, signed_bits, Backend, Forge};
 
 /// The ops the narrow layout lays out.
 pub const NARROW_OPS: &[&str] = &[
@@ -63,11 +62,6 @@ pub(crate) fn check_ops(model: &QModel) -> Result<(), CircuitError> {
     Ok(())
 }
 
-/// Bits of a range check that holds exactly the values in `[0, 2·bound]`, at least 1.
-pub(crate) fn signed_bits(bound: i128) -> usize {
-    bits_for(2 * bound).max(1) as usize
-}
-
 /// Constrains `|x| ≤ 2^signed_bits(bound) / 2`-ish: `x + bound ∈ [0, 2^signed_bits(bound))`.
 pub(crate) fn check_signed(
     ctx: &mut Context<Fr>,
@@ -76,7 +70,7 @@ pub(crate) fn check_signed(
     bound: i128,
 ) {
     let shifted = range.gate().add(ctx, x, Constant(fe128(bound)));
-    range.range_check(ctx, shifted, signed_bits(bound));
+    range.range_check(ctx, shifted, signed_bits(bound) as usize);
 }
 
 /// Assigns the input (range-checked to its bound) and every op of `model` from `trace`.
@@ -237,7 +231,7 @@ pub(crate) fn argmax(
     for j in (0..xs.len()).rev() {
         let diff = gate.sub(ctx, best, xs[j]);
         let diff = gate.sub(ctx, diff, later);
-        range.range_check(ctx, diff, signed_bits(bound));
+        range.range_check(ctx, diff, signed_bits(bound) as usize);
         later = gate.add(ctx, later, ind[j]);
     }
     (c, ind)
