@@ -25,7 +25,7 @@ use crate::attribution::{
 };
 use crate::chips::affine::{self, AffineChip, AffineConfig, AffineInstructions, AffineTerm};
 use crate::chips::argmax::{self, ArgMaxChip, ArgMaxConfig, ArgMaxInstructions};
-use crate::chips::div_round::{self, DivRoundChip, DivRoundConfig, DivRoundInstructions};
+use crate::chips::div_round::{self, DivForge, DivRoundChip, DivRoundConfig, DivRoundInstructions};
 use crate::chips::dot::{self, DotChip, DotConfig};
 use crate::chips::gemm::{self, GemmChip, GemmConfig, GemmInstructions};
 use crate::chips::range_check::{
@@ -34,7 +34,7 @@ use crate::chips::range_check::{
 use crate::chips::relu::{self, ReluChip, ReluConfig, ReluInstructions};
 use crate::chips::table::{self, TableChip, TableConfig, TableInstructions, TableTamper};
 use crate::chips::{assign, Columns, FVar, RangeRequest, Var, LANES};
-use crate::commit::input_packing;
+use crate::commit::{input_packing, Packing};
 use crate::error::CircuitError;
 use crate::instances::{public_instances, AttributionRows, InstanceLayout};
 use crate::poseidon::chip::{self as poseidon, PoseidonChip, PoseidonConfig};
@@ -62,6 +62,13 @@ pub enum Tamper {
     DivRoundQuotient {
         /// Node index.
         node: usize,
+    },
+    /// Rounds every quotient of the DivRound producing the model output with offset `rho`
+    /// ([`crate::chips::div_round::DivForge::Rounding`]): remainders stay in range, the outputs
+    /// become `q' + ρ·d⁻¹`, shifted alike, so the test publishes them as the outputs.
+    OutputRounding {
+        /// The rounding offset, in `[1, d)`.
+        rho: i64,
     },
     /// Flips the branch bit of element `element` of Relu node `node` (y and z follow it).
     ReluBranch {
@@ -479,9 +486,22 @@ fn check_bits(model: &QModel, node: usize, bits: u32) -> Result<(), CircuitError
     Ok(())
 }
 
+/// The two checks that put an input value `x` in `[−B, B]` exactly, `B = packing.offset`, in
+/// whole limbs of `b = packing.slot_bits`: `x + B ∈ [0, 2^b)` (so `x ≥ −B`) and
+/// `x + 2^b − 1 − B ∈ [0, 2^b)` (so `x ≤ B`). One check alone lets `x` reach `2^b − 1 − B`.
+fn input_checks(var: Var, packing: &Packing) -> [RangeRequest; 2] {
+    let top = (1i64 << packing.slot_bits) - 1 - packing.offset;
+    [packing.offset, top].map(|offset| RangeRequest {
+        var,
+        offset,
+        bits: packing.slot_bits,
+    })
+}
+
 /// The bound DivRound's quotients (tensor `id`) must be range-checked against, or `None` where they
-/// are pinned without it: the model output (fixed by the public instance) or a tensor read only by
-/// Relu nodes (whose sign check bounds it). See [`crate::chips::div_round`].
+/// are pinned without it: a tensor read only by Relu nodes (whose sign check bounds it). The
+/// model output is checked too: its instance is the prover's choice, not a pin (see
+/// [`crate::chips::div_round`]).
 fn quotient_check(model: &QModel, id: usize) -> Option<i64> {
     let mut readers = model
         .nodes
@@ -489,7 +509,7 @@ fn quotient_check(model: &QModel, id: usize) -> Option<i64> {
         .filter(|n| n.inputs.contains(&id))
         .peekable();
     let only_relu = readers.peek().is_some() && readers.all(|n| matches!(n.op, Op::Relu));
-    (id != model.output && !only_relu).then(|| model.tensors[id].bound)
+    (!only_relu).then(|| model.tensors[id].bound)
 }
 
 /// Checks every op is supported and counts rows of both bands, chip by chip.
@@ -500,17 +520,19 @@ fn plan(
 ) -> Result<Plan, CircuitError> {
     let n_input = numel(&model.input().shape);
     let mut main = n_input.div_ceil(LANES);
-    // Every input value is range-checked to its packing slot, whatever its visibility: a private
-    // input must be shown in range, and a hashed one must pack injectively.
+    // Every input value is range-checked to `[−B, B]`, whatever its visibility: a private input
+    // must be shown in range, and a hashed one must pack injectively ([`input_checks`]).
     let packing = input_packing(model);
-    if packing.slot_bits > MAX_BITS {
+    // One limb below the widest check, so the upper check's offset fits an i64.
+    let input_limit = MAX_BITS - range_check::LIMB_BITS;
+    if packing.slot_bits > input_limit {
         return Err(CircuitError::RangeTooWide {
             layer: model.input().name.clone(),
             bits: packing.slot_bits,
-            limit: MAX_BITS,
+            limit: input_limit,
         });
     }
-    let mut range = n_input * range_check::rows_for(packing.slot_bits);
+    let mut range = n_input * 2 * range_check::rows_for(packing.slot_bits);
     // Range rows per block (the input's checks, then each node's), for a split into two bands.
     let mut blocks = vec![range];
     if vis.input == InputVisibility::Hashed {
@@ -994,11 +1016,7 @@ impl Circuit<Fr> for ModelCircuit {
                     .collect();
                 let mut row = n_in.div_ceil(LANES);
                 let packing = input_packing(model);
-                reqs.extend(input.iter().map(|&var| RangeRequest {
-                    var,
-                    offset: packing.offset,
-                    bits: packing.slot_bits,
-                }));
+                reqs.extend(input.iter().flat_map(|&var| input_checks(var, &packing)));
                 // Where each block of range checks ends (the input's, then each node's).
                 let mut block_ends = vec![reqs.len()];
                 let commitment = if self.vis.input == InputVisibility::Hashed {
@@ -1098,7 +1116,17 @@ impl Circuit<Fr> for ModelCircuit {
                         Op::DivRound { divisor } => {
                             let ys: Vec<Option<i64>> =
                                 (0..xs.len()).map(|i| self.value(node.output, i)).collect();
-                            let tamper = self.tamper == Some(Tamper::DivRoundQuotient { node: ni });
+                            let forge = match self.tamper {
+                                Some(Tamper::DivRoundQuotient { node }) if node == ni => {
+                                    Some(DivForge::LowerFirst)
+                                }
+                                Some(Tamper::OutputRounding { rho })
+                                    if node.output == model.output =>
+                                {
+                                    Some(DivForge::Rounding(rho))
+                                }
+                                _ => None,
+                            };
                             let (outs, r, used) = div_chip.div_round(
                                 region,
                                 row,
@@ -1106,7 +1134,7 @@ impl Circuit<Fr> for ModelCircuit {
                                 &ys,
                                 *divisor,
                                 quotient_check(model, node.output),
-                                tamper,
+                                forge,
                             )?;
                             row += used;
                             reqs.extend(r);

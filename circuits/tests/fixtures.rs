@@ -7,7 +7,11 @@ mod common;
 use std::sync::OnceLock;
 
 use common::{compile, has_gate, has_lookup, has_permutation, mock, mock_outputs, test_inputs};
+use halo2_proofs::dev::VerifyFailure;
+use halo2_proofs::plonk::Any;
+use poa_circuits::chips::div_round::rounding_forgery;
 use poa_circuits::field::fe;
+use poa_circuits::Fr;
 use poa_circuits::Visibility;
 use poa_circuits::{
     circuit_stats, public_instances, CircuitError, InstanceLayout, ModelCircuit, Tamper,
@@ -123,6 +127,58 @@ fn rejects_div_round_remainder_out_of_range() {
     let node = node_of(q, "DivRound");
     let failures = tampered("mlp_small", Tamper::DivRoundQuotient { node });
     assert!(has_lookup(&failures, "range check limb"), "{failures:#?}");
+}
+
+/// The rounding forgery: every logit's quotient rounded with an offset ρ, `r = (x + ⌊d/2⌋ − ρ)
+/// mod d` (in range) and `y = q' + ρ·d⁻¹`, published as the outputs. The division gate holds
+/// for every element, so only the range check of the output quotients can reject it; an
+/// attribution proof would otherwise take the argmax of differently rounded logits.
+#[test]
+fn rejects_output_quotients_rounded_with_an_offset() {
+    let q = model("mlp_small");
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let vis = Visibility::default();
+    let last = q
+        .nodes
+        .iter()
+        .position(|n| n.output == q.output)
+        .expect("a node makes the output");
+    let Op::DivRound { divisor } = q.nodes[last].op else {
+        panic!("mlp_small's output is a DivRound")
+    };
+    let rho = 7;
+    assert!(rho < divisor);
+    let forged: Vec<Fr> = trace.tensors[q.nodes[last].inputs[0]]
+        .data
+        .iter()
+        .map(|&x| rounding_forgery(x, divisor, rho).0)
+        .collect();
+    let mut instances = public_instances(q, &trace, &vis);
+    let outputs = instances.len() - forged.len();
+    instances[outputs..].copy_from_slice(&forged);
+    let mut circuit = ModelCircuit::new(q, Some(&trace), vis).expect("builds");
+    circuit.tamper = Some(Tamper::OutputRounding { rho });
+    let failures = mock(&circuit, instances).expect_err("a forged rounding must fail");
+    // The division gate holds; what breaks is the copy of each forged quotient into the output's
+    // range check, whose rows here hold the integer quotient (MockProver names every cell of
+    // those copy cycles, the published instance among them). A
+    // prover who copies the forged value there instead breaks the recomposition gate: limbs in
+    // [0, 256) only sum to integers below 2^bits, never to `q' + ρ·d⁻¹`. Before the output's
+    // quotients were range-checked, MockProver accepted this witness.
+    assert!(!has_gate(&failures, "div_round"), "{failures:#?}");
+    assert!(
+        failures
+            .iter()
+            .all(|f| matches!(f, VerifyFailure::Permutation { .. })),
+        "{failures:#?}"
+    );
+    assert!(
+        failures.iter().any(|f| matches!(
+            f,
+            VerifyFailure::Permutation { column, .. } if matches!(column.column_type(), Any::Advice(_))
+        )),
+        "{failures:#?}"
+    );
 }
 
 #[test]

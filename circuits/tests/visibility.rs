@@ -99,6 +99,30 @@ fn private_input_outside_its_slot_is_rejected_by_the_range_check() {
     assert!(has_lookup(&e, "range check limb"), "{e:#?}");
 }
 
+/// The checks are two-sided: one past the bound, and the largest value a one-sided check of the
+/// slot would let through, are both refused (a private input is the prover's choice).
+#[test]
+fn private_input_past_its_bound_is_rejected() {
+    let q = mlp();
+    let v = vis(InputVisibility::Private);
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let slot = poa_circuits::commit::input_packing(q);
+    let bound = q.input().bound;
+    for value in [bound + 1, (1i64 << slot.slot_bits) - 1 - bound, -bound - 1] {
+        let mut circuit = ModelCircuit::new(q, Some(&trace), v).expect("builds");
+        circuit.tamper = Some(Tamper::InputValue { element: 5, value });
+        let e = mock(&circuit, public_instances(q, &trace, &v)).expect_err("input past bound");
+        assert!(has_lookup(&e, "range check limb"), "{value}: {e:#?}");
+    }
+    // The same hook with the honest value passes: the value is what fails above, not the hook.
+    let mut circuit = ModelCircuit::new(q, Some(&trace), v).expect("builds");
+    circuit.tamper = Some(Tamper::InputValue {
+        element: 5,
+        value: trace.tensors[0].data[5],
+    });
+    mock(&circuit, public_instances(q, &trace, &v)).expect("the honest value passes");
+}
+
 #[test]
 fn hashing_costs_rows_not_columns() {
     let q = mlp();
@@ -112,6 +136,7 @@ fn hashing_costs_rows_not_columns() {
     assert_eq!(hashed.advice_columns, public.advice_columns);
     assert_eq!(hashed.instances, 1 + 10);
     assert_eq!(private.instances, 10);
-    // Input range checks are there in every mode: one whole-limb row per input value.
-    assert!(public.range_rows >= 64, "{public}");
+    // Input range checks are there in every mode: two whole-limb rows per input value (the
+    // lower and the upper bound).
+    assert!(public.range_rows >= 2 * 64, "{public}");
 }

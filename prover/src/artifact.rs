@@ -357,12 +357,42 @@ impl Proof {
         } else {
             bytes
         };
-        Ok(Self {
+        let proof = Self {
             model_digest: parse_digest("model_digest", &j.model_digest)?,
             circuit_digest: parse_digest("circuit_digest", &j.circuit_digest)?,
             insecure_srs: j.insecure_srs,
             instances,
             bytes,
-        })
+        };
+        if compact {
+            proof.check_canonical(&j)?;
+        }
+        Ok(proof)
+    }
+
+    /// Refuses a current-format file whose hex fields are not exactly what [`Proof::to_json`]
+    /// writes (upper-case digits, a missing `0x`): every proof has one encoding of each field,
+    /// so a file hash or a stored copy names one proof.
+    fn check_canonical(&self, j: &ProofJson) -> Result<()> {
+        let bad = |field: &str| {
+            Err(ProverError::ProofFormat {
+                reason: format!("`{field}` is not in canonical form (lower-case hex as written)"),
+            })
+        };
+        if j.model_digest != hex::encode(self.model_digest) {
+            return bad("model_digest");
+        }
+        if j.circuit_digest != hex::encode(self.circuit_digest) {
+            return bad("circuit_digest");
+        }
+        if let Some(i) =
+            (0..j.instances.len()).find(|&i| j.instances[i] != fr_to_hex(&self.instances[i]))
+        {
+            return bad(&format!("instances[{i}]"));
+        }
+        if j.proof != format!("0x{}", hex::encode(self.compact())) {
+            return bad("proof");
+        }
+        Ok(())
     }
 }

@@ -17,6 +17,11 @@
 //! A compressed point is `x` big-endian with two flag bits in its first byte (BN254's base field
 //! is 254 bits, so they are always free in `x`): `0x80` y is odd, `0x40` the point at infinity
 //! (all other bits zero).
+//!
+//! The encoding is canonical: [`expand`] accepts only what [`compact`] writes for the bytes it
+//! restores (every point-shaped chunk compressed, nothing else), so one proof has exactly one
+//! file encoding and a file cannot be re-encoded into a second one that names the same proof
+//! (which would defeat deduplication by file hash).
 
 use halo2curves::bn256::{Fq, G1Affine};
 use halo2curves::ff::{Field, PrimeField};
@@ -85,6 +90,13 @@ pub fn expand(compact: &[u8]) -> Result<Vec<u8>> {
     out.extend_from_slice(middle);
     for (i, c) in back.chunks(COMPRESSED).enumerate() {
         out.extend(point(lead + i, c)?);
+    }
+    if compact != self::compact(&out) {
+        return Err(bad(
+            "not the canonical encoding of the proof it holds (a point left uncompressed, or \
+             fewer points announced than it has)"
+                .into(),
+        ));
     }
     Ok(out)
 }
@@ -204,6 +216,35 @@ mod tests {
         let c = compact(&evm);
         assert_eq!(c[0], 1);
         assert_eq!(expand(&c).expect("expands"), evm);
+    }
+
+    #[test]
+    fn non_canonical_encodings_are_refused() {
+        let evm = transcript();
+        let c = compact(&evm);
+        // The same bytes with the last leading point left verbatim: expands to the same proof,
+        // so it must be refused.
+        let mut fewer = vec![c[0] - 1, c[1]];
+        fewer.extend_from_slice(&c[2..2 + 5 * COMPRESSED]);
+        fewer.extend_from_slice(&evm[5 * POINT..evm.len() - 2 * POINT]);
+        fewer.extend_from_slice(&c[c.len() - 2 * COMPRESSED..]);
+        let e = expand(&fewer).expect_err("refused").to_string();
+        assert!(e.contains("canonical"), "{e}");
+        // The same with the first of the two trailing points left verbatim (in the middle).
+        let mut tail = c[..c.len() - 2 * COMPRESSED].to_vec();
+        tail[1] -= 1;
+        tail.extend_from_slice(&evm[evm.len() - 2 * POINT..evm.len() - POINT]);
+        tail.extend_from_slice(&c[c.len() - COMPRESSED..]);
+        assert_eq!(expand(&compact(&evm)).expect("expands"), evm);
+        assert!(expand(&tail)
+            .expect_err("refused")
+            .to_string()
+            .contains("canonical"));
+        // A point whose x is written with an extra (ignored) flag combination is no second
+        // encoding either: infinity with a non-zero x is refused.
+        let mut inf = c.clone();
+        inf[2 + 5 * COMPRESSED] |= ODD;
+        assert!(expand(&inf).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use common::{cnn_small, leading_commitments, mlp_deep, mlp_small, mlp_small_hash
 use poa_circuits::commit::input_commitment;
 use poa_circuits::Visibility;
 use poa_circuits::{InputVisibility, InstanceLayout};
+use poa_prover::artifact::fr_to_hex;
 use poa_prover::{verify, Proof, ProverError, ProvingKey, Srs, VerifyingKey};
 
 fn round_trip_through_files(s: &Setup) {
@@ -254,4 +255,54 @@ fn proof_json_rejects_bad_fields() {
         Proof::from_json(&json[..json.len() / 2]),
         Err(ProverError::ProofFormat { .. })
     ));
+}
+
+#[test]
+fn a_proof_file_has_one_encoding() {
+    let s = mlp_small();
+    let json = s.proof.to_json();
+    let compact = s.proof.compact();
+    let lettered = s
+        .proof
+        .instances
+        .iter()
+        .map(fr_to_hex)
+        .find(|h| h[2..].bytes().any(|b| b.is_ascii_alphabetic()))
+        .expect("an instance with a hex letter");
+    let proof_hex = hex::encode(&compact);
+    let digest = hex::encode(s.proof.model_digest);
+    // The same proof written another way: upper-case hex, a 0x on a digest, a commitment left
+    // uncompressed. Each would read to the same proof, so each is refused by name.
+    let mut fewer = vec![compact[0] - 1, compact[1]];
+    let lead = compact[0] as usize;
+    fewer.extend_from_slice(&compact[2..2 + 32 * (lead - 1)]);
+    fewer.extend_from_slice(&s.proof.bytes[64 * (lead - 1)..64 * lead]);
+    fewer.extend_from_slice(&compact[2 + 32 * lead..]);
+    for (bad, field) in [
+        (
+            json.replacen(&lettered, &lettered.to_uppercase().replace("0X", "0x"), 1),
+            "instances[",
+        ),
+        (json.replace(&proof_hex, &proof_hex.to_uppercase()), "proof"),
+        (
+            json.replace(&digest, &format!("0x{digest}")),
+            "model_digest",
+        ),
+        (json.replace(&proof_hex, &hex::encode(&fewer)), "canonical"),
+    ] {
+        assert!(bad != json, "{field}: the edit applies");
+        match Proof::from_json(&bad) {
+            Err(ProverError::ProofFormat { reason }) => {
+                assert!(
+                    reason.contains(field) || reason.contains("canonical"),
+                    "{reason}"
+                )
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        Proof::from_json(&json).expect("the written form reads"),
+        s.proof
+    );
 }

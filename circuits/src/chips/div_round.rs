@@ -5,9 +5,11 @@
 //! `r` in `bits(d − 1)` bits, and for a `d` that is not a power of two also `r'` (so `r ≤ d − 1`);
 //! and, when `check_quotient` is set, `y + B` in `bits(2B)` bits, `B` the output's static bound,
 //! so `y` is the integer quotient and not a field element that satisfies the equation for another
-//! `r`. The caller may skip that check only where `y` is pinned otherwise: a public output (the
-//! instance fixes `y`, so `r` is fixed and range-checked), or an input only of Relu (whose sign
-//! check bounds `y` to a small integer range, which fixes it as the quotient).
+//! `r`. The caller may skip that check only where `y` is pinned otherwise: an input only of Relu
+//! (whose sign check bounds `y` to a small integer range, which fixes it as the quotient). A
+//! public output is *not* pinned: the prover chooses the instance, and `y = q' + ρ·d⁻¹` with
+//! `r = (x + ⌊d/2⌋ − ρ) mod d` satisfies the gate for any offset `ρ` (the
+//! [`DivForge::Rounding`] forgery), so the model output's quotients are checked too.
 
 use halo2_proofs::circuit::Region;
 use halo2_proofs::plonk::{ConstraintSystem, Error, Expression, Selector};
@@ -15,7 +17,7 @@ use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 use poa_runtime::quant::bits_for;
 
-use super::{assign, Columns, RangeRequest, Var, LANES};
+use super::{assign, assign_fe, Columns, RangeRequest, Var, LANES};
 use crate::field::fe;
 
 /// Divisions per row.
@@ -35,7 +37,7 @@ pub trait DivRoundInstructions {
     /// Lays out `y_i = div_round(x_i, d)` from `offset`, with `ys` the trace's quotients;
     /// `out_bound = Some(B)` also range-checks each quotient in `[−B, B]`.
     /// Returns the quotient cells, the range checks to lay out, and the rows used.
-    /// `tamper` (negative tests) lowers the first quotient by one, so `r` grows by `d`.
+    /// `forge` (negative tests only) changes the witness as [`DivForge`] says.
     #[allow(clippy::too_many_arguments)]
     fn div_round(
         &self,
@@ -45,8 +47,27 @@ pub trait DivRoundInstructions {
         ys: &[Option<i64>],
         divisor: i64,
         out_bound: Option<i64>,
-        tamper: bool,
+        forge: Option<DivForge>,
     ) -> Result<(Vec<Var>, Vec<RangeRequest>, usize), Error>;
+}
+
+/// A forged division witness, for negative tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DivForge {
+    /// The first quotient one less, so its remainder grows by `d`.
+    LowerFirst,
+    /// Every quotient rounded with offset `ρ`: `r = (x + ⌊d/2⌋ − ρ) mod d` and
+    /// `y = ⌊(x + ⌊d/2⌋ − ρ)/d⌋ + ρ·d⁻¹` (a field element), which satisfies the division gate
+    /// with an in-range remainder; only the quotient's range check rejects it.
+    Rounding(i64),
+}
+
+/// The field element `y` and remainder `r` of [`DivForge::Rounding`] for one division.
+pub fn rounding_forgery(x: i64, divisor: i64, rho: i64) -> (Fr, i64) {
+    let t = x + divisor / 2 - rho;
+    let r = t.rem_euclid(divisor);
+    let d_inv: Fr = Option::from(fe(divisor).invert()).unwrap_or_else(Fr::zero);
+    (fe((t - r) / divisor) + fe(rho) * d_inv, r)
 }
 
 /// The DivRound chip.
@@ -118,7 +139,7 @@ impl DivRoundInstructions for DivRoundChip {
         ys: &[Option<i64>],
         divisor: i64,
         out_bound: Option<i64>,
-        tamper: bool,
+        forge: Option<DivForge>,
     ) -> Result<(Vec<Var>, Vec<RangeRequest>, usize), Error> {
         let cols = &self.config.cols;
         let d = i128::from(divisor);
@@ -147,18 +168,32 @@ impl DivRoundInstructions for DivRoundChip {
                     continue;
                 }
                 let x = assign(region, a(0), row, xs[i].value, Some(xs[i].cell));
-                let y_val = if tamper && i == 0 {
+                let y_val = if forge == Some(DivForge::LowerFirst) && i == 0 {
                     ys[i].map(|y| y - 1)
                 } else {
                     ys[i]
                 };
-                let y = assign(region, a(1), row, y_val, None);
-                let r_val = x
-                    .value
-                    .zip(y_val)
-                    .map(|(x, y)| i128::from(x) + half - i128::from(y) * d);
-                let r_val = r_val.map(|r| i64::try_from(r).map_err(|_| Error::Synthesis));
-                let r_val = r_val.transpose()?;
+                let (y, r_val) = match (forge, x.value) {
+                    (Some(DivForge::Rounding(rho)), Some(xv)) => {
+                        let (y_fe, r) = rounding_forgery(xv, divisor, rho);
+                        let y = assign_fe(region, a(1), row, Some(y_fe));
+                        // The value downstream witness generation reads; the cell holds `y_fe`.
+                        let y = Var {
+                            cell: y.cell,
+                            value: y_val,
+                        };
+                        (y, Some(r))
+                    }
+                    _ => {
+                        let y = assign(region, a(1), row, y_val, None);
+                        let r_val = x
+                            .value
+                            .zip(y_val)
+                            .map(|(x, y)| i128::from(x) + half - i128::from(y) * d);
+                        let r_val = r_val.map(|r| i64::try_from(r).map_err(|_| Error::Synthesis));
+                        (y, r_val.transpose()?)
+                    }
+                };
                 let r = assign(region, a(2), row, r_val, None);
                 let rc = assign(region, a(3), row, r_val.map(|r| divisor - 1 - r), None);
                 reqs.push(RangeRequest {

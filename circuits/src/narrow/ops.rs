@@ -115,9 +115,16 @@ impl Backend for Narrow<'_> {
         *cell.value()
     }
 
+    /// `v ∈ [−B, B]` exactly: `v + B` and `v + 2^b − 1 − B` both in `[0, 2^b)`, `b` the bits of
+    /// [`check_signed`] (which alone lets an input reach `2^b − 1 − B`; the input is the
+    /// prover's choice, so it gets both sides).
     fn input(&mut self, v: i64, bound: i128) -> Self::Cell {
         let c = self.ctx.load_witness(fe(v));
         check_signed(self.ctx, self.range, c, bound);
+        let bits = signed_bits(bound);
+        let upper = (1i128 << bits) - 1 - bound;
+        let shifted = self.range.gate().add(self.ctx, c, Constant(fe128(upper)));
+        self.range.range_check(self.ctx, shifted, bits as usize);
         c
     }
 
