@@ -1,7 +1,7 @@
 //! The job queue in SQL: submit (idempotent), claim with a lease, renew, store the proof and
 //! mark proved in one transaction, retry or fail, release on shutdown.
 //!
-//! Why not apalis (shared/STACK.md): the node needs the job row itself as the API's resource —
+//! Why not apalis (a maintained sqlx job library with both our backends): the node needs the job row itself as the API's resource —
 //! an `Idempotency-Key` unique per API key, progress, the proof in a table whose primary key makes
 //! a second stored proof impossible, and chain-submission columns — and a claim that filters on
 //! what the worker can prove (attribution jobs need a prover address). apalis keeps its own

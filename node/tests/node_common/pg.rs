@@ -1,6 +1,6 @@
 //! A PostgreSQL for the job-store tests: `POA_TEST_POSTGRES_URL` when set (CI: `.ci/run`
-//! starts one), else one started here from Debian's `postgresql` package (shared/STACK.md
-//! recipe: a temporary cluster owned by `postgres`, trust auth, 127.0.0.1, a free port), stopped
+//! starts one), else one started here from Debian's `postgresql` package (as `.ci/run` does:
+//! a temporary cluster owned by `postgres`, trust auth, 127.0.0.1, a free port), stopped
 //! when dropped. Without a server binary the test is skipped loudly — except under CI, where it
 //! fails.
 
