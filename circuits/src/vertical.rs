@@ -107,6 +107,8 @@ pub(crate) enum Forge {
     ReluSign,
     /// The predicted class one more (mod the classes).
     ClassOff,
+    /// The first input value replaced by this one (out of its bound).
+    Input(i64),
 }
 
 /// How one layout constrains each op of a run; [`run`] walks the model and calls these with
@@ -150,10 +152,15 @@ pub(crate) fn run<B: Backend>(
         h
     };
     let input_bound = i128::from(model.input().bound);
+    let forged_input = match forge {
+        Some(Forge::Input(v)) => Some(v),
+        _ => None,
+    };
     let input = trace.tensors[0]
         .data
         .iter()
-        .map(|&v| b.input(v, input_bound))
+        .enumerate()
+        .map(|(i, &v)| b.input(forged_input.filter(|_| i == 0).unwrap_or(v), input_bound))
         .collect();
     let mut cells: Vec<Vec<B::Cell>> = vec![input];
     for (i, node) in model.nodes.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! The dense layout: same public instances as the wide layout for the same run, MockProver
 //! accepts honest runs of every fixture it supports, and each forged part of the witness — a
-//! product, a remainder out of range, a flipped Relu sign, a wrong class — and a tampered public
-//! instance are rejected, naming the failing constraint.
+//! product, a remainder out of range, a flipped Relu sign, a wrong class, an input outside its
+//! bound — and a tampered public instance are rejected, naming the failing constraint.
 
 mod common;
 
@@ -78,6 +78,57 @@ fn a_wrong_class_fails_the_argmax_checks() {
     assert!(has_gate(&f, GATE), "{f:#?}");
 }
 
+/// Rows where the dense gate fails.
+fn failing_rows(failures: &[VerifyFailure]) -> Vec<usize> {
+    use halo2_proofs::dev::FailureLocation;
+    failures
+        .iter()
+        .filter_map(|f| match f {
+            VerifyFailure::ConstraintNotSatisfied {
+                constraint,
+                location,
+                ..
+            } if constraint.to_string().ends_with(&format!("('{GATE}')")) => match location {
+                FailureLocation::InRegion { offset, .. } => Some(*offset),
+                FailureLocation::OutsideRegion { row } => Some(*row),
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// An input just above its bound, and one the one-sided check used to admit (`v + B` just under
+/// its whole limbs), pass the `v + B ≥ 0` check (rows `0..m`) and fail the last row of the
+/// `B − v ≥ 0` check (row `2m − 1`): the input's first rows.
+#[test]
+fn an_input_above_its_bound_fails_the_upper_check() {
+    let q = compile("mlp_small");
+    let b = q.input().bound;
+    let bits = 64 - (2 * b as u64).leading_zeros();
+    let m = bits.div_ceil(8) as usize;
+    let trace = q.run(&test_inputs()[1]).expect("runs");
+    for v in [b + 1, (1i64 << (8 * m)) - b - 1] {
+        let c =
+            DenseCircuit::mock_tampered(&q, &trace, Visibility::default(), DenseTamper::Input(v))
+                .expect("lays out");
+        let f = mock(&c, c.instances().to_vec()).expect_err("out-of-bound input rejected");
+        let rows = failing_rows(&f);
+        assert!(rows.contains(&(2 * m - 1)), "v = {v}: {rows:?}");
+        assert!(rows.iter().all(|&r| r >= 2 * m - 1), "v = {v}: {rows:?}");
+    }
+    // The bound itself is accepted at both ends.
+    for v in [-b, b] {
+        let c =
+            DenseCircuit::mock_tampered(&q, &trace, Visibility::default(), DenseTamper::Input(v))
+                .expect("lays out");
+        let f = mock(&c, c.instances().to_vec()).err().unwrap_or_default();
+        assert!(
+            !failing_rows(&f).iter().any(|&r| r < 2 * m),
+            "v = {v}: {f:#?}"
+        );
+    }
+}
+
 #[test]
 fn a_tampered_public_instance_is_rejected() {
     let q = compile("mlp_small");
@@ -93,19 +144,13 @@ fn a_tampered_public_instance_is_rejected() {
 }
 
 #[test]
-fn hashed_parts_and_unsupported_ops_are_refused_by_name() {
+fn hashed_weights_and_unsupported_ops_are_refused_by_name() {
     let q = compile("mlp_small");
     let trace = q.run(&test_inputs()[1]).expect("runs");
-    for vis in [
-        Visibility {
-            input: InputVisibility::Hashed,
-            ..Visibility::default()
-        },
-        Visibility {
-            weights: poa_circuits::WeightVisibility::Hashed,
-            ..Visibility::default()
-        },
-    ] {
+    for vis in [Visibility {
+        weights: poa_circuits::WeightVisibility::Hashed,
+        ..Visibility::default()
+    }] {
         let e = DenseCircuit::prover(&q, &trace, vis)
             .expect_err("refused")
             .to_string();

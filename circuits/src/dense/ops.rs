@@ -354,6 +354,7 @@ pub(crate) fn assign_run(
         DenseTamper::Remainder => Forge::Remainder,
         DenseTamper::ReluSign => Forge::ReluSign,
         DenseTamper::ClassOff => Forge::ClassOff,
+        DenseTamper::Input(v) => Forge::Input(v),
     });
     let cells = vertical::run(&mut lay, model, trace, forge, refuse)?;
     Ok((lay, cells))
@@ -366,14 +367,24 @@ impl Backend for Layout {
         cell.value
     }
 
+    /// Two-sided: `v + B` and `B − v` both in whole limbs, so `v ∈ [−B, B]` exactly (one side
+    /// alone admits `v` up to `256^m − B − 1`, which would make a hashed input's packing
+    /// non-injective and every bound derived from the input wrong).
     fn input(&mut self, v: i64, bound: i128) -> Var {
-        let cells = self.check(
+        let bits = signed_bits(bound);
+        let cell = self.check(
             &[Term::New(fe(v), one())],
             bound,
             i128::from(v) + bound,
-            signed_bits(bound),
+            bits,
+        )[0];
+        self.check(
+            &[Term::Copy(cell, -one())],
+            bound,
+            bound - i128::from(v),
+            bits,
         );
-        cells[0]
+        cell
     }
 
     fn dot(&mut self, terms: &[(Var, i64)], bias: i64, forge: bool) -> Var {
