@@ -38,6 +38,7 @@ fn fixtures_publish_the_wide_layouts_instances_and_are_accepted() {
                 10
             };
             assert_eq!(c.k(), k, "{name}: {} rows", c.rows());
+            println!("{name} ({input:?} input): {} rows, k {}", c.rows(), c.k());
             mock(&c, c.instances().to_vec()).expect("MockProver accepts");
         }
     }
@@ -98,34 +99,46 @@ fn failing_rows(failures: &[VerifyFailure]) -> Vec<usize> {
 }
 
 /// An input just above its bound, and one the one-sided check used to admit (`v + B` just under
-/// its whole limbs), pass the `v + B ≥ 0` check (rows `0..m`) and fail the last row of the
-/// `B − v ≥ 0` check (row `2m − 1`): the input's first rows.
+/// its whole limbs), fail the last row of the input's check and nothing before it; the bound
+/// itself passes at both ends. With `2B = 256^(m−1)` (the fixture's bound raised to 128) that
+/// row is `h·(v + B − 2B) = 0` (row `m − 1`), else the last row of `B − v ≥ 0` (row `2m − 1`).
 #[test]
 fn an_input_above_its_bound_fails_the_upper_check() {
-    let q = compile("mlp_small");
-    let b = q.input().bound;
-    let bits = 64 - (2 * b as u64).leading_zeros();
-    let m = bits.div_ceil(8) as usize;
-    let trace = q.run(&test_inputs()[1]).expect("runs");
-    for v in [b + 1, (1i64 << (8 * m)) - b - 1] {
-        let c =
-            DenseCircuit::mock_tampered(&q, &trace, Visibility::default(), DenseTamper::Input(v))
+    for bound in [None, Some(128)] {
+        let mut q = compile("mlp_small");
+        if let Some(b) = bound {
+            q.tensors[0].bound = b;
+        }
+        let b = q.input().bound;
+        let bits = 64 - (2 * b as u64).leading_zeros();
+        let m = bits.div_ceil(8) as usize;
+        let last = if 2 * b == 1 << (8 * (m - 1)) {
+            m - 1
+        } else {
+            2 * m - 1
+        };
+        let trace = q.run(&test_inputs()[1]).expect("runs");
+        let forged = |v: i64| {
+            let vis = Visibility::default();
+            let c = DenseCircuit::mock_tampered(&q, &trace, vis, DenseTamper::Input(v))
                 .expect("lays out");
-        let f = mock(&c, c.instances().to_vec()).expect_err("out-of-bound input rejected");
-        let rows = failing_rows(&f);
-        assert!(rows.contains(&(2 * m - 1)), "v = {v}: {rows:?}");
-        assert!(rows.iter().all(|&r| r >= 2 * m - 1), "v = {v}: {rows:?}");
-    }
-    // The bound itself is accepted at both ends.
-    for v in [-b, b] {
-        let c =
-            DenseCircuit::mock_tampered(&q, &trace, Visibility::default(), DenseTamper::Input(v))
-                .expect("lays out");
-        let f = mock(&c, c.instances().to_vec()).err().unwrap_or_default();
-        assert!(
-            !failing_rows(&f).iter().any(|&r| r < 2 * m),
-            "v = {v}: {f:#?}"
-        );
+            failing_rows(&mock(&c, c.instances().to_vec()).err().unwrap_or_default())
+        };
+        for v in [b + 1, (1i64 << (8 * m)) - b - 1] {
+            let rows = forged(v);
+            assert!(rows.contains(&last), "B = {b}, v = {v}: {rows:?}");
+            assert!(
+                rows.iter().all(|&r| r >= last),
+                "B = {b}, v = {v}: {rows:?}"
+            );
+        }
+        for v in [-b, b] {
+            let rows = forged(v);
+            assert!(rows.iter().all(|&r| r > last), "B = {b}, v = {v}: {rows:?}");
+        }
+        let c = DenseCircuit::prover(&q, &trace, Visibility::default()).expect("lays out");
+        println!("B = {b}: {} rows", c.rows());
+        mock(&c, c.instances().to_vec()).expect("honest run accepted");
     }
 }
 
@@ -147,15 +160,14 @@ fn a_tampered_public_instance_is_rejected() {
 fn hashed_weights_and_unsupported_ops_are_refused_by_name() {
     let q = compile("mlp_small");
     let trace = q.run(&test_inputs()[1]).expect("runs");
-    for vis in [Visibility {
+    let vis = Visibility {
         weights: poa_circuits::WeightVisibility::Hashed,
         ..Visibility::default()
-    }] {
-        let e = DenseCircuit::prover(&q, &trace, vis)
-            .expect_err("refused")
-            .to_string();
-        assert!(e.contains("dense layout") && e.contains("wide"), "{e}");
-    }
+    };
+    let e = DenseCircuit::prover(&q, &trace, vis)
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("dense layout") && e.contains("wide"), "{e}");
     let zoo = compile("ops_zoo");
     let t = zoo.run(&test_inputs()[1]).expect("runs");
     let e = DenseCircuit::prover(&zoo, &t, Visibility::default())

@@ -114,7 +114,9 @@ fn hashed_input_publishes_the_wide_commitment_and_is_accepted() {
         assert_eq!(Some(c.instances().to_vec()), wide.instances());
         let public = DenseCircuit::prover(&q, &trace, Visibility::default()).expect("public");
         println!(
-            "{name}: hashed input {} rows (k {}), public input {} rows",
+            "{name}: {} inputs within {}; hashed input {} rows (k {}), public input {} rows",
+            trace.input().data.len(),
+            q.input().bound,
             c.rows(),
             c.k(),
             public.rows()
@@ -126,6 +128,21 @@ fn hashed_input_publishes_the_wide_commitment_and_is_accepted() {
         let f = mock_at(c.k(), c.circuit(), bad).expect_err("tampered commitment");
         assert!(has_permutation(&f), "{f:#?}");
     }
+}
+
+/// A wider input bound packs fewer, wider slots (`B = 128`: 16-bit slots, 15 an element);
+/// the commitment still equals the native one.
+#[test]
+fn hashed_input_with_wide_slots_equals_the_native_commitment() {
+    let mut q = compile("mlp_small");
+    q.tensors[0].bound = 128;
+    let trace = q.run(&test_inputs()[1]).expect("runs");
+    let c = DenseCircuit::prover(&q, &trace, hashed()).expect("lays out");
+    assert_eq!(
+        c.instances(),
+        public_instances(&q, &trace, &hashed()).as_slice()
+    );
+    mock_at(c.k(), c.circuit(), c.instances().to_vec()).expect("MockProver accepts");
 }
 
 /// The circuit laid out over another input (in bound) cannot show the run's commitment.
