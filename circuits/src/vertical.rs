@@ -1,6 +1,7 @@
 //! What the narrow and dense layouts share: both lay out one run op by op from the trace
 //! ([`run`], each through its own [`Backend`]), take fixed weights and a public or private
-//! input only, ArgMax only as the last op, and walk a convolution's taps in the runtime's order.
+//! input only (the dense layout also hashes its input, after the run), ArgMax only as the last
+//! op, and walk a convolution's taps in the runtime's order.
 
 use halo2curves::bn256::Fr;
 use poa_runtime::graph::Node;
