@@ -22,8 +22,8 @@ pub enum Layout {
     Narrow,
     /// [`crate::DenseCircuit`]: one selector-free gate over five lanes with the weights as
     /// fixed coefficients, so five MACs a row with only the inputs as advice: a small k and a
-    /// ~1.9 KB proof (points compressed). Inference only, fixed weights, public or private
-    /// input, the ops in [`crate::dense::DENSE_OPS`].
+    /// ~1.9 KB proof (points compressed). Inference only, fixed weights, a public, private or
+    /// hashed input, the ops in [`crate::dense::DENSE_OPS`].
     Dense,
 }
 

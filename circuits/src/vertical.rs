@@ -1,6 +1,7 @@
 //! What the narrow and dense layouts share: both lay out one run op by op from the trace
 //! ([`run`], each through its own [`Backend`]), take fixed weights and a public or private
-//! input only, ArgMax only as the last op, and walk a convolution's taps in the runtime's order.
+//! input only (the dense layout also hashes its input, after the run), ArgMax only as the last
+//! op, and walk a convolution's taps in the runtime's order.
 
 use halo2curves::bn256::Fr;
 use poa_runtime::graph::Node;
@@ -107,6 +108,8 @@ pub(crate) enum Forge {
     ReluSign,
     /// The predicted class one more (mod the classes).
     ClassOff,
+    /// The first input value replaced by this one (out of its bound).
+    Input(i64),
 }
 
 /// How one layout constrains each op of a run; [`run`] walks the model and calls these with
@@ -150,10 +153,15 @@ pub(crate) fn run<B: Backend>(
         h
     };
     let input_bound = i128::from(model.input().bound);
+    let forged_input = match forge {
+        Some(Forge::Input(v)) => Some(v),
+        _ => None,
+    };
     let input = trace.tensors[0]
         .data
         .iter()
-        .map(|&v| b.input(v, input_bound))
+        .enumerate()
+        .map(|(i, &v)| b.input(forged_input.filter(|_| i == 0).unwrap_or(v), input_bound))
         .collect();
     let mut cells: Vec<Vec<B::Cell>> = vec![input];
     for (i, node) in model.nodes.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! The dense layout: same public instances as the wide layout for the same run, MockProver
 //! accepts honest runs of every fixture it supports, and each forged part of the witness — a
-//! product, a remainder out of range, a flipped Relu sign, a wrong class — and a tampered public
-//! instance are rejected, naming the failing constraint.
+//! product, a remainder out of range, a flipped Relu sign, a wrong class, an input outside its
+//! bound — and a tampered public instance are rejected, naming the failing constraint.
 
 mod common;
 
@@ -38,6 +38,7 @@ fn fixtures_publish_the_wide_layouts_instances_and_are_accepted() {
                 10
             };
             assert_eq!(c.k(), k, "{name}: {} rows", c.rows());
+            println!("{name} ({input:?} input): {} rows, k {}", c.rows(), c.k());
             mock(&c, c.instances().to_vec()).expect("MockProver accepts");
         }
     }
@@ -78,6 +79,69 @@ fn a_wrong_class_fails_the_argmax_checks() {
     assert!(has_gate(&f, GATE), "{f:#?}");
 }
 
+/// Rows where the dense gate fails.
+fn failing_rows(failures: &[VerifyFailure]) -> Vec<usize> {
+    use halo2_proofs::dev::FailureLocation;
+    failures
+        .iter()
+        .filter_map(|f| match f {
+            VerifyFailure::ConstraintNotSatisfied {
+                constraint,
+                location,
+                ..
+            } if constraint.to_string().ends_with(&format!("('{GATE}')")) => match location {
+                FailureLocation::InRegion { offset, .. } => Some(*offset),
+                FailureLocation::OutsideRegion { row } => Some(*row),
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// An input just above its bound, and one the one-sided check used to admit (`v + B` just under
+/// its whole limbs), fail the last row of the input's check and nothing before it; the bound
+/// itself passes at both ends. With `2B = 256^(m−1)` (the fixture's bound raised to 128) that
+/// row is `h·(v + B − 2B) = 0` (row `m − 1`), else the last row of `B − v ≥ 0` (row `2m − 1`).
+#[test]
+fn an_input_above_its_bound_fails_the_upper_check() {
+    for bound in [None, Some(128)] {
+        let mut q = compile("mlp_small");
+        if let Some(b) = bound {
+            q.tensors[0].bound = b;
+        }
+        let b = q.input().bound;
+        let bits = 64 - (2 * b as u64).leading_zeros();
+        let m = bits.div_ceil(8) as usize;
+        let last = if 2 * b == 1 << (8 * (m - 1)) {
+            m - 1
+        } else {
+            2 * m - 1
+        };
+        let trace = q.run(&test_inputs()[1]).expect("runs");
+        let forged = |v: i64| {
+            let vis = Visibility::default();
+            let c = DenseCircuit::mock_tampered(&q, &trace, vis, DenseTamper::Input(v))
+                .expect("lays out");
+            failing_rows(&mock(&c, c.instances().to_vec()).err().unwrap_or_default())
+        };
+        for v in [b + 1, (1i64 << (8 * m)) - b - 1] {
+            let rows = forged(v);
+            assert!(rows.contains(&last), "B = {b}, v = {v}: {rows:?}");
+            assert!(
+                rows.iter().all(|&r| r >= last),
+                "B = {b}, v = {v}: {rows:?}"
+            );
+        }
+        for v in [-b, b] {
+            let rows = forged(v);
+            assert!(rows.iter().all(|&r| r > last), "B = {b}, v = {v}: {rows:?}");
+        }
+        let c = DenseCircuit::prover(&q, &trace, Visibility::default()).expect("lays out");
+        println!("B = {b}: {} rows", c.rows());
+        mock(&c, c.instances().to_vec()).expect("honest run accepted");
+    }
+}
+
 #[test]
 fn a_tampered_public_instance_is_rejected() {
     let q = compile("mlp_small");
@@ -93,24 +157,17 @@ fn a_tampered_public_instance_is_rejected() {
 }
 
 #[test]
-fn hashed_parts_and_unsupported_ops_are_refused_by_name() {
+fn hashed_weights_and_unsupported_ops_are_refused_by_name() {
     let q = compile("mlp_small");
     let trace = q.run(&test_inputs()[1]).expect("runs");
-    for vis in [
-        Visibility {
-            input: InputVisibility::Hashed,
-            ..Visibility::default()
-        },
-        Visibility {
-            weights: poa_circuits::WeightVisibility::Hashed,
-            ..Visibility::default()
-        },
-    ] {
-        let e = DenseCircuit::prover(&q, &trace, vis)
-            .expect_err("refused")
-            .to_string();
-        assert!(e.contains("dense layout") && e.contains("wide"), "{e}");
-    }
+    let vis = Visibility {
+        weights: poa_circuits::WeightVisibility::Hashed,
+        ..Visibility::default()
+    };
+    let e = DenseCircuit::prover(&q, &trace, vis)
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("dense layout") && e.contains("wide"), "{e}");
     let zoo = compile("ops_zoo");
     let t = zoo.run(&test_inputs()[1]).expect("runs");
     let e = DenseCircuit::prover(&zoo, &t, Visibility::default())

@@ -24,7 +24,7 @@ pub struct DenseSize {
 }
 
 /// Lays out the dense circuit of `model` to size it; an error names what the layout cannot take
-/// (an op, a divisor, hashed weights or input).
+/// (an op, a divisor, hashed weights).
 pub fn dense_size(model: &QModel, vis: Visibility) -> Result<DenseSize> {
     let c = DenseCircuit::keygen(model, vis)?;
     Ok(DenseSize {

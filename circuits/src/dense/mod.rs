@@ -13,16 +13,19 @@
 //!
 //! Same statement, same public instances in the same order ([`crate::instances`]): the rows
 //! are built from the [`Trace`] (never recomputed differently), every row's equation and every
-//! public cell is checked natively before a proof is made. Supported: fixed weights, `public`
-//! or `private` input, inference (no attribution), and the ops in [`DENSE_OPS`].
+//! public cell is checked natively before a proof is made. Supported: fixed weights, a `public`,
+//! `private` or `hashed` input (its commitment hashed in dense rows, [`poseidon`]), inference
+//! (no attribution), and the ops in [`DENSE_OPS`].
 
 mod ops;
+mod poseidon;
 mod rows;
 
 use halo2_proofs::plonk::ConstraintSystem;
 use halo2curves::bn256::Fr;
 use poa_runtime::{QModel, Trace};
 
+use crate::commit::input_packing;
 use crate::error::CircuitError;
 use crate::instances::public_instances;
 use crate::model::check_trace;
@@ -30,6 +33,8 @@ use crate::narrow::zero_trace;
 use crate::visibility::{InputVisibility, Visibility};
 
 pub use ops::DENSE_OPS;
+#[doc(hidden)]
+pub use poseidon::{DensePoseidon, PoseidonTamper};
 pub use rows::{DenseConfig, DenseRows, LANES, LIMB_BITS};
 
 /// Largest k the dense layout will choose.
@@ -49,6 +54,8 @@ pub enum DenseTamper {
     ReluSign,
     /// The predicted class one more (mod the classes).
     ClassOff,
+    /// The first input value set to this one (outside its bound for the test to mean anything).
+    Input(i64),
 }
 
 /// A dense-layout circuit ready for keygen, proving or `MockProver`.
@@ -114,10 +121,16 @@ impl DenseCircuit {
         supported(model, &vis)?;
         check_trace(model, trace)?;
         let native = public_instances(model, trace, &vis);
-        let (lay, cells) = ops::assign_run(model, trace, tamper)?;
+        let (mut lay, cells) = ops::assign_run(model, trace, tamper)?;
         let mut public = Vec::new();
-        if vis.input == InputVisibility::Public {
-            public.extend(cells[0].iter().copied());
+        match vis.input {
+            InputVisibility::Public => public.extend(cells[0].iter().copied()),
+            InputVisibility::Hashed => public.push(poseidon::input_commitment(
+                &mut lay.rows,
+                &input_packing(model),
+                &cells[0],
+            )),
+            InputVisibility::Private => {}
         }
         public.extend(cells[model.output].iter().copied());
         let values: Vec<Fr> = public.iter().map(|c| c.value).collect();
@@ -163,6 +176,15 @@ fn size(rows: usize, instances: usize) -> Result<u32, CircuitError> {
 
 /// Refuses what the dense layout does not lay out, naming it and the way out.
 fn supported(model: &QModel, vis: &Visibility) -> Result<(), CircuitError> {
-    crate::vertical::check_visibility(vis, "dense")?;
+    // A hashed input is laid out here (Poseidon in dense rows); the check shared with the
+    // narrow layout, which cannot hash, sees it as public.
+    let shared = Visibility {
+        input: match vis.input {
+            InputVisibility::Hashed => InputVisibility::Public,
+            other => other,
+        },
+        ..*vis
+    };
+    crate::vertical::check_visibility(&shared, "dense")?;
     ops::check_ops(model)
 }

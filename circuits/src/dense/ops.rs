@@ -354,6 +354,7 @@ pub(crate) fn assign_run(
         DenseTamper::Remainder => Forge::Remainder,
         DenseTamper::ReluSign => Forge::ReluSign,
         DenseTamper::ClassOff => Forge::ClassOff,
+        DenseTamper::Input(v) => Forge::Input(v),
     });
     let cells = vertical::run(&mut lay, model, trace, forge, refuse)?;
     Ok((lay, cells))
@@ -366,14 +367,40 @@ impl Backend for Layout {
         cell.value
     }
 
+    /// Exactly `v ∈ [−B, B]` (one-sided, whole limbs would admit `v` up to `256^m − B − 1`,
+    /// which would make a hashed input's packing non-injective and every bound derived from the
+    /// input wrong). When `N = 2B` is a power of 256 (`B = 128`: `N = 256`), `v + B = low + N·h`
+    /// with `low` in whole limbs below `N` and `h·(v + B − N) = 0` — `h = 0` leaves `[0, N)`,
+    /// anything else forces `v + B = N` — as many rows as one side; otherwise both sides,
+    /// `v + B ≥ 0` and `B − v ≥ 0`, in whole limbs.
     fn input(&mut self, v: i64, bound: i128) -> Var {
-        let cells = self.check(
-            &[Term::New(fe(v), one())],
+        let bits = signed_bits(bound);
+        let (x, n) = (i128::from(v) + bound, 2 * bound);
+        let low_limbs = limbs_for(bits) - 1;
+        if low_limbs > 0 && n == 1i128 << (LIMB_BITS as usize * low_limbs) {
+            let h = x.div_euclid(n);
+            let cells = self.check(
+                &[Term::New(fe(v), one()), Term::New(fe128(h), -fe128(n))],
+                bound,
+                x - n * h,
+                bits - 1,
+            );
+            let (cell, h) = (cells[0], cells[1]);
+            let mut eq = Equation::default();
+            eq.copy(h, fe128(bound - n));
+            eq.copy(cell, Fr::zero());
+            eq.product(one());
+            self.rows.push(eq);
+            return cell;
+        }
+        let cell = self.check(&[Term::New(fe(v), one())], bound, x, bits)[0];
+        self.check(
+            &[Term::Copy(cell, -one())],
             bound,
-            i128::from(v) + bound,
-            signed_bits(bound),
+            bound - i128::from(v),
+            bits,
         );
-        cells[0]
+        cell
     }
 
     fn dot(&mut self, terms: &[(Var, i64)], bias: i64, forge: bool) -> Var {

@@ -124,6 +124,14 @@ impl Rows {
         cells
     }
 
+    /// Adds `delta` to the fresh cell `x`, leaving its copies as they were (forgeries in
+    /// negative tests).
+    pub fn forge(&mut self, x: &Var, delta: Fr) {
+        if let Some(Slot::New(v)) = &mut self.rows[x.row].lanes[x.lane] {
+            *v += delta;
+        }
+    }
+
     /// Rows used.
     pub fn len(&self) -> usize {
         self.rows.len()
