@@ -262,3 +262,56 @@ fn a_smaller_k_spreads_the_circuit_over_more_columns() {
         );
     }
 }
+
+/// The input check is two-sided and exact: on a model that only reshapes its input (so nothing
+/// downstream can fail), a private input at ±B is accepted, and one past the bound — including
+/// the largest value the one-sided `x + B ∈ [0, 2^b)` check let through — is rejected.
+#[test]
+fn input_past_its_bound_is_rejected() {
+    use poa_runtime::graph::GraphBuilder;
+    use poa_runtime::ops::Op;
+    use poa_runtime::{Tensor, TensorInfo};
+    let bound = 16i64;
+    let input = TensorInfo {
+        name: "x".into(),
+        shape: vec![1, 4],
+        scale: 0,
+        bound,
+    };
+    let mut g = GraphBuilder::new("identity".into(), input, bound as f64);
+    g.push("flat".into(), Op::Reshape { shape: vec![1, 4] }, vec![0], 0)
+        .expect("the runtime accepts it");
+    let q = g.finish();
+    let trace = q
+        .run_quantized(Tensor::new(vec![1, 4], vec![3, -2, 0, 1]))
+        .expect("runs");
+    let vis = Visibility {
+        input: InputVisibility::Private,
+        ..Visibility::default()
+    };
+    let forged = |v: i64| {
+        let c = NarrowCircuit::mock_tampered(
+            &q,
+            &trace,
+            vis,
+            Statement::Inference,
+            NarrowTamper::Input(v),
+            None,
+        )
+        .expect("lays out");
+        mock(&c, c.instances().to_vec())
+    };
+    for v in [-bound, bound] {
+        forged(v).unwrap_or_else(|e| panic!("{v} is in range: {e:?}"));
+    }
+    // 2^bits(2B) − 1 − B: what `x + B ∈ [0, 2^6)` alone accepted.
+    for v in [bound + 1, -bound - 1, 63 - bound] {
+        let failures = forged(v).expect_err("past the bound");
+        assert!(
+            failures
+                .iter()
+                .any(|f| matches!(f, VerifyFailure::Lookup { .. })),
+            "{v}: {failures:?}"
+        );
+    }
+}

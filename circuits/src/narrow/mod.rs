@@ -122,6 +122,8 @@ pub enum NarrowTamper {
     SlotsSwapped,
     /// One more entry's selection bit set.
     ExtraSelected,
+    /// The first input value replaced by this one (outside its bound, for the range check).
+    Input(i64),
 }
 
 /// The assigned cells of a run: one per tensor value, by tensor id.

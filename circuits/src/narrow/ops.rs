@@ -85,6 +85,7 @@ pub(crate) fn assign_run(
         Some(NarrowTamper::Remainder) => Some(Forge::Remainder),
         Some(NarrowTamper::ReluSign) => Some(Forge::ReluSign),
         Some(NarrowTamper::ClassOff) => Some(Forge::ClassOff),
+        Some(NarrowTamper::Input(v)) => Some(Forge::Input(v)),
         // The attribution forgeries are the top-k part's.
         _ => None,
     };
