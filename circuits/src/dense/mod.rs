@@ -14,8 +14,8 @@
 //! Same statement, same public instances in the same order ([`crate::instances`]): the rows
 //! are built from the [`Trace`] (never recomputed differently), every row's equation and every
 //! public cell is checked natively before a proof is made. Supported: fixed weights, a `public`,
-//! `private` or `hashed` input (its commitment hashed in dense rows, [`poseidon`]), inference
-//! (no attribution), and the ops in [`DENSE_OPS`].
+//! `private` or `hashed` input (its commitment hashed in dense rows, `dense/poseidon.rs`),
+//! inference (no attribution), and the ops in [`DENSE_OPS`].
 
 mod ops;
 mod poseidon;
