@@ -14,10 +14,13 @@
 //! Same statement, same public instances in the same order ([`crate::instances`]): the rows
 //! are built from the [`Trace`] (never recomputed differently), every row's equation and every
 //! public cell is checked natively before a proof is made. Supported: fixed weights, `public`
-//! or `private` input, inference (no attribution), and the ops in [`DENSE_OPS`].
+//! or `private` input, inference (no attribution), and the ops in [`DENSE_OPS`]. A model with a
+//! Sigmoid or Tanh adds a tag column, the table's columns and one lookup ([`table`],
+//! [`DenseParams`]); every other model keeps exactly the columns above.
 
 mod ops;
 mod rows;
+pub mod table;
 
 use halo2_proofs::plonk::ConstraintSystem;
 use halo2curves::bn256::Fr;
@@ -30,7 +33,7 @@ use crate::narrow::zero_trace;
 use crate::visibility::{InputVisibility, Visibility};
 
 pub use ops::DENSE_OPS;
-pub use rows::{DenseConfig, DenseRows, LANES, LIMB_BITS};
+pub use rows::{DenseConfig, DenseParams, DenseRows, LANES, LIMB_BITS};
 
 /// Largest k the dense layout will choose.
 const MAX_K: u32 = 24;
@@ -49,6 +52,18 @@ pub enum DenseTamper {
     ReluSign,
     /// The predicted class one more (mod the classes).
     ClassOff,
+    /// The first SumPool output one more than its window's sum.
+    PoolSum,
+    /// In the first MaxPool window whose taps differ, a tap below the maximum chosen.
+    PoolChoice,
+    /// The first AddConst or MulConst output one more.
+    ConstOutput,
+    /// The first table element's looked-up output one more.
+    TableOutput,
+    /// The first table element outside its domain clamped one step inside it.
+    TableClamp,
+    /// The sign bit of the first nonzero element of a mirrored table flipped, its output kept.
+    TableMirror,
 }
 
 /// A dense-layout circuit ready for keygen, proving or `MockProver`.
@@ -105,6 +120,20 @@ impl DenseCircuit {
         self.circuit.rows.len()
     }
 
+    /// Rows of the activation-table lookup (0 for a model without tables).
+    pub fn table_rows(&self) -> usize {
+        if self.circuit.tables.is_empty() {
+            0
+        } else {
+            table::table_rows(&self.circuit.tables)
+        }
+    }
+
+    /// The halo2 circuit params (what a key of this circuit is read back with).
+    pub fn params(&self) -> DenseParams {
+        halo2_proofs::plonk::Circuit::params(&self.circuit)
+    }
+
     fn layout(
         model: &QModel,
         trace: &Trace,
@@ -122,6 +151,7 @@ impl DenseCircuit {
         public.extend(cells[model.output].iter().copied());
         let values: Vec<Fr> = public.iter().map(|c| c.value).collect();
         let rows = lay.rows;
+        let tables = lay.tables;
         if tamper.is_none() {
             // Both are computed here from the trace; a difference is a bug in this layout.
             let bad = |reason: String| CircuitError::TraceMismatch {
@@ -137,9 +167,13 @@ impl DenseCircuit {
                 return Err(bad(format!("row {i}'s equation does not hold")));
             }
         }
-        let k = size(rows.len(), values.len())?;
+        let k = size(rows.len(), values.len(), &tables)?;
         Ok(Self {
-            circuit: DenseRows { rows, public },
+            circuit: DenseRows {
+                rows,
+                public,
+                tables,
+            },
             instances: values,
             k,
         })
@@ -147,12 +181,20 @@ impl DenseCircuit {
 }
 
 /// The smallest k whose usable rows (2^k minus halo2's blinding rows) hold `rows`, the 256-row
-/// range table and the `instances`.
-fn size(rows: usize, instances: usize) -> Result<u32, CircuitError> {
+/// range table, the activation `tables` and the `instances`.
+fn size(rows: usize, instances: usize, tables: &[table::Runs]) -> Result<u32, CircuitError> {
     let mut cs = ConstraintSystem::<Fr>::default();
-    DenseConfig::configure(&mut cs);
+    let params = DenseParams {
+        tables: !tables.is_empty(),
+    };
+    DenseConfig::configure(&mut cs, params);
     let reserved = cs.minimum_rows();
-    let need = rows.max(1 << LIMB_BITS).max(instances);
+    let table_rows = if params.tables {
+        table::table_rows(tables)
+    } else {
+        0
+    };
+    let need = rows.max(1 << LIMB_BITS).max(instances).max(table_rows);
     (1..=MAX_K)
         .find(|&k| (1usize << k) >= need + reserved)
         .ok_or_else(|| CircuitError::UnsupportedShape {
