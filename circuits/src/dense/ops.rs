@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | Gemm, Conv | ⌈taps / 5⌉ per output | `acc = acc_prev + Σ w·x (+ b)`, the output a lane of the last row |
 //! | DivRound `d = 2^s ≤ 256` | 1 + q's check | `σ(x + ⌊d/2⌋ − d·q) = r`, σ = 2^(8−s), so `r ∈ [0,256)` is `0 ≤ x + ⌊d/2⌋ − d·q < d` |
+//! | DivRound `d = 2^s > 256` | ⌈s/8⌉ + q's check | the same, `σ = 2^(8⌈s/8⌉ − s)` over ⌈s/8⌉ limbs |
 //! | DivRound, other `d` | 2 checks + q's | `x + ⌊d/2⌋ − d·q ≥ 0` and `d − 1 − (x + ⌊d/2⌋ − d·q) ≥ 0` |
 //! | Relu | 2 + check | `y = b·x`, `b·b = b`, `2y − x + b − 1 ≥ 0` |
 //! | Add | 1 | `y = a·2^sa + b·2^sb` |
@@ -228,8 +229,9 @@ impl Layout {
 
     /// `q = div_round(x, d)`: the remainder `x + ⌊d/2⌋ − d·q` lies in `[0, d)` once `q` is
     /// bounded (checked). For `d = 2^s ≤ 256`, `σ·(x + ⌊d/2⌋ − d·q) = r` with σ = 2^(8−s), so
-    /// the lookup of `r` is exactly that range, in one row; any other `d` checks the remainder
-    /// and `d − 1` minus it non-negative, in `bits(d − 1)` each.
+    /// the lookup of `r` is exactly that range, in one row; a larger power of two scales the
+    /// same way into whole limbs; any other `d` checks the remainder and `d − 1` minus it
+    /// non-negative, in `bits(d − 1)` each.
     pub fn div_round(&mut self, x: Var, q: i64, d: i64, rem: i64, q_bound: i128) -> Var {
         let q = if d.count_ones() == 1 && d <= MAX_POW2_DIVISOR {
             let sigma = 1i64 << (LIMB_BITS - d.trailing_zeros());
@@ -239,6 +241,23 @@ impl Layout {
             eq.constant(fe(sigma * (d / 2)));
             eq.limb(fe(sigma * rem), -one());
             self.rows.push(eq)[lane].expect("the quotient lane")
+        } else if d.count_ones() == 1 {
+            // The same scaling over m limbs: σ·remainder ∈ [0, 256^m) with σ = 2^(8m − s) is
+            // exactly [0, d).
+            let s = d.trailing_zeros();
+            let m = s.div_ceil(LIMB_BITS);
+            let sigma = 1i128 << (m * LIMB_BITS - s);
+            let d = i128::from(d);
+            let cells = self.check(
+                &[
+                    Term::Copy(x, fe128(sigma)),
+                    Term::New(fe(q), -fe128(sigma * d)),
+                ],
+                sigma * (d / 2),
+                sigma * i128::from(rem),
+                m * LIMB_BITS,
+            );
+            cells[1]
         } else {
             let bits = bits_for(i128::from(d - 1)).max(1);
             let half = i128::from(d / 2);
@@ -316,7 +335,7 @@ impl Layout {
     pub fn argmax(&mut self, xs: &[Var], class: i64, bound: i128) -> Var {
         let mut cells = self.witnesses(&[fe(class)]);
         let c = cells.remove(0);
-        let ind = self.one_hot(xs.len(), class as usize);
+        let ind = self.one_hot(xs.len(), class as usize, false);
         let mut idx: Vec<(Var, Fr)> = ind
             .iter()
             .enumerate()
@@ -336,23 +355,30 @@ impl Layout {
         if let [x] = xs {
             return *x;
         }
-        let ind = self.one_hot(xs.len(), choice);
+        let ind = self.one_hot(xs.len(), choice, true);
         let best = self.pick(&ind, xs);
         self.dominates(best, xs, None, bound);
         best
     }
 
-    /// Bits `ind_j = [j = choice]`, `j < n`: each boolean, summing to one.
-    fn one_hot(&mut self, n: usize, choice: usize) -> Vec<Var> {
-        let ind_vals: Vec<Fr> = (0..n).map(|j| Fr::from(u64::from(j == choice))).collect();
-        let ind = self.witnesses(&ind_vals);
-        for &i in &ind {
-            let mut eq = Equation::default();
-            eq.copy(i, -one());
-            eq.copy(i, Fr::zero());
-            eq.product(one());
-            self.rows.push(eq);
-        }
+    /// Bits `ind_j = [j = choice]`, `j < n`: each boolean, summing to one. `born` puts each
+    /// bit in its own boolean row ([`Layout::boolean`]); ArgMax keeps the witness rows it was
+    /// measured with (five bits a row, then their boolean rows).
+    fn one_hot(&mut self, n: usize, choice: usize, born: bool) -> Vec<Var> {
+        let ind = if born {
+            (0..n).map(|j| self.boolean(j == choice)).collect()
+        } else {
+            let ind_vals: Vec<Fr> = (0..n).map(|j| Fr::from(u64::from(j == choice))).collect();
+            let ind = self.witnesses(&ind_vals);
+            for &i in &ind {
+                let mut eq = Equation::default();
+                eq.copy(i, -one());
+                eq.copy(i, Fr::zero());
+                eq.product(one());
+                self.rows.push(eq);
+            }
+            ind
+        };
         let ones: Vec<(Var, Fr)> = ind.iter().map(|&i| (i, one())).collect();
         self.zero_sum(&ones, -one());
         ind
