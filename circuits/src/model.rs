@@ -827,11 +827,7 @@ fn taps(
     pos: (usize, usize),
     hw: (usize, usize),
 ) -> Vec<(usize, usize, usize, usize)> {
-    let [kh, kw] = window.kernel;
-    (0..kh)
-        .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
-        .filter_map(|(ky, kx)| window.tap(pos, (ky, kx), hw).map(|(y, x)| (ky, kx, y, x)))
-        .collect()
+    crate::vertical::taps(window, pos, hw).collect()
 }
 
 /// The model's distinct lookup tables in first-use order; table `i` is loaded with id `i + 1`.

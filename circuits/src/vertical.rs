@@ -1,12 +1,13 @@
 //! What the narrow and dense layouts share: both lay out one run op by op from the trace
 //! ([`run`], each through its own [`Backend`]), take fixed weights and a public or private
 //! input only (the dense layout also hashes its input, after the run), ArgMax only as the last
-//! op, and walk a convolution's taps in the runtime's order.
+//! op, and walk a window's taps (Conv, pools) in the runtime's order.
 
 use halo2curves::bn256::Fr;
 use poa_runtime::graph::Node;
-use poa_runtime::ops::{Conv, Op};
+use poa_runtime::ops::{argmax as first_max, nchw, pool_shape, Conv, Op, Table, Window};
 use poa_runtime::quant::{bits_for, div_round_remainder};
+use poa_runtime::tensor::broadcast_index;
 use poa_runtime::{QModel, Trace};
 
 use crate::error::CircuitError;
@@ -55,6 +56,25 @@ pub(crate) fn check_argmax(model: &QModel, i: usize, layout: &str) -> Result<(),
     Ok(())
 }
 
+/// In-bounds taps `(ky, kx, y, x)` of output `pos` of `window` over an `h × w` plane, in kernel
+/// order; padding taps are skipped (Conv reads them as zero, pools ignore them), as the runtime
+/// does. Conv and the pools of every layout walk their windows through this one function.
+pub(crate) fn taps(
+    window: &Window,
+    pos: (usize, usize),
+    hw: (usize, usize),
+) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+    let [kh, kw] = window.kernel;
+    (0..kh)
+        .flat_map(move |ky| (0..kw).map(move |kx| (ky, kx)))
+        .filter_map(move |(ky, kx)| window.tap(pos, (ky, kx), hw).map(|(y, x)| (ky, kx, y, x)))
+}
+
+/// Output positions `(oy, ox)` of an `oh × ow` output plane, row-major.
+pub(crate) fn positions(oh: usize, ow: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..oh).flat_map(move |oy| (0..ow).map(move |ox| (oy, ox)))
+}
+
 /// One convolution output: `(input index, weight)` per in-bounds tap (padding taps skipped, as
 /// the runtime does), and the bias.
 pub(crate) struct Taps {
@@ -73,28 +93,36 @@ pub(crate) fn conv_taps(cv: &Conv, shape: &[usize]) -> Option<Vec<Taps>> {
     for b in 0..n {
         let img = b * ci * h * w;
         for (filt, &bias) in cv.weight.data.chunks_exact(ci * kh * kw).zip(&cv.bias) {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut terms = Vec::with_capacity(ci * kh * kw);
-                    for ky in 0..kh {
-                        for kx in 0..kw {
-                            let Some((y, xx)) = cv.window.tap((oy, ox), (ky, kx), (h, w)) else {
-                                continue;
-                            };
-                            for c in 0..ci {
-                                terms.push((
-                                    img + (c * h + y) * w + xx,
-                                    filt[(c * kh + ky) * kw + kx],
-                                ));
-                            }
-                        }
+            for pos in positions(oh, ow) {
+                let mut terms = Vec::with_capacity(ci * kh * kw);
+                for (ky, kx, y, xx) in taps(&cv.window, pos, (h, w)) {
+                    for c in 0..ci {
+                        terms.push((img + (c * h + y) * w + xx, filt[(c * kh + ky) * kw + kx]));
                     }
-                    out.push(Taps { terms, bias });
                 }
+                out.push(Taps { terms, bias });
             }
         }
     }
     Some(out)
+}
+
+/// The input indices under every output of a pool of `window` over an NCHW input of `shape`,
+/// in the runtime's order (plane, row, column); `None` when the window does not fit.
+pub(crate) fn pool_taps(window: &Window, shape: &[usize]) -> Option<Vec<Vec<usize>>> {
+    let (n, c, h, w) = nchw(shape)?;
+    let out = pool_shape(window, shape)?;
+    let mut all = Vec::with_capacity(out.iter().product());
+    for plane in 0..n * c {
+        for pos in positions(out[2], out[3]) {
+            all.push(
+                taps(window, pos, (h, w))
+                    .map(|(_, _, y, x)| plane * h * w + y * w + x)
+                    .collect(),
+            );
+        }
+    }
+    Some(all)
 }
 
 /// A forgery the shared run applies once, where it first fits (negative tests only).
@@ -110,6 +138,19 @@ pub(crate) enum Forge {
     ClassOff,
     /// The first input value replaced by this one (out of its bound).
     Input(i64),
+    /// A SumPool output one more than its window's sum.
+    PoolSum,
+    /// A MaxPool output taken from a tap below its window's maximum (the first window whose
+    /// taps differ).
+    PoolChoice,
+    /// An AddConst or MulConst output one more than it computes.
+    ConstOutput,
+    /// A table's looked-up output one more.
+    TableOutput,
+    /// An input outside a table's domain clamped one step inside it instead of to the edge.
+    TableClamp,
+    /// The sign (mirror) bit of a mirrored table's nonzero input flipped, the output kept.
+    TableMirror,
 }
 
 /// How one layout constrains each op of a run; [`run`] walks the model and calls these with
@@ -131,12 +172,31 @@ pub(crate) trait Backend {
     fn add(&mut self, a: Self::Cell, b: Self::Cell, sa: u32, sb: u32) -> Self::Cell;
     /// The first index of the maximum of `xs` (`|x| ≤ bound`), `class` witnessed.
     fn argmax(&mut self, xs: &[Self::Cell], class: i64, bound: i128) -> Self::Cell;
+    /// The maximum of `xs` (`|x| ≤ bound`, at least one), `choice` the witnessed index of a
+    /// maximal tap; `None` where the layout does not lay MaxPool out (its `check_ops` refuses
+    /// it first).
+    fn max(&mut self, xs: &[Self::Cell], choice: usize, bound: i128) -> Option<Self::Cell> {
+        let _ = (xs, choice, bound);
+        None
+    }
+    /// `table.lookup(x)` for `|x| ≤ bound`, with `forge` (one of the table forgeries) applied;
+    /// `None` where the layout does not lay tables out (its `check_ops` refuses them first).
+    fn table(
+        &mut self,
+        x: Self::Cell,
+        table: &Table,
+        bound: i128,
+        forge: Option<Forge>,
+    ) -> Option<Self::Cell> {
+        let _ = (x, table, bound, forge);
+        None
+    }
 }
 
 /// Lays out the input and every op of `model` from `trace` through `b`, applying `forge` once
-/// where it first fits; `refuse` names an op the layout does not take (its `check_ops` refuses
-/// them first). Returns every tensor's cells; a layer whose cells differ from the trace is an
-/// error unless forged.
+/// where it first fits; `refuse` names an op the backend does not take (a `None` from a default
+/// [`Backend`] method; the layout's `check_ops` refuses such ops first). Returns every tensor's
+/// cells; a layer whose cells differ from the trace is an error unless forged.
 pub(crate) fn run<B: Backend>(
     b: &mut B,
     model: &QModel,
@@ -231,6 +291,69 @@ pub(crate) fn run<B: Backend>(
                 }
                 out
             }
+            Op::AddConst { constant } | Op::MulConst { constant } => {
+                // One affine term each: `x·1 + c` or `x·c + 0`, the constant broadcast.
+                let add = matches!(node.op, Op::AddConst { .. });
+                let shape = &model.tensors[node.inputs[0]].shape;
+                let mut out = Vec::with_capacity(want.len());
+                for (j, &xc) in x.iter().enumerate() {
+                    let c = constant.data[broadcast_index(j, shape, &constant.shape)];
+                    let (w, bias) = if add { (1, c) } else { (c, 0) };
+                    out.push(b.dot(&[(xc, w)], bias, hit(Forge::ConstOutput)));
+                }
+                out
+            }
+            Op::SumPool(win) | Op::MaxPool(win) => {
+                let bad = |reason: &str| CircuitError::UnsupportedShape {
+                    layer: node.name.clone(),
+                    reason: reason.into(),
+                };
+                let windows = pool_taps(win, &model.tensors[node.inputs[0]].shape)
+                    .ok_or_else(|| bad("the pool's input is not an NCHW shape its window fits"))?;
+                let max = matches!(node.op, Op::MaxPool(_));
+                let mut out = Vec::with_capacity(windows.len());
+                for idx in windows {
+                    let cells: Vec<B::Cell> = idx.iter().map(|&j| x[j]).collect();
+                    if !max {
+                        let terms: Vec<_> = cells.iter().map(|&c| (c, 1)).collect();
+                        out.push(b.dot(&terms, 0, hit(Forge::PoolSum)));
+                        continue;
+                    }
+                    if cells.is_empty() {
+                        return Err(bad("a MaxPool window lies entirely in the padding"));
+                    }
+                    let vals: Vec<i64> = idx.iter().map(|&j| x_vals[j]).collect();
+                    let mut choice = first_max(&vals);
+                    // The forgery needs a window with a tap below its maximum.
+                    if let Some(below) = vals.iter().position(|&v| v < vals[choice]) {
+                        if hit(Forge::PoolChoice) {
+                            choice = below;
+                        }
+                    }
+                    out.push(
+                        b.max(&cells, choice, in_bound)
+                            .ok_or_else(|| refuse(node, i))?,
+                    );
+                }
+                out
+            }
+            Op::Table(t) => {
+                let hi = t.lo + t.values.len() as i64 - 1;
+                let mut out = Vec::with_capacity(want.len());
+                for (&xc, &xv) in x.iter().zip(x_vals) {
+                    let fits = |f: Forge| match f {
+                        Forge::TableClamp => xv < t.lo || xv > hi,
+                        Forge::TableMirror => xv != 0,
+                        _ => true,
+                    };
+                    let f = [Forge::TableOutput, Forge::TableClamp, Forge::TableMirror]
+                        .into_iter()
+                        .find(|&f| forge == Some(f) && fits(f))
+                        .filter(|&f| hit(f));
+                    out.push(b.table(xc, t, in_bound, f).ok_or_else(|| refuse(node, i))?);
+                }
+                out
+            }
             Op::Reshape { .. } => x.clone(),
             Op::ArgMax { .. } => {
                 let mut class = *want.first().unwrap_or(&0);
@@ -239,8 +362,6 @@ pub(crate) fn run<B: Backend>(
                 }
                 vec![b.argmax(x, class, in_bound)]
             }
-            // Refused by the layout's `check_ops` before layout; kept total rather than panicking.
-            _ => return Err(refuse(node, i)),
         };
         let got: Vec<Fr> = out.iter().map(B::value).collect();
         let expect: Vec<Fr> = want.iter().map(|&v| fe(v)).collect();

@@ -1,13 +1,15 @@
 //! Random small MLPs and conv graphs (Conv, pools, MulConst, Add, AddConst, tables) built with
 //! the runtime's GraphBuilder: the circuit accepts every run and its public outputs are the
 //! runtime's — random MLPs also with `hashed` weights and in the narrow and dense layouts, random
-//! convs (padding, strides) in the narrow and dense layouts too. Also the ArgMax tie rule (first index wins), the
-//! table clamp, and one graph per runtime op.
+//! convs (padding, strides) in the narrow and dense layouts too, random conv graphs and random
+//! (also lopsided) tables in the dense layout. Also the ArgMax tie rule (first index wins), the
+//! table clamp, and one graph per runtime op (in the wide and dense layouts).
 
 mod common;
 
 use common::{has_gate, has_lookup, mock, mock_outputs, mock_outputs_with};
 use poa_circuits::chips::table;
+use poa_circuits::dense::DENSE_OPS;
 use poa_circuits::{public_instances, InstanceLayout, ModelCircuit, Tamper, SUPPORTED_OPS};
 use poa_circuits::{DenseCircuit, NarrowCircuit, Statement, Visibility, WeightVisibility};
 use poa_runtime::graph::GraphBuilder;
@@ -120,20 +122,10 @@ fn narrow_accepts(q: &QModel, trace: &poa_runtime::Trace) -> Result<(), TestCase
 }
 
 /// The same run in the dense layout: MockProver must accept it, with the wide layout's public
-/// instances — or, for a rescale by anything but a power of two up to 256, refuse it naming
-/// the op.
+/// instances.
 fn dense_accepts(q: &QModel, trace: &poa_runtime::Trace) -> Result<(), TestCaseError> {
     let vis = Visibility::default();
-    let odd_divisor = q.nodes.iter().any(
-        |n| matches!(n.op, Op::DivRound { divisor } if divisor.count_ones() != 1 || divisor > 256),
-    );
-    let c = DenseCircuit::prover(q, trace, vis);
-    if odd_divisor {
-        let refused = matches!(&c, Err(poa_circuits::CircuitError::UnsupportedOp { op, .. }) if *op == "DivRound");
-        prop_assert!(refused, "{:?}", c.err());
-        return Ok(());
-    }
-    let c = c.map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let c = DenseCircuit::prover(q, trace, vis).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let native = public_instances(q, trace, &vis);
     prop_assert_eq!(c.instances(), native.as_slice());
     common::mock_at(c.k(), c.circuit(), c.instances().to_vec())
@@ -377,6 +369,26 @@ proptest! {
         let res = mock_outputs(&q, &trace);
         prop_assert!(res.is_ok(), "{:?}: {:#?}", p, res);
         prop_assert_eq!(res.ok(), Some(trace.output().data.clone()));
+        dense_accepts(&q, &trace)?;
+    }
+
+    #[test]
+    fn random_tables_are_accepted_in_the_dense_layout(
+        (sigmoid, scale, build_bound, bound, lopsided) in
+            (any::<bool>(), 1u32..6, 1i64..300, 1i64..600, any::<bool>()),
+        seed in any::<u64>(),
+    ) {
+        let func = if sigmoid { TableFn::Sigmoid } else { TableFn::Tanh };
+        let mut table = Table::build(func, scale, build_bound);
+        if lopsided {
+            table.values[0] += 1;
+        }
+        let mut g = GraphBuilder::new("table_prop".into(), input_info(8, bound), 64.0);
+        g.push("act".into(), Op::Table(table), vec![0], scale).expect("table");
+        let q = g.finish();
+        let x = Lcg(seed).vec(8, -bound, bound);
+        let trace = q.run_quantized(Tensor::new(vec![1, 8], x)).expect("runs");
+        dense_accepts(&q, &trace)?;
     }
 }
 
@@ -535,5 +547,7 @@ fn every_runtime_op_is_supported() {
             public_instances(&q, &trace, &Visibility::default()),
         )
         .unwrap_or_else(|e| panic!("{kind}: {e:#?}"));
+        assert!(DENSE_OPS.contains(&kind), "{kind} in the dense layout");
+        dense_accepts(&q, &trace).unwrap_or_else(|e| panic!("{kind} (dense): {e}"));
     }
 }

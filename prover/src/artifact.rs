@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use crate::digest::{parse_digest, shape_json, CircuitId};
 use crate::error::{ProverError, Result};
 use crate::header::{
-    Header, Kind, FLAG_ATTRIBUTION, FLAG_DENSE, FLAG_INPUT_HASHED, FLAG_INPUT_PRIVATE,
-    FLAG_INSECURE, FLAG_NARROW, FLAG_SPLIT_RANGE, FLAG_WEIGHTS_HASHED,
+    Header, Kind, FLAG_ATTRIBUTION, FLAG_DENSE, FLAG_DENSE_TABLES, FLAG_INPUT_HASHED,
+    FLAG_INPUT_PRIVATE, FLAG_INSECURE, FLAG_NARROW, FLAG_SPLIT_RANGE, FLAG_WEIGHTS_HASHED,
 };
 use crate::keygen::{ProvingKey, VerifyingKey};
 use crate::prove::Proof;
@@ -65,6 +65,11 @@ fn header(kind: Kind, id: &CircuitId, insecure: bool) -> Header {
                 Layout::Wide => 0,
                 Layout::Narrow => FLAG_NARROW,
                 Layout::Dense => FLAG_DENSE,
+            }
+            | if id.dense_tables {
+                FLAG_DENSE_TABLES
+            } else {
+                0
             },
         k: id.k,
         instances: id.instances as u32,
@@ -88,7 +93,7 @@ fn id_of(h: &Header) -> Result<CircuitId> {
             })
         }
     };
-    Ok(CircuitId {
+    let id = CircuitId {
         model_digest: h.model_digest,
         circuit_digest: h.circuit_digest,
         k: h.k,
@@ -103,6 +108,7 @@ fn id_of(h: &Header) -> Result<CircuitId> {
         },
         attributed: h.flags & FLAG_ATTRIBUTION != 0,
         split_range: h.flags & FLAG_SPLIT_RANGE != 0,
+        dense_tables: h.flags & FLAG_DENSE_TABLES != 0,
         layout: match (h.flags & FLAG_NARROW != 0, h.flags & FLAG_DENSE != 0) {
             (false, false) => Layout::Wide,
             (true, false) => Layout::Narrow,
@@ -114,7 +120,14 @@ fn id_of(h: &Header) -> Result<CircuitId> {
                 })
             }
         },
-    })
+    };
+    if id.dense_tables && id.layout != Layout::Dense {
+        return Err(ProverError::Decode {
+            what: h.kind.name(),
+            reason: "header flags give activation tables to a key that is not dense".into(),
+        });
+    }
+    Ok(id)
 }
 
 /// A key's payload: halo2's bytes, after the shape for a narrow key.
@@ -226,7 +239,7 @@ impl ProvingKey {
             &id,
             payload,
             |p| Pk::from_bytes::<ModelCircuit>(p, KEY_FORMAT, params),
-            |p| Pk::from_bytes::<DenseRows>(p, KEY_FORMAT, ()),
+            |p| Pk::from_bytes::<DenseRows>(p, KEY_FORMAT, id.dense_params()),
             |p, s| Pk::from_bytes::<BaseCircuitBuilder<Fr>>(p, KEY_FORMAT, s.params.clone()),
         )?;
         check_vk_k(what, &h, pk.get_vk())?;
@@ -264,7 +277,7 @@ impl VerifyingKey {
             &id,
             payload,
             |p| Vk::from_bytes::<ModelCircuit>(p, KEY_FORMAT, params),
-            |p| Vk::from_bytes::<DenseRows>(p, KEY_FORMAT, ()),
+            |p| Vk::from_bytes::<DenseRows>(p, KEY_FORMAT, id.dense_params()),
             |p, s| Vk::from_bytes::<BaseCircuitBuilder<Fr>>(p, KEY_FORMAT, s.params.clone()),
         )?;
         check_vk_k(what, &h, &vk)?;

@@ -2,6 +2,7 @@
 //! shapes the keys. Artifacts carry both so a key, proof or SRS from another setup is refused by
 //! name instead of failing as an opaque "proof does not verify".
 
+use poa_circuits::dense::DenseParams;
 use poa_circuits::model::CircuitParams;
 use poa_circuits::weights::shape_digest;
 use poa_circuits::{
@@ -38,6 +39,9 @@ pub struct CircuitId {
     pub split_range: bool,
     /// Which layout the keys are for (header flag; a narrow key's file also carries its shape).
     pub layout: Layout,
+    /// True for a dense circuit with the activation-table lookup (header flag): its keys are
+    /// read back with [`CircuitId::dense_params`].
+    pub dense_tables: bool,
 }
 
 impl CircuitId {
@@ -49,6 +53,13 @@ impl CircuitId {
             self.split_range,
             self.visibility.weights == WeightVisibility::Hashed,
         )
+    }
+
+    /// The halo2 circuit params of a dense-layout key (default for the other layouts).
+    pub fn dense_params(&self) -> DenseParams {
+        DenseParams {
+            tables: self.dense_tables,
+        }
     }
 
     /// The identity of `model`'s inference circuit at the `k` [`poa_circuits::circuit_stats`]
@@ -86,6 +97,7 @@ impl CircuitId {
             attributed: circuit.attribution().is_some(),
             split_range: circuit.attribution().is_none() && stats.range_bands == 2,
             layout: Layout::Wide,
+            dense_tables: false,
         })
     }
 
@@ -94,8 +106,13 @@ impl CircuitId {
     /// differently is refused by name.
     pub fn of_dense(model: &QModel, vis: Visibility, c: &DenseCircuit) -> Result<Self> {
         let model_digest = model_digest(model, &vis)?;
+        // Models without tables keep the string (and the keys) they had before tables existed.
+        let tables = match c.table_rows() {
+            0 => String::new(),
+            n => format!("; table_rows={n}"),
+        };
         let config = format!(
-            "{PROOF_SYSTEM}; layout=dense-v1; input={}; rows={}; instances={}",
+            "{PROOF_SYSTEM}; layout=dense-v1; input={}; rows={}; instances={}{tables}",
             vis.input,
             c.rows(),
             c.instances().len()
@@ -109,6 +126,7 @@ impl CircuitId {
             attributed: false,
             split_range: false,
             layout: Layout::Dense,
+            dense_tables: c.params().tables,
         })
     }
 
@@ -142,6 +160,7 @@ impl CircuitId {
             attributed: setup.is_some(),
             split_range: false,
             layout: Layout::Narrow,
+            dense_tables: false,
         })
     }
 }

@@ -42,9 +42,13 @@ pub const FLAG_WEIGHTS_HASHED: u32 = 32;
 pub const FLAG_NARROW: u32 = 64;
 /// Keys of the dense layout ([`poa_circuits::dense`]).
 pub const FLAG_DENSE: u32 = 128;
+/// Key flag: a dense-layout circuit with the activation-table lookup
+/// (`poa_circuits::dense::DenseParams::tables`), which halo2 must configure to read the key.
+pub const FLAG_DENSE_TABLES: u32 = 256;
 const KNOWN_FLAGS: u32 = FLAG_INSECURE
     | FLAG_NARROW
     | FLAG_DENSE
+    | FLAG_DENSE_TABLES
     | FLAG_INPUT_HASHED
     | FLAG_INPUT_PRIVATE
     | FLAG_ATTRIBUTION

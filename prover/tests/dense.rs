@@ -124,3 +124,41 @@ fn dense_hashed_input_proves_and_verifies() {
         Err(ProverError::VerificationFailed { .. })
     ));
 }
+
+/// ops_zoo (pools, constants, Sigmoid and Tanh tables) in the dense layout: its keys carry the
+/// table lookup (the header flag), read back into the same circuit, prove and verify; a
+/// tampered proof or output is refused.
+#[test]
+fn dense_ops_zoo_keys_carry_their_tables_and_prove() {
+    let q = compile("ops_zoo");
+    let vis = Visibility::default();
+    let size = dense_size(&q, vis).expect("sizes");
+    let srs = Srs::dev(size.k);
+    let pk = keygen_dense(&srs, &q, vis).expect("keygen");
+    assert!(pk.id().dense_tables);
+    let pk = ProvingKey::from_file_bytes(&pk.to_file_bytes()).expect("pk reads back");
+    let vk = VerifyingKey::from_file_bytes(&pk.verifying_key().to_file_bytes()).expect("vk");
+    assert!(vk.id().dense_tables && vk.id().layout == Layout::Dense);
+    assert_eq!(vk.halo2().cs().lookups().len(), 2);
+    let trace = q.run(&test_inputs()[0]).expect("runs");
+    let proof = prove(&srs, &pk, &q, &trace).expect("proves");
+    verify(&srs, &vk, &proof).expect("verifies");
+    let mut bad = proof.clone();
+    let mid = bad.bytes.len() / 2;
+    bad.bytes[mid] ^= 1;
+    assert!(matches!(
+        verify(&srs, &vk, &bad),
+        Err(ProverError::VerificationFailed { .. })
+    ));
+    let mut bad = proof.clone();
+    let last = bad.instances.len() - 1;
+    bad.instances[last] += Fr::one();
+    assert!(matches!(
+        verify(&srs, &vk, &bad),
+        Err(ProverError::VerificationFailed { .. })
+    ));
+    // A model without tables keeps the plain configuration and flag.
+    let small = keygen_dense(&Srs::dev(10), &compile("mlp_small"), vis).expect("keygen");
+    assert!(!small.id().dense_tables);
+    assert_eq!(small.halo2().get_vk().cs().lookups().len(), 1);
+}

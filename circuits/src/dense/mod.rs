@@ -15,11 +15,14 @@
 //! are built from the [`Trace`] (never recomputed differently), every row's equation and every
 //! public cell is checked natively before a proof is made. Supported: fixed weights, a `public`,
 //! `private` or `hashed` input (its commitment hashed in dense rows, `dense/poseidon.rs`),
-//! inference (no attribution), and the ops in [`DENSE_OPS`].
+//! inference (no attribution), and the ops in [`DENSE_OPS`]. A model with a Sigmoid or Tanh adds
+//! a tag column, the table's columns and one lookup ([`table`], [`DenseParams`]); every other
+//! model keeps exactly the columns above.
 
 mod ops;
 mod poseidon;
 mod rows;
+pub mod table;
 
 use halo2_proofs::plonk::ConstraintSystem;
 use halo2curves::bn256::Fr;
@@ -35,7 +38,7 @@ use crate::visibility::{InputVisibility, Visibility};
 pub use ops::DENSE_OPS;
 #[doc(hidden)]
 pub use poseidon::{DensePoseidon, PoseidonTamper};
-pub use rows::{DenseConfig, DenseRows, LANES, LIMB_BITS};
+pub use rows::{DenseConfig, DenseParams, DenseRows, LANES, LIMB_BITS};
 
 /// Largest k the dense layout will choose.
 const MAX_K: u32 = 24;
@@ -56,6 +59,18 @@ pub enum DenseTamper {
     ClassOff,
     /// The first input value set to this one (outside its bound for the test to mean anything).
     Input(i64),
+    /// The first SumPool output one more than its window's sum.
+    PoolSum,
+    /// In the first MaxPool window whose taps differ, a tap below the maximum chosen.
+    PoolChoice,
+    /// The first AddConst or MulConst output one more.
+    ConstOutput,
+    /// The first table element's looked-up output one more.
+    TableOutput,
+    /// The first table element outside its domain clamped one step inside it.
+    TableClamp,
+    /// The sign bit of the first nonzero element of a mirrored table flipped, its output kept.
+    TableMirror,
 }
 
 /// A dense-layout circuit ready for keygen, proving or `MockProver`.
@@ -112,6 +127,20 @@ impl DenseCircuit {
         self.circuit.rows.len()
     }
 
+    /// Rows of the activation-table lookup (0 for a model without tables).
+    pub fn table_rows(&self) -> usize {
+        if self.circuit.tables.is_empty() {
+            0
+        } else {
+            table::table_rows(&self.circuit.tables)
+        }
+    }
+
+    /// The halo2 circuit params (what a key of this circuit is read back with).
+    pub fn params(&self) -> DenseParams {
+        halo2_proofs::plonk::Circuit::params(&self.circuit)
+    }
+
     fn layout(
         model: &QModel,
         trace: &Trace,
@@ -135,6 +164,7 @@ impl DenseCircuit {
         public.extend(cells[model.output].iter().copied());
         let values: Vec<Fr> = public.iter().map(|c| c.value).collect();
         let rows = lay.rows;
+        let tables = lay.tables;
         if tamper.is_none() {
             // Both are computed here from the trace; a difference is a bug in this layout.
             let bad = |reason: String| CircuitError::TraceMismatch {
@@ -150,9 +180,13 @@ impl DenseCircuit {
                 return Err(bad(format!("row {i}'s equation does not hold")));
             }
         }
-        let k = size(rows.len(), values.len())?;
+        let k = size(rows.len(), values.len(), &tables)?;
         Ok(Self {
-            circuit: DenseRows { rows, public },
+            circuit: DenseRows {
+                rows,
+                public,
+                tables,
+            },
             instances: values,
             k,
         })
@@ -160,12 +194,20 @@ impl DenseCircuit {
 }
 
 /// The smallest k whose usable rows (2^k minus halo2's blinding rows) hold `rows`, the 256-row
-/// range table and the `instances`.
-fn size(rows: usize, instances: usize) -> Result<u32, CircuitError> {
+/// range table, the activation `tables` and the `instances`.
+fn size(rows: usize, instances: usize, tables: &[table::Runs]) -> Result<u32, CircuitError> {
     let mut cs = ConstraintSystem::<Fr>::default();
-    DenseConfig::configure(&mut cs);
+    let params = DenseParams {
+        tables: !tables.is_empty(),
+    };
+    DenseConfig::configure(&mut cs, params);
     let reserved = cs.minimum_rows();
-    let need = rows.max(1 << LIMB_BITS).max(instances);
+    let table_rows = if params.tables {
+        table::table_rows(tables)
+    } else {
+        0
+    };
+    let need = rows.max(1 << LIMB_BITS).max(instances).max(table_rows);
     (1..=MAX_K)
         .find(|&k| (1usize << k) >= need + reserved)
         .ok_or_else(|| CircuitError::UnsupportedShape {

@@ -4,9 +4,15 @@
 //! | op | rows | equation(s) |
 //! |---|---|---|
 //! | Gemm, Conv | ⌈taps / 5⌉ per output | `acc = acc_prev + Σ w·x (+ b)`, the output a lane of the last row |
-//! | DivRound `d = 2^s` | 1 + q's check | `σ(x + ⌊d/2⌋ − d·q) = r`, σ = 2^(8−s), so `r ∈ [0,256)` is `0 ≤ x + ⌊d/2⌋ − d·q < d` |
+//! | DivRound `d = 2^s ≤ 256` | 1 + q's check | `σ(x + ⌊d/2⌋ − d·q) = r`, σ = 2^(8−s), so `r ∈ [0,256)` is `0 ≤ x + ⌊d/2⌋ − d·q < d` |
+//! | DivRound `d = 2^s > 256` | ⌈s/8⌉ + q's check | the same, `σ = 2^(8⌈s/8⌉ − s)` over ⌈s/8⌉ limbs |
+//! | DivRound, other `d` | 2 checks + q's | `x + ⌊d/2⌋ − d·q ≥ 0` and `d − 1 − (x + ⌊d/2⌋ − d·q) ≥ 0` |
 //! | Relu | 2 + check | `y = b·x`, `b·b = b`, `2y − x + b − 1 ≥ 0` |
 //! | Add | 1 | `y = a·2^sa + b·2^sb` |
+//! | AddConst, MulConst | 1 | `y = x + c`, `y = c·x` (the constant a coefficient) |
+//! | SumPool | ⌈(taps + 1) / 5⌉ per output | Gemm's chain with unit weights over the in-bounds taps |
+//! | MaxPool | ~ 3 taps + 2 per output | one-hot pick `m = Σ ind·x`, `m ≥ x` for every tap (one tap: none) |
+//! | Sigmoid, Tanh | 3, or 5 + check where the input can pass the domain | [`super::table`] |
 //! | ArgMax (last op, `[1, n]`) | ~ 6 n | one-hot `c`, `y_c ≥ y_j + [j < c]` for every `j` |
 //! | Reshape | 0 | same cells |
 //!
@@ -17,10 +23,12 @@
 //! is bounded too. The one exact check, the remainder of a division, scales `r` instead.
 
 use halo2curves::bn256::Fr;
-use poa_runtime::ops::Op;
+use poa_runtime::ops::{Op, Table};
+use poa_runtime::quant::bits_for;
 use poa_runtime::{QModel, Trace};
 
 use super::rows::{Equation, Rows, Var, LANES, LIMB_BITS};
+use super::table::Runs;
 use super::DenseTamper;
 use crate::error::CircuitError;
 use crate::field::{fe, fe128};
@@ -28,11 +36,13 @@ use crate::vertical::{self, signed_bits, Backend, Forge};
 
 /// The ops the dense layout lays out.
 pub const DENSE_OPS: &[&str] = &[
-    "Gemm", "Conv", "DivRound", "Relu", "Add", "Reshape", "ArgMax",
+    "Gemm", "Conv", "DivRound", "Relu", "Add", "AddConst", "MulConst", "Reshape", "MaxPool",
+    "SumPool", "Sigmoid", "Tanh", "ArgMax",
 ];
 
-/// Largest divisor a DivRound may have here: its remainder must fit one limb.
-const MAX_DIVISOR: i64 = 1 << LIMB_BITS;
+/// Largest power-of-two divisor a DivRound checks in one row: its scaled remainder must fit
+/// one limb (any other divisor takes two range checks).
+const MAX_POW2_DIVISOR: i64 = 1 << LIMB_BITS;
 
 /// Cells by tensor id.
 pub(crate) type Cells = Vec<Vec<Var>>;
@@ -41,15 +51,14 @@ fn one() -> Fr {
     Fr::one()
 }
 
-/// The error for an op outside [`DENSE_OPS`], or a DivRound this layout cannot check.
+/// The error for an op outside [`DENSE_OPS`].
 fn refuse(node: &poa_runtime::graph::Node, i: usize) -> CircuitError {
     CircuitError::UnsupportedOp {
         op: node.op.kind(),
         layer: node.name.clone(),
         node: i,
         supported: format!(
-            "{} in the dense layout (DivRound by a power of two up to {MAX_DIVISOR}); the wide \
-             layout (the default) takes every op",
+            "{} in the dense layout; the wide layout (the default) takes every op",
             DENSE_OPS.join(", ")
         ),
     }
@@ -61,13 +70,8 @@ pub(crate) fn check_ops(model: &QModel) -> Result<(), CircuitError> {
         if !DENSE_OPS.contains(&node.op.kind()) {
             return Err(refuse(node, i));
         }
-        match &node.op {
-            Op::DivRound { divisor }
-                if *divisor < 1 || *divisor > MAX_DIVISOR || divisor.count_ones() != 1 =>
-            {
-                return Err(refuse(node, i));
-            }
-            _ => {}
+        if matches!(node.op, Op::DivRound { divisor } if divisor < 1) {
+            return Err(refuse(node, i));
         }
         crate::vertical::check_argmax(model, i, "dense")?;
     }
@@ -105,12 +109,27 @@ impl Term {
 #[derive(Default)]
 pub(crate) struct Layout {
     pub rows: Rows,
+    /// The activation tables the rows look up, table `i` under id `i + 1` (first use first).
+    pub tables: Vec<Runs>,
 }
 
 impl Layout {
     /// Checks `Σ terms + offset = v ∈ [0, 256^m)` for `v` of at most `bits` bits (`v` is the
     /// integer the terms add up to); returns the cells of the terms, in order.
     pub fn check(&mut self, terms: &[Term], offset: i128, v: i128, bits: u32) -> Vec<Var> {
+        self.check_product(terms, Fr::zero(), offset, v, bits)
+    }
+
+    /// [`Layout::check`] of `Σ terms + product·t₀·t₁ + offset` (the product of the first two
+    /// terms' cells, whatever their coefficients).
+    pub fn check_product(
+        &mut self,
+        terms: &[Term],
+        product: Fr,
+        offset: i128,
+        v: i128,
+        bits: u32,
+    ) -> Vec<Var> {
         assert!(terms.len() <= LANES, "a check takes at most {LANES} terms");
         let m = limbs_for(bits);
         let digits = limbs(v.max(0), m);
@@ -133,9 +152,19 @@ impl Layout {
         }
         eq.limb(Fr::from(digits[m - 1]), base(m - 1));
         let lanes: Vec<usize> = terms.iter().map(|t| t.put_neg(&mut eq)).collect();
+        eq.product(-product);
         eq.constant(-fe128(offset));
         let cells = self.rows.push(eq);
         lanes.iter().filter_map(|&l| cells[l]).collect()
+    }
+
+    /// A fresh cell holding the bit `b`, constrained `b·b = b` in its own row.
+    pub fn boolean(&mut self, b: bool) -> Var {
+        let mut eq = Equation::default();
+        let lane = eq.fresh(Fr::from(u64::from(b)), -one());
+        eq.same(lane, Fr::zero());
+        eq.product(one());
+        self.rows.push(eq)[lane].expect("the bit lane")
     }
 
     /// Fresh cells holding `values`, five to a row, constrained by nothing here (the caller's
@@ -198,16 +227,56 @@ impl Layout {
         self.rows.push(eq)[lane].expect("the output lane")
     }
 
-    /// `q = div_round(x, d)`, `d = 2^s ≤ 256`: `σ·(x + ⌊d/2⌋ − d·q) = r` with σ = 2^(8−s), so
-    /// the lookup of `r` is exactly `0 ≤ x + ⌊d/2⌋ − d·q < d` once `q` is bounded (checked).
+    /// `q = div_round(x, d)`: the remainder `x + ⌊d/2⌋ − d·q` lies in `[0, d)` once `q` is
+    /// bounded (checked). For `d = 2^s ≤ 256`, `σ·(x + ⌊d/2⌋ − d·q) = r` with σ = 2^(8−s), so
+    /// the lookup of `r` is exactly that range, in one row; a larger power of two scales the
+    /// same way into whole limbs; any other `d` checks the remainder and `d − 1` minus it
+    /// non-negative, in `bits(d − 1)` each.
     pub fn div_round(&mut self, x: Var, q: i64, d: i64, rem: i64, q_bound: i128) -> Var {
-        let sigma = 1i64 << (LIMB_BITS - d.trailing_zeros());
-        let mut eq = Equation::default();
-        eq.copy(x, fe(sigma));
-        let lane = eq.fresh(fe(q), -fe(sigma * d));
-        eq.constant(fe(sigma * (d / 2)));
-        eq.limb(fe(sigma * rem), -one());
-        let q = self.rows.push(eq)[lane].expect("the quotient lane");
+        let q = if d.count_ones() == 1 && d <= MAX_POW2_DIVISOR {
+            let sigma = 1i64 << (LIMB_BITS - d.trailing_zeros());
+            let mut eq = Equation::default();
+            eq.copy(x, fe(sigma));
+            let lane = eq.fresh(fe(q), -fe(sigma * d));
+            eq.constant(fe(sigma * (d / 2)));
+            eq.limb(fe(sigma * rem), -one());
+            self.rows.push(eq)[lane].expect("the quotient lane")
+        } else if d.count_ones() == 1 {
+            // The same scaling over m limbs: σ·remainder ∈ [0, 256^m) with σ = 2^(8m − s) is
+            // exactly [0, d).
+            let s = d.trailing_zeros();
+            let m = s.div_ceil(LIMB_BITS);
+            let sigma = 1i128 << (m * LIMB_BITS - s);
+            let d = i128::from(d);
+            let cells = self.check(
+                &[
+                    Term::Copy(x, fe128(sigma)),
+                    Term::New(fe(q), -fe128(sigma * d)),
+                ],
+                sigma * (d / 2),
+                sigma * i128::from(rem),
+                m * LIMB_BITS,
+            );
+            cells[1]
+        } else {
+            let bits = bits_for(i128::from(d - 1)).max(1);
+            let half = i128::from(d / 2);
+            let rem = i128::from(rem);
+            let cells = self.check(
+                &[Term::Copy(x, one()), Term::New(fe(q), -fe(d))],
+                half,
+                rem,
+                bits,
+            );
+            let q = cells[1];
+            self.check(
+                &[Term::Copy(x, -one()), Term::Copy(q, fe(d))],
+                i128::from(d - 1) - half,
+                i128::from(d - 1) - rem,
+                bits,
+            );
+            q
+        };
         self.check(
             &[Term::Copy(q, one())],
             q_bound,
@@ -264,22 +333,9 @@ impl Layout {
     /// indicator that sums to one and weighs the indices to `class`; the selected value beats
     /// every earlier one and ties or beats every later one.
     pub fn argmax(&mut self, xs: &[Var], class: i64, bound: i128) -> Var {
-        let n = xs.len();
-        let ind_vals: Vec<Fr> = (0..n)
-            .map(|j| Fr::from(u64::from(j as i64 == class)))
-            .collect();
         let mut cells = self.witnesses(&[fe(class)]);
         let c = cells.remove(0);
-        let ind = self.witnesses(&ind_vals);
-        for &i in &ind {
-            let mut eq = Equation::default();
-            eq.copy(i, -one());
-            eq.copy(i, Fr::zero());
-            eq.product(one());
-            self.rows.push(eq);
-        }
-        let ones: Vec<(Var, Fr)> = ind.iter().map(|&i| (i, one())).collect();
-        self.zero_sum(&ones, -one());
+        let ind = self.one_hot(xs.len(), class as usize, false);
         let mut idx: Vec<(Var, Fr)> = ind
             .iter()
             .enumerate()
@@ -287,7 +343,50 @@ impl Layout {
             .collect();
         idx.push((c, -one()));
         self.zero_sum(&idx, Fr::zero());
-        // best = Σ ind_j·x_j, one product a row through acc.
+        let best = self.pick(&ind, xs);
+        self.dominates(best, xs, Some(&ind), bound);
+        c
+    }
+
+    /// The maximum of `xs` (`|x| ≤ bound`, at least one), `choice` a maximal index: the
+    /// one-hot pick of [`Layout::argmax`] and `max ≥ x` for every `x` (which tap wins a tie
+    /// does not change the value). A single tap is its own maximum.
+    pub fn max(&mut self, xs: &[Var], choice: usize, bound: i128) -> Var {
+        if let [x] = xs {
+            return *x;
+        }
+        let ind = self.one_hot(xs.len(), choice, true);
+        let best = self.pick(&ind, xs);
+        self.dominates(best, xs, None, bound);
+        best
+    }
+
+    /// Bits `ind_j = [j = choice]`, `j < n`: each boolean, summing to one. `born` puts each
+    /// bit in its own boolean row ([`Layout::boolean`]); ArgMax keeps the witness rows it was
+    /// measured with (five bits a row, then their boolean rows).
+    fn one_hot(&mut self, n: usize, choice: usize, born: bool) -> Vec<Var> {
+        let ind = if born {
+            (0..n).map(|j| self.boolean(j == choice)).collect()
+        } else {
+            let ind_vals: Vec<Fr> = (0..n).map(|j| Fr::from(u64::from(j == choice))).collect();
+            let ind = self.witnesses(&ind_vals);
+            for &i in &ind {
+                let mut eq = Equation::default();
+                eq.copy(i, -one());
+                eq.copy(i, Fr::zero());
+                eq.product(one());
+                self.rows.push(eq);
+            }
+            ind
+        };
+        let ones: Vec<(Var, Fr)> = ind.iter().map(|&i| (i, one())).collect();
+        self.zero_sum(&ones, -one());
+        ind
+    }
+
+    /// `Σ ind_j·x_j` (the value the one-hot `ind` selects), one product a row through `acc`.
+    fn pick(&mut self, ind: &[Var], xs: &[Var]) -> Var {
+        let n = xs.len();
         let mut best = Fr::zero();
         let mut best_cell = None;
         for (j, (&i, &x)) in ind.iter().zip(xs).enumerate() {
@@ -307,12 +406,17 @@ impl Layout {
                 self.rows.push(eq);
             }
         }
-        let best = best_cell.expect("argmax over at least one value");
+        best_cell.expect("a pick over at least one value")
+    }
+
+    /// `best ≥ x_j` for every `j` (`|x| ≤ bound`); with the one-hot `first`, also
+    /// `best ≥ x_j + 1` before its index (ties go to the first maximum).
+    fn dominates(&mut self, best: Var, xs: &[Var], first: Option<&[Var]>, bound: i128) {
         let bits = signed_bits(bound);
         let best_i = i128::from(best.value_i64());
         // later_j = Σ_{i>j} ind_i = [class > j], built from the end.
         let mut later: Option<Var> = None;
-        for j in (0..n).rev() {
+        for j in (0..xs.len()).rev() {
             let l = later.map_or(0, |v| i128::from(v.value_i64()));
             let diff = best_i - i128::from(xs[j].value_i64()) - l;
             let mut terms = vec![Term::Copy(best, one()), Term::Copy(xs[j], -one())];
@@ -320,6 +424,7 @@ impl Layout {
                 terms.push(Term::Copy(v, -one()));
             }
             self.check(&terms, 0, diff, bits);
+            let Some(ind) = first else { continue };
             if j > 0 {
                 let mut eq = Equation::default();
                 if let Some(v) = later {
@@ -330,7 +435,6 @@ impl Layout {
                 later = self.rows.push(eq)[lane];
             }
         }
-        c
     }
 }
 
@@ -355,6 +459,12 @@ pub(crate) fn assign_run(
         DenseTamper::ReluSign => Forge::ReluSign,
         DenseTamper::ClassOff => Forge::ClassOff,
         DenseTamper::Input(v) => Forge::Input(v),
+        DenseTamper::PoolSum => Forge::PoolSum,
+        DenseTamper::PoolChoice => Forge::PoolChoice,
+        DenseTamper::ConstOutput => Forge::ConstOutput,
+        DenseTamper::TableOutput => Forge::TableOutput,
+        DenseTamper::TableClamp => Forge::TableClamp,
+        DenseTamper::TableMirror => Forge::TableMirror,
     });
     let cells = vertical::run(&mut lay, model, trace, forge, refuse)?;
     Ok((lay, cells))
@@ -421,5 +531,13 @@ impl Backend for Layout {
 
     fn argmax(&mut self, xs: &[Var], class: i64, bound: i128) -> Var {
         Layout::argmax(self, xs, class, bound)
+    }
+
+    fn max(&mut self, xs: &[Var], choice: usize, bound: i128) -> Option<Var> {
+        Some(Layout::max(self, xs, choice, bound))
+    }
+
+    fn table(&mut self, x: Var, table: &Table, bound: i128, forge: Option<Forge>) -> Option<Var> {
+        Some(Layout::table(self, x, table, bound, forge))
     }
 }

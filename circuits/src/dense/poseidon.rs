@@ -476,10 +476,14 @@ impl DensePoseidon {
         }
         let public: Vec<Var> = cells.into_iter().chain(outputs).collect();
         let instances: Vec<Fr> = public.iter().map(|x| x.value).collect();
-        let k = super::size(rows.len(), instances.len())?;
+        let k = super::size(rows.len(), instances.len(), &[])?;
         Ok(Self {
             rows: rows.len() - start,
-            circuit: DenseRows { rows, public },
+            circuit: DenseRows {
+                rows,
+                public,
+                tables: Vec::new(),
+            },
             instances,
             k,
         })

@@ -17,6 +17,8 @@ use halo2_proofs::plonk::{
 use halo2_proofs::poly::Rotation;
 use halo2curves::bn256::Fr;
 
+use super::table::{Runs, TableConfig};
+
 /// Copyable advice lanes per row.
 pub const LANES: usize = 5;
 
@@ -31,11 +33,13 @@ pub(crate) struct Var {
     pub value: Fr,
 }
 
-/// What a lane of a row holds: a fresh value, or a copy of an earlier cell.
+/// What a lane of a row holds: a fresh value, a copy of an earlier cell, or a copy of an
+/// earlier lane of the same row (a cell whose row is not pushed yet has no [`Var`]).
 #[derive(Clone, Copy, Debug)]
 enum Slot {
     New(Fr),
     Copy(Var),
+    Same(usize),
 }
 
 /// One row: its cells and the coefficients of its equation.
@@ -50,6 +54,8 @@ pub(crate) struct Row {
     fm: Fr,
     r: Fr,
     fr: Fr,
+    /// The activation table this row looks lanes 1–3 up in (0: none; [`super::table`]).
+    tag: Fr,
 }
 
 /// Builds one row's equation term by term.
@@ -76,6 +82,23 @@ impl Equation {
     pub fn fresh(&mut self, v: Fr, coeff: Fr) -> usize {
         self.lane(Slot::New(v), coeff)
     }
+    /// `coeff · x` for a copy of this row's lane `lane` (filled before); returns the lane.
+    pub fn same(&mut self, lane: usize, coeff: Fr) -> usize {
+        assert!(lane < self.used, "lane {lane} is not filled yet");
+        self.lane(Slot::Same(lane), coeff)
+    }
+    /// Leaves lanes empty (zero) up to `lane`, so the next term lands there.
+    pub fn skip_to(&mut self, lane: usize) {
+        assert!(
+            self.used <= lane && lane < LANES,
+            "lane {lane} is taken or out of range"
+        );
+        self.used = lane;
+    }
+    /// Looks lanes 1–3 up as a run `(y, s, e)` of activation table `id` (1-based).
+    pub fn lookup(&mut self, id: usize) {
+        self.row.tag = Fr::from(id as u64);
+    }
     /// `coeff · acc` with `acc` holding `v`.
     pub fn acc(&mut self, v: Fr, coeff: Fr) {
         self.row.acc = v;
@@ -100,6 +123,18 @@ impl Equation {
     }
 }
 
+impl Row {
+    /// The value lane `l` holds (zero when empty).
+    fn value(&self, l: usize) -> Fr {
+        match self.lanes[l] {
+            Some(Slot::New(v)) => v,
+            Some(Slot::Copy(c)) => c.value,
+            Some(Slot::Same(j)) => self.value(j),
+            None => Fr::zero(),
+        }
+    }
+}
+
 /// Every row of one circuit, in order.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Rows {
@@ -111,13 +146,10 @@ impl Rows {
     pub fn push(&mut self, eq: Equation) -> [Option<Var>; LANES] {
         let row = self.rows.len();
         let cells = std::array::from_fn(|lane| {
-            eq.row.lanes[lane].map(|s| Var {
+            eq.row.lanes[lane].map(|_| Var {
                 row,
                 lane,
-                value: match s {
-                    Slot::New(v) => v,
-                    Slot::Copy(x) => x.value,
-                },
+                value: eq.row.value(lane),
             })
         });
         self.rows.push(eq.row);
@@ -141,11 +173,7 @@ impl Rows {
     /// before a proof is made, so a bug here is an error, not an invalid proof.
     pub fn residual(&self, i: usize) -> Fr {
         let row = &self.rows[i];
-        let x = |l: usize| match row.lanes[l] {
-            Some(Slot::New(v)) => v,
-            Some(Slot::Copy(c)) => c.value,
-            None => Fr::zero(),
-        };
+        let x = |l: usize| row.value(l);
         let prev = if i == 0 {
             Fr::zero()
         } else {
@@ -174,11 +202,23 @@ pub struct DenseConfig {
     fr: Column<Fixed>,
     table: TableColumn,
     instance: Column<Instance>,
+    /// The activation-table lookup, in circuits whose model has a table.
+    tables: Option<TableConfig>,
+}
+
+/// What the dense layout configures beyond its fixed columns (halo2's circuit params, so
+/// keygen, a read key and MockProver configure the same columns as the circuit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DenseParams {
+    /// Whether the activation-table lookup ([`super::table`]) exists: only models with a
+    /// Sigmoid or Tanh pay for its columns and lookup argument.
+    pub tables: bool,
 }
 
 impl DenseConfig {
-    /// Allocates the columns, the row gate and the range lookup.
-    pub fn configure(meta: &mut ConstraintSystem<Fr>) -> Self {
+    /// Allocates the columns, the row gate, the range lookup and, when `params` asks, the
+    /// activation-table lookup.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, params: DenseParams) -> Self {
         let lanes = std::array::from_fn(|_| {
             let c = meta.advice_column();
             meta.enable_equality(c);
@@ -213,6 +253,9 @@ impl DenseConfig {
         meta.lookup("r in [0, 256)", |m| {
             vec![(m.query_advice(r, Rotation::cur()), table)]
         });
+        let tables = params
+            .tables
+            .then(|| TableConfig::configure(meta, [lanes[1], lanes[2], lanes[3]]));
         Self {
             lanes,
             acc,
@@ -225,16 +268,18 @@ impl DenseConfig {
             fr,
             table,
             instance,
+            tables,
         }
     }
 
-    /// Assigns the table, every row, the copies and the public cells (`public[i]` is instance
+    /// Assigns the tables, every row, the copies and the public cells (`public[i]` is instance
     /// row `i`).
     pub(crate) fn assign(
         &self,
         mut layouter: impl Layouter<Fr>,
         rows: &Rows,
         public: &[Var],
+        tables: &[Runs],
     ) -> Result<(), Error> {
         layouter.assign_table(
             || "range table",
@@ -250,6 +295,11 @@ impl DenseConfig {
                 Ok(())
             },
         )?;
+        match (&self.tables, tables.is_empty()) {
+            (Some(t), _) => t.load(&mut layouter, tables)?,
+            (None, true) => {}
+            (None, false) => return Err(Error::Synthesis),
+        }
         let cells =
             layouter.assign_region(|| "dense rows", |mut region| self.rows(&mut region, rows))?;
         for (i, v) in public.iter().enumerate() {
@@ -269,19 +319,17 @@ impl DenseConfig {
             let mut here = [None; LANES];
             for (lane, slot) in row.lanes.iter().enumerate() {
                 let Some(slot) = slot else { continue };
-                let value = match slot {
-                    Slot::New(v) => *v,
-                    Slot::Copy(x) => x.value,
-                };
+                let value = row.value(lane);
                 let cell = region
                     .assign_advice(self.lanes[lane], i, Value::known(value))
                     .cell();
-                if let Slot::Copy(x) = slot {
-                    let src = if x.row == i {
-                        here[x.lane]
-                    } else {
-                        cells.get(x.row).and_then(|c| c[x.lane])
-                    };
+                let src = match slot {
+                    Slot::New(_) => None,
+                    Slot::Copy(x) if x.row == i => Some(here[x.lane]),
+                    Slot::Copy(x) => Some(cells.get(x.row).and_then(|c| c[x.lane])),
+                    Slot::Same(j) => Some(here[*j]),
+                };
+                if let Some(src) = src {
                     region.constrain_equal(cell, src.ok_or(Error::Synthesis)?);
                 }
                 here[lane] = Some(cell);
@@ -298,6 +346,10 @@ impl DenseConfig {
             ] {
                 region.assign_fixed(col, i, v);
             }
+            if row.tag != Fr::zero() {
+                let t = self.tables.as_ref().ok_or(Error::Synthesis)?;
+                region.assign_fixed(t.tag, i, row.tag);
+            }
             region.assign_advice(self.acc, i, Value::known(row.acc));
             region.assign_advice(self.r, i, Value::known(row.r));
             cells.push(here);
@@ -311,23 +363,35 @@ impl DenseConfig {
 pub struct DenseRows {
     pub(crate) rows: Rows,
     pub(crate) public: Vec<Var>,
+    /// The model's activation tables (their stored runs), table `i` looked up under id `i + 1`.
+    pub(crate) tables: Vec<Runs>,
 }
 
 impl Circuit<Fr> for DenseRows {
     type Config = DenseConfig;
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = ();
+    type Params = DenseParams;
 
     /// Keygen reads only the fixed columns and copies, which do not depend on the witness.
     fn without_witnesses(&self) -> Self {
         self.clone()
     }
 
+    fn params(&self) -> DenseParams {
+        DenseParams {
+            tables: !self.tables.is_empty(),
+        }
+    }
+
     fn configure(meta: &mut ConstraintSystem<Fr>) -> DenseConfig {
-        DenseConfig::configure(meta)
+        DenseConfig::configure(meta, DenseParams::default())
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: DenseParams) -> DenseConfig {
+        DenseConfig::configure(meta, params)
     }
 
     fn synthesize(&self, config: DenseConfig, layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        config.assign(layouter, &self.rows, &self.public)
+        config.assign(layouter, &self.rows, &self.public, &self.tables)
     }
 }
