@@ -1,18 +1,18 @@
 //! Dense-layout keygen / prove / verify per fixture model it takes, with k, rows and the proof
 //! size (file and EVM calldata) printed beside them. `cargo bench -p poa-benches --bench dense
-//! [-- <model>]`.
+//! [-- <model>]` (a filter naming a fixture sets only that one up: `poa_benches::selected`).
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use poa_benches::{public_input, MODELS};
+use poa_benches::{public_input, selected, MODELS};
 use poa_fixtures::compile;
 use poa_prover::{dense_size, keygen_dense, prove, verify, Srs};
 
 fn bench_dense(c: &mut Criterion) {
     let input = poa_fixtures::inputs("input_0.json")[0].clone();
     let vis = public_input();
-    for &name in MODELS {
+    for &name in MODELS.iter().filter(|m| selected(m)) {
         let model = compile(name);
         let trace = model.run(&input).expect("runs");
         let size = dense_size(&model, vis).expect("the dense layout takes it");

@@ -1,18 +1,19 @@
 //! Narrow-layout prove / verify per fixture model at its one-column k and one and two k below
 //! (`poa setup --narrow-k`): the rows-for-columns trade, with the proof size of each point
-//! printed beside it. `cargo bench -p poa-benches --bench narrow [-- <model>]`.
+//! printed beside it. `cargo bench -p poa-benches --bench narrow [-- <model>]` (a filter naming a
+//! fixture sets only that one up: `poa_benches::selected`).
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use poa_benches::{public_input, MODELS};
+use poa_benches::{public_input, selected, MODELS};
 use poa_fixtures::compile;
 use poa_prover::{keygen_narrow, narrow_size, prove, verify, Srs};
 
 fn bench_narrow(c: &mut Criterion) {
     let input = poa_fixtures::inputs("input_0.json")[0].clone();
     let vis = public_input();
-    for &name in MODELS {
+    for &name in MODELS.iter().filter(|m| selected(m)) {
         let model = compile(name);
         let trace = model.run(&input).expect("runs");
         let one = narrow_size(&model, vis, None, None).expect("the narrow layout takes it");

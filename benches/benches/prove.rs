@@ -1,6 +1,7 @@
 //! keygen / prove / verify per fixture model the circuits support, plus pk load time in both
 //! halo2 serialisations (the measurement behind `poa_prover::artifact::KEY_FORMAT`).
-//! `cargo bench -p poa-benches`; models whose circuit cannot be built are skipped with a note.
+//! `cargo bench -p poa-benches [-- <model>]`; models whose circuit cannot be built are skipped with a
+//! note, and a filter naming a fixture sets only that one up (`poa_benches::selected`).
 
 use std::hint::black_box;
 
@@ -11,11 +12,12 @@ use poa_circuits::{circuit_stats, ModelCircuit};
 use poa_fixtures::compile;
 use poa_prover::{keygen, prove, verify, Srs};
 
-const MODELS: &[&str] = &["mlp_small", "mlp_deep", "mlp_argmax"];
+/// The wide layout's criterion set: the small MLPs and the MLPs of the sizes users bring.
+const MODELS: &[&str] = &["mlp_small", "mlp_deep", "mlp_argmax", "mlp_26k", "mlp_85k"];
 
 fn bench_models(c: &mut Criterion) {
     let input = poa_fixtures::inputs("input_0.json")[0].clone();
-    for &name in MODELS {
+    for &name in MODELS.iter().filter(|m| poa_benches::selected(m)) {
         let model = compile(name);
         let stats = match circuit_stats(&model, &Visibility::default())
             .and_then(|_| ModelCircuit::new(&model, None, Visibility::default()))

@@ -21,7 +21,8 @@
 #   EZKL_VENV          venv for ezkl (default /tmp/ezkl-venv; created and filled from requirements.txt)
 #   CARGO_TARGET_DIR   cargo target dir (default $HOME/.cache/openpoa/target)
 #   BENCH_WORK         scratch folder for keys/proofs (default /tmp/openpoa-ezkl-bench; wiped per model)
-#   MODELS             space-separated fixture names (default: all five)
+#   MODELS             space-separated fixture names (default: all seven: the five small ones, then
+#                      mlp_26k and mlp_85k, the MLPs of the sizes users bring)
 #   EZKL_CALIB_SAMPLES calibration samples given to ezkl (default 128, the same set poa uses)
 #   EZKL_SCALES        comma-separated scales ezkl's calibration may try (default: ezkl's own list)
 #   EZKL_LOGROWS       ezkl settings candidates to prove, the fastest is reported (default auto:
@@ -48,7 +49,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 EZKL_VENV=${EZKL_VENV:-/tmp/ezkl-venv}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/openpoa/target}
 BENCH_WORK=${BENCH_WORK:-/tmp/openpoa-ezkl-bench}
-MODELS=${MODELS:-mlp_small mlp_deep cnn_small mlp_argmax ops_zoo}
+MODELS=${MODELS:-mlp_small mlp_deep cnn_small mlp_argmax ops_zoo mlp_26k mlp_85k}
 EZKL_CALIB_SAMPLES=${EZKL_CALIB_SAMPLES:-128}
 EZKL_SCALES=${EZKL_SCALES:-}
 EZKL_LOGROWS=${EZKL_LOGROWS:-auto}

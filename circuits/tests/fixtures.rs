@@ -26,12 +26,16 @@ fn model(name: &str) -> &'static QModel {
     static ARGMAX: OnceLock<QModel> = OnceLock::new();
     static CNN: OnceLock<QModel> = OnceLock::new();
     static ZOO: OnceLock<QModel> = OnceLock::new();
+    static M26K: OnceLock<QModel> = OnceLock::new();
+    static M85K: OnceLock<QModel> = OnceLock::new();
     let cell = match name {
         "mlp_small" => &SMALL,
         "mlp_deep" => &DEEP,
         "mlp_argmax" => &ARGMAX,
         "cnn_small" => &CNN,
         "ops_zoo" => &ZOO,
+        "mlp_26k" => &M26K,
+        "mlp_85k" => &M85K,
         _ => panic!("unknown fixture {name}"),
     };
     cell.get_or_init(|| compile(name))
@@ -318,6 +322,9 @@ fn reports_circuit_stats() {
         "mlp_argmax",
         "cnn_small",
         "ops_zoo",
+        // The larger MLPs: sizes only (laid out, not proved; cheap in a debug build).
+        "mlp_26k",
+        "mlp_85k",
     ] {
         let q = model(name);
         let stats = circuit_stats(q, &Visibility::default()).expect("supported");

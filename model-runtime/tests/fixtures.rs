@@ -54,6 +54,16 @@ fn cnn_small_agrees_with_float_on_held_out_set() {
 }
 
 #[test]
+fn mlp_26k_agrees_with_float_on_held_out_set() {
+    assert_held_out_agreement("mlp_26k");
+}
+
+#[test]
+fn mlp_85k_agrees_with_float_on_held_out_set() {
+    assert_held_out_agreement("mlp_85k");
+}
+
+#[test]
 fn ops_zoo_agrees_with_float_on_held_out_set() {
     assert_held_out_agreement("ops_zoo");
 }
