@@ -20,7 +20,7 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_proofs::SerdeFormat;
 use halo2curves::bn256::{Fr, G1Affine};
 use halo2curves::ff::PrimeField;
-use poa_circuits::dense::DenseRows;
+use poa_circuits::dense::{DenseParams, DenseRows};
 use poa_circuits::{Layout, ModelCircuit, NarrowShape};
 use serde::{Deserialize, Serialize};
 
@@ -221,12 +221,13 @@ impl ProvingKey {
         let id = id_of(&h)?;
         type Pk = halo2_proofs::plonk::ProvingKey<G1Affine>;
         let params = id.params();
+        let dense_params = id.dense_params();
         let (pk, shape) = open_key(
             what,
             &id,
             payload,
             |p| Pk::from_bytes::<ModelCircuit>(p, KEY_FORMAT, params),
-            |p| Pk::from_bytes::<DenseRows>(p, KEY_FORMAT, ()),
+            |p| Pk::from_bytes::<DenseRows>(p, KEY_FORMAT, dense_params),
             |p, s| Pk::from_bytes::<BaseCircuitBuilder<Fr>>(p, KEY_FORMAT, s.params.clone()),
         )?;
         check_vk_k(what, &h, pk.get_vk())?;
@@ -259,12 +260,13 @@ impl VerifyingKey {
         let id = id_of(&h)?;
         type Vk = halo2_proofs::plonk::VerifyingKey<G1Affine>;
         let params = id.params();
+        let dense_params = id.dense_params();
         let (vk, shape) = open_key(
             what,
             &id,
             payload,
             |p| Vk::from_bytes::<ModelCircuit>(p, KEY_FORMAT, params),
-            |p| Vk::from_bytes::<DenseRows>(p, KEY_FORMAT, ()),
+            |p| Vk::from_bytes::<DenseRows>(p, KEY_FORMAT, dense_params),
             |p, s| Vk::from_bytes::<BaseCircuitBuilder<Fr>>(p, KEY_FORMAT, s.params.clone()),
         )?;
         check_vk_k(what, &h, &vk)?;

@@ -2,6 +2,7 @@
 //! shapes the keys. Artifacts carry both so a key, proof or SRS from another setup is refused by
 //! name instead of failing as an opaque "proof does not verify".
 
+use poa_circuits::dense::DenseParams;
 use poa_circuits::model::CircuitParams;
 use poa_circuits::weights::shape_digest;
 use poa_circuits::{
@@ -51,6 +52,14 @@ impl CircuitId {
         )
     }
 
+    /// The dense layout's column configuration these keys were made with (the attribution flag
+    /// of the header picks it, so a key file reads back into the right constraint system).
+    pub fn dense_params(&self) -> DenseParams {
+        DenseParams {
+            attribution: self.attributed,
+        }
+    }
+
     /// The identity of `model`'s inference circuit at the `k` [`poa_circuits::circuit_stats`]
     /// chooses.
     pub fn of(model: &QModel, vis: &Visibility) -> Result<Self> {
@@ -89,13 +98,21 @@ impl CircuitId {
         })
     }
 
-    /// The identity of a dense-layout circuit ([`poa_circuits::dense`]) of `model`: its rows and
-    /// instance count are in the digest, so a key from a build that lays the model out
+    /// The identity of a dense-layout circuit ([`poa_circuits::dense`]) of `model`, with
+    /// attribution over `setup` when given (its index root, k and shape in the digest): its rows
+    /// and instance count are in the digest, so a key from a build that lays the model out
     /// differently is refused by name.
-    pub fn of_dense(model: &QModel, vis: Visibility, c: &DenseCircuit) -> Result<Self> {
+    pub fn of_dense(
+        model: &QModel,
+        vis: Visibility,
+        c: &DenseCircuit,
+        setup: Option<&AttributionSetup>,
+    ) -> Result<Self> {
         let model_digest = model_digest(model, &vis)?;
+        // Inference keeps the string it always had, so its digests (and keys) are unchanged.
+        let attribution = setup.map_or(String::new(), attribution_config);
         let config = format!(
-            "{PROOF_SYSTEM}; layout=dense-v1; input={}; rows={}; instances={}",
+            "{PROOF_SYSTEM}; layout=dense-v1; input={}; rows={}; instances={}{attribution}",
             vis.input,
             c.rows(),
             c.instances().len()
@@ -106,7 +123,7 @@ impl CircuitId {
             k: c.k(),
             instances: c.instances().len(),
             visibility: vis,
-            attributed: false,
+            attributed: setup.is_some(),
             split_range: false,
             layout: Layout::Dense,
         })

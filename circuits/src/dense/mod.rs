@@ -14,23 +14,27 @@
 //! Same statement, same public instances in the same order ([`crate::instances`]): the rows
 //! are built from the [`Trace`] (never recomputed differently), every row's equation and every
 //! public cell is checked natively before a proof is made. Supported: fixed weights, `public`
-//! or `private` input, inference (no attribution), and the ops in [`DENSE_OPS`].
+//! or `private` input, the ops in [`DENSE_OPS`], and top-k attribution over a fixed index
+//! (`topk`; its circuits have a few more columns, [`DenseParams`], so inference circuits are
+//! unchanged).
 
 mod ops;
 mod rows;
+mod topk;
 
 use halo2_proofs::plonk::ConstraintSystem;
 use halo2curves::bn256::Fr;
 use poa_runtime::{QModel, Trace};
 
+use crate::attribution::attribution_instances;
 use crate::error::CircuitError;
 use crate::instances::public_instances;
 use crate::model::check_trace;
-use crate::narrow::zero_trace;
-use crate::visibility::{InputVisibility, Visibility};
+use crate::narrow::{zero_trace, Statement};
+use crate::visibility::{IndexVisibility, InputVisibility, Visibility};
 
 pub use ops::DENSE_OPS;
-pub use rows::{DenseConfig, DenseRows, LANES, LIMB_BITS};
+pub use rows::{DenseConfig, DenseParams, DenseRows, LANES, LIMB_BITS, SLOT_LOOKUP};
 
 /// Largest k the dense layout will choose.
 const MAX_K: u32 = 24;
@@ -49,6 +53,23 @@ pub enum DenseTamper {
     ReluSign,
     /// The predicted class one more (mod the classes).
     ClassOff,
+    /// Attribution: entry 0's dot product one more.
+    AttrDot,
+    /// Attribution: the first masked query value (indicator × embedding) one more.
+    AttrMask,
+    /// Attribution: the first unselected entry's selection bit set.
+    ExtraSelected,
+    /// Attribution: slot 0's score one more.
+    SlotScore,
+    /// Attribution: slot 0's contributor another address.
+    SlotContributor,
+    /// Attribution: slots 0 and 1 swapped.
+    SlotsSwapped,
+    /// Attribution: slot 1 a copy of slot 0.
+    SlotDuplicated,
+    /// Attribution: the last slot replaced by the (k+1)-th best entry (so τ is too low and
+    /// the selection bits, set against it, count k + 1).
+    SlotNotTop,
 }
 
 /// A dense-layout circuit ready for keygen, proving or `MockProver`.
@@ -63,13 +84,33 @@ impl DenseCircuit {
     /// The circuit keys are made from: the layout of an all-zero input (rows and coefficients
     /// do not depend on the witness).
     pub fn keygen(model: &QModel, vis: Visibility) -> Result<Self, CircuitError> {
+        Self::keygen_statement(model, vis, Statement::Inference)
+    }
+
+    /// [`Self::keygen`] of `statement` (attribution keys are made on the request given, which
+    /// is witness, never layout).
+    pub fn keygen_statement(
+        model: &QModel,
+        vis: Visibility,
+        statement: Statement<'_>,
+    ) -> Result<Self, CircuitError> {
         let trace = zero_trace(model)?;
-        Self::layout(model, &trace, vis, None)
+        Self::layout(model, &trace, vis, statement, None)
     }
 
     /// The circuit of one run, for proving (or `MockProver`).
     pub fn prover(model: &QModel, trace: &Trace, vis: Visibility) -> Result<Self, CircuitError> {
-        Self::layout(model, trace, vis, None)
+        Self::layout(model, trace, vis, Statement::Inference, None)
+    }
+
+    /// The circuit of one run proving `statement` (inference, or inference and attribution).
+    pub fn prover_statement(
+        model: &QModel,
+        trace: &Trace,
+        vis: Visibility,
+        statement: Statement<'_>,
+    ) -> Result<Self, CircuitError> {
+        Self::layout(model, trace, vis, statement, None)
     }
 
     /// A forged circuit for negative tests: `tamper` is applied while laying out and the
@@ -81,7 +122,19 @@ impl DenseCircuit {
         vis: Visibility,
         tamper: DenseTamper,
     ) -> Result<Self, CircuitError> {
-        Self::layout(model, trace, vis, Some(tamper))
+        Self::layout(model, trace, vis, Statement::Inference, Some(tamper))
+    }
+
+    /// [`Self::mock_tampered`] of `statement`.
+    #[doc(hidden)]
+    pub fn mock_tampered_statement(
+        model: &QModel,
+        trace: &Trace,
+        vis: Visibility,
+        statement: Statement<'_>,
+        tamper: DenseTamper,
+    ) -> Result<Self, CircuitError> {
+        Self::layout(model, trace, vis, statement, Some(tamper))
     }
 
     /// The halo2 circuit.
@@ -105,17 +158,43 @@ impl DenseCircuit {
         self.circuit.rows.len()
     }
 
+    /// The column configuration (attribution or not).
+    pub fn params(&self) -> DenseParams {
+        self.circuit.params
+    }
+
     fn layout(
         model: &QModel,
         trace: &Trace,
         vis: Visibility,
+        statement: Statement<'_>,
         tamper: Option<DenseTamper>,
     ) -> Result<Self, CircuitError> {
-        supported(model, &vis)?;
+        supported(model, &vis, &statement)?;
         check_trace(model, trace)?;
-        let native = public_instances(model, trace, &vis);
-        let (lay, cells) = ops::assign_run(model, trace, tamper)?;
-        let mut public = Vec::new();
+        let (mut lay, cells) = ops::assign_run(model, trace, tamper)?;
+        let (native, mut public) = match statement {
+            Statement::Inference => (public_instances(model, trace, &vis), Vec::new()),
+            Statement::Attribution { setup, request } => {
+                let wit = setup.witness(model, trace)?;
+                let part = topk::Part {
+                    model,
+                    vis: &vis,
+                    trace,
+                    cells: &cells,
+                    setup,
+                    wit: &wit,
+                    request: &request,
+                    tamper,
+                };
+                let header = topk::assign(&mut lay, &part)?;
+                let native = attribution_instances(model, trace, &vis, setup, &wit, &request);
+                (native, header)
+            }
+        };
+        let params = DenseParams {
+            attribution: matches!(statement, Statement::Attribution { .. }),
+        };
         if vis.input == InputVisibility::Public {
             public.extend(cells[0].iter().copied());
         }
@@ -136,10 +215,36 @@ impl DenseCircuit {
             if let Some(i) = (0..rows.len()).find(|&i| rows.residual(i) != Fr::zero()) {
                 return Err(bad(format!("row {i}'s equation does not hold")));
             }
+            if let Some(i) = (0..rows.len()).find(|&i| !rows.bit_holds(i)) {
+                return Err(bad(format!("row {i}'s bit is not a bit")));
+            }
+            if params.attribution {
+                let table: std::collections::HashSet<[u8; 32]> = (0..rows.len())
+                    .map(|i| rows.table_value(i).to_bytes())
+                    .collect();
+                let missing = (0..rows.len()).find(|&i| {
+                    rows.slot_value(i)
+                        .is_some_and(|w| !table.contains(&w.to_bytes()))
+                });
+                if let Some(i) = missing {
+                    return Err(bad(format!("slot row {i} is not in the entry table")));
+                }
+            }
         }
-        let k = size(rows.len(), values.len())?;
+        if !params.attribution && rows.uses_attribution() {
+            return Err(CircuitError::TraceMismatch {
+                what: "dense layout".into(),
+                reason: "an inference circuit uses attribution columns".into(),
+            });
+        }
+        let (k, usable) = size(rows.len(), values.len(), params)?;
         Ok(Self {
-            circuit: DenseRows { rows, public },
+            circuit: DenseRows {
+                rows,
+                public,
+                params,
+                usable,
+            },
             instances: values,
             k,
         })
@@ -147,22 +252,37 @@ impl DenseCircuit {
 }
 
 /// The smallest k whose usable rows (2^k minus halo2's blinding rows) hold `rows`, the 256-row
-/// range table and the `instances`.
-fn size(rows: usize, instances: usize) -> Result<u32, CircuitError> {
+/// range table and the `instances`; and how many rows are usable at that k.
+fn size(rows: usize, instances: usize, params: DenseParams) -> Result<(u32, usize), CircuitError> {
     let mut cs = ConstraintSystem::<Fr>::default();
-    DenseConfig::configure(&mut cs);
+    DenseConfig::configure_with(&mut cs, params);
     let reserved = cs.minimum_rows();
     let need = rows.max(1 << LIMB_BITS).max(instances);
-    (1..=MAX_K)
+    let k = (1..=MAX_K)
         .find(|&k| (1usize << k) >= need + reserved)
         .ok_or_else(|| CircuitError::UnsupportedShape {
             layer: "dense layout".into(),
             reason: format!("{rows} rows need more than 2^{MAX_K}"),
-        })
+        })?;
+    Ok((k, (1usize << k) - cs.blinding_factors() - 1))
 }
 
 /// Refuses what the dense layout does not lay out, naming it and the way out.
-fn supported(model: &QModel, vis: &Visibility) -> Result<(), CircuitError> {
+fn supported(
+    model: &QModel,
+    vis: &Visibility,
+    statement: &Statement<'_>,
+) -> Result<(), CircuitError> {
     crate::vertical::check_visibility(vis, "dense")?;
+    if let Statement::Attribution { setup, .. } = statement {
+        if setup.visibility() != IndexVisibility::Fixed {
+            return Err(CircuitError::UnsupportedShape {
+                layer: "dense layout".into(),
+                reason: "only a fixed attribution index is supported; prove it with the \
+                         default (wide) layout"
+                    .into(),
+            });
+        }
+    }
     ops::check_ops(model)
 }

@@ -80,7 +80,7 @@ fn limbs(v: i128, m: usize) -> Vec<u64> {
 }
 
 /// Limbs a check of `bits` bits takes.
-fn limbs_for(bits: u32) -> usize {
+pub(crate) fn limbs_for(bits: u32) -> usize {
     bits.div_ceil(LIMB_BITS).max(1) as usize
 }
 
@@ -105,6 +105,9 @@ impl Term {
 #[derive(Default)]
 pub(crate) struct Layout {
     pub rows: Rows,
+    /// The predicted class's one-hot indicator, once [`Layout::argmax`] has built it
+    /// (attribution reads it).
+    pub class_indicator: Option<Vec<Var>>,
 }
 
 impl Layout {
@@ -155,7 +158,12 @@ impl Layout {
     /// `Σ c·x + constant` chained through `acc`, five terms a row, the last row left open with
     /// `room` lanes free for the caller to finish and push: returns that row (its terms placed,
     /// reading the row above) and the whole sum.
-    fn chain(&mut self, terms: &[(Var, Fr)], constant: Fr, room: usize) -> (Equation, Fr) {
+    pub(crate) fn chain(
+        &mut self,
+        terms: &[(Var, Fr)],
+        constant: Fr,
+        room: usize,
+    ) -> (Equation, Fr) {
         let last = LANES - room;
         let head = terms.len().saturating_sub(last).div_ceil(LANES) * LANES;
         let (head, tail) = terms.split_at(head);
@@ -308,6 +316,7 @@ impl Layout {
             }
         }
         let best = best_cell.expect("argmax over at least one value");
+        self.class_indicator = Some(ind.clone());
         let bits = signed_bits(bound);
         let best_i = i128::from(best.value_i64());
         // later_j = Σ_{i>j} ind_i = [class > j], built from the end.
@@ -349,11 +358,13 @@ pub(crate) fn assign_run(
     tamper: Option<DenseTamper>,
 ) -> Result<(Layout, Cells), CircuitError> {
     let mut lay = Layout::default();
-    let forge = tamper.map(|t| match t {
-        DenseTamper::Product => Forge::Product,
-        DenseTamper::Remainder => Forge::Remainder,
-        DenseTamper::ReluSign => Forge::ReluSign,
-        DenseTamper::ClassOff => Forge::ClassOff,
+    let forge = tamper.and_then(|t| match t {
+        DenseTamper::Product => Some(Forge::Product),
+        DenseTamper::Remainder => Some(Forge::Remainder),
+        DenseTamper::ReluSign => Some(Forge::ReluSign),
+        DenseTamper::ClassOff => Some(Forge::ClassOff),
+        // Attribution forgeries are applied by `super::topk`.
+        _ => None,
     });
     let cells = vertical::run(&mut lay, model, trace, forge, refuse)?;
     Ok((lay, cells))

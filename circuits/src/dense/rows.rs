@@ -23,6 +23,17 @@ pub const LANES: usize = 5;
 /// Bits of the looked-up range table (`0..256`).
 pub const LIMB_BITS: u32 = 8;
 
+/// The lane an attribution circuit's bit gate and slot lookup read ([`DenseParams`]).
+pub(crate) const ATTR_LANE: usize = 4;
+
+/// What shapes a dense circuit's columns: inference alone, or inference plus top-k attribution
+/// (a few more columns and constraints, so inference circuits stay exactly as they were).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DenseParams {
+    /// True for an attribution circuit (top-k attribution over a fixed index).
+    pub attribution: bool,
+}
+
 /// A cell of a lane, with its value.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Var {
@@ -50,6 +61,12 @@ pub(crate) struct Row {
     fm: Fr,
     r: Fr,
     fr: Fr,
+    /// Attribution columns: the entry table `t = f_ent·x₀·x₁ + f_tab`, the slot lookup input
+    /// `f_slot·x₄`, the bit check `f_bit·(x₄² − x₄)`.
+    f_ent: Fr,
+    f_tab: Fr,
+    f_slot: bool,
+    f_bit: bool,
 }
 
 /// Builds one row's equation term by term.
@@ -98,6 +115,27 @@ impl Equation {
         self.row.r = v;
         self.row.fr = coeff;
     }
+    /// Leaves the lanes before `lane` empty, so the next term lands in `lane`.
+    pub fn skip_to(&mut self, lane: usize) {
+        assert!(
+            self.used <= lane && lane < LANES,
+            "lane {lane} is taken or out of range"
+        );
+        self.used = lane;
+    }
+    /// Puts this row in the entry table: `t = f_ent·x₀·x₁ + f_tab` (attribution circuits).
+    pub fn table(&mut self, f_ent: Fr, f_tab: Fr) {
+        self.row.f_ent = f_ent;
+        self.row.f_tab = f_tab;
+    }
+    /// Looks lane [`ATTR_LANE`] up in the entry table (attribution circuits).
+    pub fn slot(&mut self) {
+        self.row.f_slot = true;
+    }
+    /// Constrains lane [`ATTR_LANE`] to a bit (attribution circuits).
+    pub fn bit(&mut self) {
+        self.row.f_bit = true;
+    }
 }
 
 /// Every row of one circuit, in order.
@@ -129,15 +167,38 @@ impl Rows {
         self.rows.len()
     }
 
+    /// True when any row uses an attribution column (such rows need [`DenseParams`]'s
+    /// attribution configuration).
+    pub fn uses_attribution(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|r| r.f_slot || r.f_bit || r.f_ent != Fr::zero() || r.f_tab != Fr::zero())
+    }
+
+    /// The entry-table value of row `i` (`f_ent·x₀·x₁ + f_tab`; zero off the table).
+    pub fn table_value(&self, i: usize) -> Fr {
+        let row = &self.rows[i];
+        row.f_ent * lane_value(row, 0) * lane_value(row, 1) + row.f_tab
+    }
+
+    /// True when row `i`'s bit check holds (or it has none).
+    pub fn bit_holds(&self, i: usize) -> bool {
+        let row = &self.rows[i];
+        let x = lane_value(row, ATTR_LANE);
+        !row.f_bit || x * x == x
+    }
+
+    /// The value row `i` looks up in the entry table, if it is a slot row.
+    pub fn slot_value(&self, i: usize) -> Option<Fr> {
+        let row = &self.rows[i];
+        row.f_slot.then(|| lane_value(row, ATTR_LANE))
+    }
+
     /// The value `row`'s equation leaves over (zero when it holds); the layout checks every row
     /// before a proof is made, so a bug here is an error, not an invalid proof.
     pub fn residual(&self, i: usize) -> Fr {
         let row = &self.rows[i];
-        let x = |l: usize| match row.lanes[l] {
-            Some(Slot::New(v)) => v,
-            Some(Slot::Copy(c)) => c.value,
-            None => Fr::zero(),
-        };
+        let x = |l: usize| lane_value(row, l);
         let prev = if i == 0 {
             Fr::zero()
         } else {
@@ -150,6 +211,26 @@ impl Rows {
             + row.fm * x(0) * x(1)
             + row.fr * row.r
     }
+}
+
+/// The value lane `l` of `row` holds (zero when empty).
+fn lane_value(row: &Row, l: usize) -> Fr {
+    match row.lanes[l] {
+        Some(Slot::New(v)) => v,
+        Some(Slot::Copy(c)) => c.value,
+        None => Fr::zero(),
+    }
+}
+
+/// The columns only attribution circuits have.
+#[derive(Clone, Debug)]
+struct AttrColumns {
+    f_use: Column<Fixed>,
+    f_ent: Column<Fixed>,
+    f_tab: Column<Fixed>,
+    f_slot: Column<Fixed>,
+    f_bit: Column<Fixed>,
+    t: Column<Advice>,
 }
 
 /// The dense layout's columns.
@@ -166,11 +247,25 @@ pub struct DenseConfig {
     fr: Column<Fixed>,
     table: TableColumn,
     instance: Column<Instance>,
+    attr: Option<AttrColumns>,
 }
 
+/// Name of the membership lookup of attribution circuits.
+pub const SLOT_LOOKUP: &str = "slot in entry table";
+
 impl DenseConfig {
-    /// Allocates the columns, the row gate and the range lookup.
+    /// Allocates the columns, the row gate and the range lookup (inference circuits).
     pub fn configure(meta: &mut ConstraintSystem<Fr>) -> Self {
+        Self::configure_with(meta, DenseParams::default())
+    }
+
+    /// [`Self::configure`], plus for attribution the entry table, bit gate and slot lookup.
+    ///
+    /// The table is its own advice column `t` (constrained by a gate to `f_ent·x₀·x₁ + f_tab`)
+    /// rather than that expression itself: a degree-3 table expression would raise the lookup's
+    /// degree to 7 and double the extended domain; this way the circuit's degree is 5 and the
+    /// domain stays as large as an inference circuit's.
+    pub fn configure_with(meta: &mut ConstraintSystem<Fr>, params: DenseParams) -> Self {
         let lanes = std::array::from_fn(|_| {
             let c = meta.advice_column();
             meta.enable_equality(c);
@@ -205,6 +300,45 @@ impl DenseConfig {
         meta.lookup("r in [0, 256)", |m| {
             vec![(m.query_advice(r, Rotation::cur()), table)]
         });
+        let attr = params.attribution.then(|| {
+            let [f_use, f_ent, f_tab, f_slot, f_bit] = std::array::from_fn(|_| meta.fixed_column());
+            let t = meta.advice_column();
+            // On every usable row (`f_use`), so `t` is zero off the entry rows; halo2's blinding
+            // rows (random `t`) are outside both the gate and the lookup.
+            meta.create_gate("entry table", |m| {
+                let x0 = m.query_advice(lanes[0], Rotation::cur());
+                let x1 = m.query_advice(lanes[1], Rotation::cur());
+                vec![(
+                    "f_use·(t − f_ent·x0·x1 − f_tab) = 0",
+                    m.query_fixed(f_use, Rotation::cur())
+                        * (m.query_advice(t, Rotation::cur())
+                            - m.query_fixed(f_ent, Rotation::cur()) * x0 * x1
+                            - m.query_fixed(f_tab, Rotation::cur())),
+                )]
+            });
+            meta.create_gate("lane bit", |m| {
+                let x = m.query_advice(lanes[ATTR_LANE], Rotation::cur());
+                vec![(
+                    "f_bit·(x4² − x4) = 0",
+                    m.query_fixed(f_bit, Rotation::cur()) * (x.clone() * x.clone() - x),
+                )]
+            });
+            meta.lookup_any(SLOT_LOOKUP, |m| {
+                vec![(
+                    m.query_fixed(f_slot, Rotation::cur())
+                        * m.query_advice(lanes[ATTR_LANE], Rotation::cur()),
+                    m.query_advice(t, Rotation::cur()),
+                )]
+            });
+            AttrColumns {
+                f_use,
+                f_ent,
+                f_tab,
+                f_slot,
+                f_bit,
+                t,
+            }
+        });
         Self {
             lanes,
             acc,
@@ -217,6 +351,7 @@ impl DenseConfig {
             fr,
             table,
             instance,
+            attr,
         }
     }
 
@@ -227,6 +362,7 @@ impl DenseConfig {
         mut layouter: impl Layouter<Fr>,
         rows: &Rows,
         public: &[Var],
+        usable: usize,
     ) -> Result<(), Error> {
         layouter.assign_table(
             || "range table",
@@ -242,8 +378,21 @@ impl DenseConfig {
                 Ok(())
             },
         )?;
-        let cells =
-            layouter.assign_region(|| "dense rows", |mut region| self.rows(&mut region, rows))?;
+        let cells = layouter.assign_region(
+            || "dense rows",
+            |mut region| {
+                let cells = self.rows(&mut region, rows)?;
+                if let Some(a) = &self.attr {
+                    for i in 0..usable.max(rows.len()) {
+                        region.assign_fixed(a.f_use, i, Fr::one());
+                        if i >= rows.len() {
+                            region.assign_advice(a.t, i, Value::known(Fr::zero()));
+                        }
+                    }
+                }
+                Ok(cells)
+            },
+        )?;
         for (i, v) in public.iter().enumerate() {
             let cell = cells[v.row][v.lane].ok_or(Error::Synthesis)?;
             layouter.constrain_instance(cell, self.instance, i);
@@ -292,6 +441,19 @@ impl DenseConfig {
             }
             region.assign_advice(self.acc, i, Value::known(row.acc));
             region.assign_advice(self.r, i, Value::known(row.r));
+            if let Some(a) = &self.attr {
+                let bit = |b: bool| if b { Fr::one() } else { Fr::zero() };
+                region.assign_fixed(a.f_ent, i, row.f_ent);
+                region.assign_fixed(a.f_tab, i, row.f_tab);
+                region.assign_fixed(a.f_slot, i, bit(row.f_slot));
+                region.assign_fixed(a.f_bit, i, bit(row.f_bit));
+                let t = row.f_ent * lane_value(row, 0) * lane_value(row, 1) + row.f_tab;
+                region.assign_advice(a.t, i, Value::known(t));
+            } else if row.f_slot || row.f_bit || row.f_ent != Fr::zero() || row.f_tab != Fr::zero()
+            {
+                // An attribution row in an inference configuration would be unconstrained.
+                return Err(Error::Synthesis);
+            }
             cells.push(here);
         }
         Ok(cells)
@@ -303,16 +465,27 @@ impl DenseConfig {
 pub struct DenseRows {
     pub(crate) rows: Rows,
     pub(crate) public: Vec<Var>,
+    pub(crate) params: DenseParams,
+    /// Usable rows at the circuit's k (attribution circuits constrain `t` on all of them).
+    pub(crate) usable: usize,
 }
 
 impl Circuit<Fr> for DenseRows {
     type Config = DenseConfig;
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = ();
+    type Params = DenseParams;
 
     /// Keygen reads only the fixed columns and copies, which do not depend on the witness.
     fn without_witnesses(&self) -> Self {
         self.clone()
+    }
+
+    fn params(&self) -> DenseParams {
+        self.params
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: DenseParams) -> DenseConfig {
+        DenseConfig::configure_with(meta, params)
     }
 
     fn configure(meta: &mut ConstraintSystem<Fr>) -> DenseConfig {
@@ -320,6 +493,6 @@ impl Circuit<Fr> for DenseRows {
     }
 
     fn synthesize(&self, config: DenseConfig, layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        config.assign(layouter, &self.rows, &self.public)
+        config.assign(layouter, &self.rows, &self.public, self.usable)
     }
 }
