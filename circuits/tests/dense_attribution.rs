@@ -251,8 +251,7 @@ fn a_hashed_index_is_refused_by_name() {
         request: request(),
     };
     let e = DenseCircuit::prover_statement(&q, &trace, Visibility::default(), statement)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(e.contains("dense layout") && e.contains("fixed"), "{e}");
 }
@@ -277,6 +276,10 @@ fn rows_grow_by_a_fixed_amount_per_entry() {
     let per_entry = (r200 - r100) as f64 / 100.0;
     eprintln!("mlp_small top-8: {r100} rows (k {k100}) at 100 entries, {per_entry} rows/entry");
     assert!(per_entry <= 15.0, "{per_entry} rows per entry");
+    let (r1000, k1000) = rows(1000);
+    let (r1437, k1437) = rows(1437);
+    eprintln!("mlp_small top-8: {r1000} rows (k {k1000}) at 1,000; {r1437} (k {k1437}) at 1,437");
+    assert_eq!((k100, k1000, k1437), (12, 14, 15));
 }
 
 /// Small random models' dense attribution equals the runtime's `attribute` and is accepted,

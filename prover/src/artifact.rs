@@ -20,7 +20,7 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_proofs::SerdeFormat;
 use halo2curves::bn256::{Fr, G1Affine};
 use halo2curves::ff::PrimeField;
-use poa_circuits::dense::{DenseParams, DenseRows};
+use poa_circuits::dense::DenseRows;
 use poa_circuits::{Layout, ModelCircuit, NarrowShape};
 use serde::{Deserialize, Serialize};
 
