@@ -165,7 +165,8 @@ impl Layout {
         room: usize,
     ) -> (Equation, Fr) {
         let last = LANES - room;
-        let head = terms.len().saturating_sub(last).div_ceil(LANES) * LANES;
+        // At most every term: with two lanes of room, a few terms may all go above.
+        let head = (terms.len().saturating_sub(last).div_ceil(LANES) * LANES).min(terms.len());
         let (head, tail) = terms.split_at(head);
         let mut acc = constant;
         let row = |chunk: &[(Var, Fr)], first: bool, acc: &mut Fr| {

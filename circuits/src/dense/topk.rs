@@ -11,7 +11,7 @@
 //! * `u_i + 2^L₁·(1 − b_i) ∈ [0, 2^L₁)` (`|u_i| < 2^L₁`): `b_i = [u_i ≥ 0]`, so
 //!   `s_i = b_i·u_i = max(0, u_i)`, the score. That row also holds the selection bit `sel_i`.
 //! * `key_i = M·b_i·u_i + (M − 1 − i)` and `key_i − τ + 2^L·(1 − sel_i) ∈ [0, 2^L)`
-//!   (`|key_i − τ| < 2^L`): `sel_i = [key_i ≥ τ]`. The last row of that check computes the
+//!   (`|key_i − τ| < 2^L`, L the setup's key bits): `sel_i = [key_i ≥ τ]`. The last row of that check computes the
 //!   product `b_i·u_i` and is also the entry's row of the *entry table*:
 //!   `t = M·x₀·x₁ + (M − 1 − i) + 2^KB·contributor_i = key_i + 2^KB·contributor_i`.
 //! * `Σ sel_i = k`.
@@ -137,9 +137,11 @@ pub(crate) fn assign(lay: &mut Layout, part: &Part<'_>) -> Result<Vec<Var>, Circ
     let index = setup.index();
     let n = index.entries.len();
     let (score_bits, index_bits) = (setup.dot_bits, setup.index_bits);
-    // Keys are below 2^kb; a key comparison is checked over l ≥ kb bits (whole limbs).
+    // A slot key decomposes below 2^kb. An entry key is below (dot bound + 1)·M — its u is
+    // the exact integer dot product of bounded cells — and so is τ (an entry's key, by
+    // membership): a comparison needs only the setup's key bits.
     let kb = score_bits + index_bits;
-    let l = 8 * limbs_for(kb) as u32;
+    let l = setup.key_bits;
     let m = setup.key_base();
     let m_fe = fe128(m);
     let outputs = &cells[model.output];
