@@ -340,14 +340,27 @@ fn models_without_tables_keep_the_plain_configuration() {
     };
     assert_eq!(columns(DenseParams::default()), (7, 11, 1));
     // The tag column and four table columns (halo2 counts table columns as fixed ones).
-    assert_eq!(columns(DenseParams { tables: true }), (7, 16, 2));
+    assert_eq!(
+        columns(DenseParams {
+            tables: true,
+            ..DenseParams::default()
+        }),
+        (7, 16, 2)
+    );
     for (name, tables) in [
         ("mlp_small", false),
         ("cnn_small", false),
         ("ops_zoo", true),
     ] {
         let c = DenseCircuit::keygen(&compile(name), Visibility::default()).expect("lays out");
-        assert_eq!(c.params(), DenseParams { tables }, "{name}");
+        assert_eq!(
+            c.params(),
+            DenseParams {
+                tables,
+                ..DenseParams::default()
+            },
+            "{name}"
+        );
         assert_eq!(c.circuit().params(), c.params());
     }
 }

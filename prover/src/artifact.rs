@@ -234,12 +234,13 @@ impl ProvingKey {
         let id = id_of(&h)?;
         type Pk = halo2_proofs::plonk::ProvingKey<G1Affine>;
         let params = id.params();
+        let dense_params = id.dense_params();
         let (pk, shape) = open_key(
             what,
             &id,
             payload,
             |p| Pk::from_bytes::<ModelCircuit>(p, KEY_FORMAT, params),
-            |p| Pk::from_bytes::<DenseRows>(p, KEY_FORMAT, id.dense_params()),
+            |p| Pk::from_bytes::<DenseRows>(p, KEY_FORMAT, dense_params),
             |p, s| Pk::from_bytes::<BaseCircuitBuilder<Fr>>(p, KEY_FORMAT, s.params.clone()),
         )?;
         check_vk_k(what, &h, pk.get_vk())?;
@@ -272,12 +273,13 @@ impl VerifyingKey {
         let id = id_of(&h)?;
         type Vk = halo2_proofs::plonk::VerifyingKey<G1Affine>;
         let params = id.params();
+        let dense_params = id.dense_params();
         let (vk, shape) = open_key(
             what,
             &id,
             payload,
             |p| Vk::from_bytes::<ModelCircuit>(p, KEY_FORMAT, params),
-            |p| Vk::from_bytes::<DenseRows>(p, KEY_FORMAT, id.dense_params()),
+            |p| Vk::from_bytes::<DenseRows>(p, KEY_FORMAT, dense_params),
             |p, s| Vk::from_bytes::<BaseCircuitBuilder<Fr>>(p, KEY_FORMAT, s.params.clone()),
         )?;
         check_vk_k(what, &h, &vk)?;

@@ -1,8 +1,12 @@
 //! Keys and proofs for the dense layout ([`poa_circuits::dense`]): inference in few columns and
 //! few rows. Same SRS, same SHPLONK + Keccak transcript, same key files (the header's dense
-//! flag), the same [`crate::prove()`] (the key picks the layout) and [`crate::verify()`].
+//! flag), the same [`crate::prove()`] / [`crate::prove_attributed`] (the key picks the layout)
+//! and [`crate::verify()`]. Attribution keys ([`keygen_dense_attributed`]) carry the header's
+//! attribution flag, which also picks the circuit's column configuration when a key is read.
 
-use poa_circuits::{DenseCircuit, Visibility};
+use halo2curves::bn256::Fr;
+use poa_circuits::{AttributionSetup, DenseCircuit, Request, Statement, Visibility};
+use poa_runtime::datanet::Address;
 use poa_runtime::{QModel, Trace};
 use rand_core::{CryptoRng, RngCore};
 
@@ -26,7 +30,16 @@ pub struct DenseSize {
 /// Lays out the dense circuit of `model` to size it; an error names what the layout cannot take
 /// (an op, a divisor, hashed weights).
 pub fn dense_size(model: &QModel, vis: Visibility) -> Result<DenseSize> {
-    let c = DenseCircuit::keygen(model, vis)?;
+    dense_size_attributed(model, vis, None)
+}
+
+/// [`dense_size`] of the circuit with top-k attribution over `setup` (`None`: inference).
+pub fn dense_size_attributed(
+    model: &QModel,
+    vis: Visibility,
+    setup: Option<&AttributionSetup>,
+) -> Result<DenseSize> {
+    let c = DenseCircuit::keygen_statement(model, vis, statement(setup, None))?;
     Ok(DenseSize {
         k: c.k(),
         rows: c.rows(),
@@ -37,26 +50,58 @@ pub fn dense_size(model: &QModel, vis: Visibility) -> Result<DenseSize> {
 /// Generates dense-layout keys for `model`'s inference. `srs` must have exactly the circuit's
 /// `k` ([`dense_size`]).
 pub fn keygen_dense(srs: &Srs, model: &QModel, vis: Visibility) -> Result<ProvingKey> {
-    let c = DenseCircuit::keygen(model, vis)?;
+    keygen_dense_attributed(srs, model, vis, None)
+}
+
+/// Generates dense-layout keys for `model`'s inference and top-k attribution over `setup`'s
+/// fixed index (`None`: inference only, as [`keygen_dense`]). `srs` must have exactly the
+/// circuit's `k` ([`dense_size_attributed`]).
+pub fn keygen_dense_attributed(
+    srs: &Srs,
+    model: &QModel,
+    vis: Visibility,
+    setup: Option<&AttributionSetup>,
+) -> Result<ProvingKey> {
+    let c = DenseCircuit::keygen_statement(model, vis, statement(setup, None))?;
     check_srs_k(srs, c.k())?;
     Ok(ProvingKey {
         pk: halo2_keys(srs, c.circuit())?,
-        id: CircuitId::of_dense(model, vis, &c)?,
+        id: CircuitId::of_dense(model, vis, &c, setup)?,
         insecure: srs.is_insecure(),
         shape: None,
     })
 }
 
-/// Proves `trace` with dense keys, after the same key checks as the other layouts.
+/// The statement of a dense circuit: inference, or attribution over `setup` for `request`.
+/// Keys are made on a zero request (the request is witness, never layout).
+fn statement(setup: Option<&AttributionSetup>, request: Option<Request>) -> Statement<'_> {
+    match setup {
+        None => Statement::Inference,
+        Some(setup) => Statement::Attribution {
+            setup,
+            request: request.unwrap_or(Request {
+                nonce: Fr::zero(),
+                prover: Address([0; 20]),
+            }),
+        },
+    }
+}
+
+/// Proves `trace` with dense keys (with attribution over `setup` for `request` when given),
+/// after the same key checks as the other layouts.
 pub(crate) fn prove_dense(
     srs: &Srs,
     pk: &ProvingKey,
     model: &QModel,
     trace: &Trace,
+    attribution: Option<(&AttributionSetup, Request)>,
     rng: impl RngCore + CryptoRng,
 ) -> Result<Proof> {
-    let c = DenseCircuit::prover(model, trace, pk.id.visibility)?;
-    check_key(srs, pk, &CircuitId::of_dense(model, pk.id.visibility, &c)?)?;
+    let setup = attribution.map(|(s, _)| s);
+    let request = attribution.map(|(_, r)| r);
+    let vis = pk.id.visibility;
+    let c = DenseCircuit::prover_statement(model, trace, vis, statement(setup, request))?;
+    check_key(srs, pk, &CircuitId::of_dense(model, vis, &c, setup)?)?;
     let instances = c.instances().to_vec();
     let bytes = keccak_proof(srs, &pk.pk, c.circuit(), &instances, rng)?;
     Ok(Proof::under(pk, instances, bytes))

@@ -55,10 +55,13 @@ impl CircuitId {
         )
     }
 
-    /// The halo2 circuit params of a dense-layout key (default for the other layouts).
+    /// The dense layout's column configuration these keys were made with (the header's table
+    /// and attribution flags pick it, so a key file reads back into the right constraint
+    /// system; default for the other layouts).
     pub fn dense_params(&self) -> DenseParams {
         DenseParams {
             tables: self.dense_tables,
+            attribution: self.attributed,
         }
     }
 
@@ -101,18 +104,26 @@ impl CircuitId {
         })
     }
 
-    /// The identity of a dense-layout circuit ([`poa_circuits::dense`]) of `model`: its rows and
-    /// instance count are in the digest, so a key from a build that lays the model out
+    /// The identity of a dense-layout circuit ([`poa_circuits::dense`]) of `model`, with
+    /// attribution over `setup` when given (its index root, k and shape in the digest): its rows
+    /// and instance count are in the digest, so a key from a build that lays the model out
     /// differently is refused by name.
-    pub fn of_dense(model: &QModel, vis: Visibility, c: &DenseCircuit) -> Result<Self> {
+    pub fn of_dense(
+        model: &QModel,
+        vis: Visibility,
+        c: &DenseCircuit,
+        setup: Option<&AttributionSetup>,
+    ) -> Result<Self> {
         let model_digest = model_digest(model, &vis)?;
-        // Models without tables keep the string (and the keys) they had before tables existed.
+        // Inference without tables keeps the string (and the keys) it had before tables and
+        // attribution existed.
         let tables = match c.table_rows() {
             0 => String::new(),
             n => format!("; table_rows={n}"),
         };
+        let attribution = setup.map_or(String::new(), attribution_config);
         let config = format!(
-            "{PROOF_SYSTEM}; layout=dense-v1; input={}; rows={}; instances={}{tables}",
+            "{PROOF_SYSTEM}; layout=dense-v1; input={}; rows={}; instances={}{tables}{attribution}",
             vis.input,
             c.rows(),
             c.instances().len()
@@ -123,7 +134,7 @@ impl CircuitId {
             k: c.k(),
             instances: c.instances().len(),
             visibility: vis,
-            attributed: false,
+            attributed: setup.is_some(),
             split_range: false,
             layout: Layout::Dense,
             dense_tables: c.params().tables,

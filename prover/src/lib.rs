@@ -25,7 +25,9 @@ pub mod srs;
 pub mod transcript;
 pub mod verify;
 
-pub use dense::{dense_size, keygen_dense, DenseSize};
+pub use dense::{
+    dense_size, dense_size_attributed, keygen_dense, keygen_dense_attributed, DenseSize,
+};
 pub use digest::CircuitId;
 pub use error::{ProverError, Result};
 pub use keygen::{keygen, keygen_circuit, ProvingKey, VerifyingKey};

@@ -77,7 +77,7 @@ pub fn prove_with_rng(
         return prove_narrow(srs, pk, shape, model, trace, None, rng);
     }
     if pk.id.layout == Layout::Dense {
-        return prove_dense(srs, pk, model, trace, rng);
+        return prove_dense(srs, pk, model, trace, None, rng);
     }
     let circuit = ModelCircuit::new(model, Some(trace), pk.id.visibility)?;
     prove_circuit(srs, pk, &circuit, rng)
@@ -93,6 +93,14 @@ pub fn prove_attributed(
     request: Request,
 ) -> Result<Proof> {
     let rng = ChaCha20Rng::from_entropy();
+    if pk.id.layout == Layout::Dense {
+        if !pk.id.attributed {
+            return Err(ProverError::Attribution {
+                reason: "this dense-layout key proves inference only, with `prove`".into(),
+            });
+        }
+        return prove_dense(srs, pk, model, trace, Some((&setup, request)), rng);
+    }
     if let Some(shape) = &pk.shape {
         return prove_narrow(srs, pk, shape, model, trace, Some((&setup, request)), rng);
     }
@@ -110,7 +118,7 @@ pub fn prove_circuit(
 ) -> Result<Proof> {
     if pk.id.layout == Layout::Dense {
         return Err(ProverError::Attribution {
-            reason: "this is a dense-layout key: it proves inference only, with `prove`".into(),
+            reason: "this is a dense-layout key: prove with `prove`/`prove_attributed`".into(),
         });
     }
     if pk.shape.is_some() {

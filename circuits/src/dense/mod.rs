@@ -14,31 +14,35 @@
 //! Same statement, same public instances in the same order ([`crate::instances`]): the rows
 //! are built from the [`Trace`] (never recomputed differently), every row's equation and every
 //! public cell is checked natively before a proof is made. Supported: fixed weights, a `public`,
-//! `private` or `hashed` input (its commitment hashed in dense rows, `dense/poseidon.rs`),
-//! inference (no attribution), and the ops in [`DENSE_OPS`]. A model with a Sigmoid or Tanh adds
-//! a tag column, the table's columns and one lookup ([`table`], [`DenseParams`]); every other
-//! model keeps exactly the columns above.
+//! `private` or `hashed` input (its commitment hashed in dense rows, `dense/poseidon.rs`), the
+//! ops in [`DENSE_OPS`], and top-k attribution over a fixed index (`topk`). A model with a
+//! Sigmoid or Tanh adds a tag column, the table's columns and one lookup ([`table`]); an
+//! attribution circuit adds the entry table's columns and the slot lookup ([`DenseParams`]);
+//! every other circuit keeps exactly the columns above.
 
 mod ops;
 mod poseidon;
 mod rows;
 pub mod table;
+mod topk;
 
 use halo2_proofs::plonk::ConstraintSystem;
 use halo2curves::bn256::Fr;
 use poa_runtime::{QModel, Trace};
 
+use crate::attribution::attribution_instances;
 use crate::commit::input_packing;
 use crate::error::CircuitError;
 use crate::instances::public_instances;
+use crate::instances::AttributionRows;
 use crate::model::check_trace;
-use crate::narrow::zero_trace;
-use crate::visibility::{InputVisibility, Visibility};
+use crate::narrow::{zero_trace, Statement};
+use crate::visibility::{IndexVisibility, InputVisibility, Visibility};
 
 pub use ops::DENSE_OPS;
 #[doc(hidden)]
 pub use poseidon::{DensePoseidon, PoseidonTamper};
-pub use rows::{DenseConfig, DenseParams, DenseRows, LANES, LIMB_BITS};
+pub use rows::{DenseConfig, DenseParams, DenseRows, LANES, LIMB_BITS, SLOT_LOOKUP};
 
 /// Largest k the dense layout will choose.
 const MAX_K: u32 = 24;
@@ -71,6 +75,23 @@ pub enum DenseTamper {
     TableClamp,
     /// The sign bit of the first nonzero element of a mirrored table flipped, its output kept.
     TableMirror,
+    /// Attribution: entry 0's dot product one more.
+    AttrDot,
+    /// Attribution: the first masked query value (indicator × embedding) one more.
+    AttrMask,
+    /// Attribution: the first unselected entry's selection bit set.
+    ExtraSelected,
+    /// Attribution: slot 0's score one more.
+    SlotScore,
+    /// Attribution: slot 0's contributor another address.
+    SlotContributor,
+    /// Attribution: slots 0 and 1 swapped.
+    SlotsSwapped,
+    /// Attribution: slot 1 a copy of slot 0.
+    SlotDuplicated,
+    /// Attribution: the last slot replaced by the (k+1)-th best entry (so τ is too low and
+    /// the selection bits, set against it, count k + 1).
+    SlotNotTop,
 }
 
 /// A dense-layout circuit ready for keygen, proving or `MockProver`.
@@ -85,13 +106,33 @@ impl DenseCircuit {
     /// The circuit keys are made from: the layout of an all-zero input (rows and coefficients
     /// do not depend on the witness).
     pub fn keygen(model: &QModel, vis: Visibility) -> Result<Self, CircuitError> {
+        Self::keygen_statement(model, vis, Statement::Inference)
+    }
+
+    /// [`Self::keygen`] of `statement` (attribution keys are made on the request given, which
+    /// is witness, never layout).
+    pub fn keygen_statement(
+        model: &QModel,
+        vis: Visibility,
+        statement: Statement<'_>,
+    ) -> Result<Self, CircuitError> {
         let trace = zero_trace(model)?;
-        Self::layout(model, &trace, vis, None)
+        Self::layout(model, &trace, vis, statement, None)
     }
 
     /// The circuit of one run, for proving (or `MockProver`).
     pub fn prover(model: &QModel, trace: &Trace, vis: Visibility) -> Result<Self, CircuitError> {
-        Self::layout(model, trace, vis, None)
+        Self::layout(model, trace, vis, Statement::Inference, None)
+    }
+
+    /// The circuit of one run proving `statement` (inference, or inference and attribution).
+    pub fn prover_statement(
+        model: &QModel,
+        trace: &Trace,
+        vis: Visibility,
+        statement: Statement<'_>,
+    ) -> Result<Self, CircuitError> {
+        Self::layout(model, trace, vis, statement, None)
     }
 
     /// A forged circuit for negative tests: `tamper` is applied while laying out and the
@@ -103,7 +144,19 @@ impl DenseCircuit {
         vis: Visibility,
         tamper: DenseTamper,
     ) -> Result<Self, CircuitError> {
-        Self::layout(model, trace, vis, Some(tamper))
+        Self::layout(model, trace, vis, Statement::Inference, Some(tamper))
+    }
+
+    /// [`Self::mock_tampered`] of `statement`.
+    #[doc(hidden)]
+    pub fn mock_tampered_statement(
+        model: &QModel,
+        trace: &Trace,
+        vis: Visibility,
+        statement: Statement<'_>,
+        tamper: DenseTamper,
+    ) -> Result<Self, CircuitError> {
+        Self::layout(model, trace, vis, statement, Some(tamper))
     }
 
     /// The halo2 circuit.
@@ -138,28 +191,53 @@ impl DenseCircuit {
 
     /// The halo2 circuit params (what a key of this circuit is read back with).
     pub fn params(&self) -> DenseParams {
-        halo2_proofs::plonk::Circuit::params(&self.circuit)
+        self.circuit.params
     }
 
     fn layout(
         model: &QModel,
         trace: &Trace,
         vis: Visibility,
+        statement: Statement<'_>,
         tamper: Option<DenseTamper>,
     ) -> Result<Self, CircuitError> {
-        supported(model, &vis)?;
+        supported(model, &vis, &statement)?;
         check_trace(model, trace)?;
-        let native = public_instances(model, trace, &vis);
         let (mut lay, cells) = ops::assign_run(model, trace, tamper)?;
-        let mut public = Vec::new();
-        match vis.input {
-            InputVisibility::Public => public.extend(cells[0].iter().copied()),
-            InputVisibility::Hashed => public.push(poseidon::input_commitment(
-                &mut lay.rows,
-                &input_packing(model),
-                &cells[0],
-            )),
-            InputVisibility::Private => {}
+        // A hashed input's commitment: the input part of an inference proof, row 2 of an
+        // attribution header.
+        let commitment = (vis.input == InputVisibility::Hashed)
+            .then(|| poseidon::input_commitment(&mut lay.rows, &input_packing(model), &cells[0]));
+        let (native, mut public) = match statement {
+            Statement::Inference => (public_instances(model, trace, &vis), Vec::new()),
+            Statement::Attribution { setup, request } => {
+                let wit = setup.witness(model, trace)?;
+                let part = topk::Part {
+                    model,
+                    vis: &vis,
+                    trace,
+                    cells: &cells,
+                    setup,
+                    wit: &wit,
+                    request: &request,
+                    tamper,
+                };
+                let mut header = topk::assign(&mut lay, &part)?;
+                if let Some(c) = commitment {
+                    header[AttributionRows::INPUT_COMMITMENT] = c;
+                }
+                let native = attribution_instances(model, trace, &vis, setup, &wit, &request);
+                (native, header)
+            }
+        };
+        let params = DenseParams {
+            tables: !lay.tables.is_empty(),
+            attribution: matches!(statement, Statement::Attribution { .. }),
+        };
+        match (vis.input, commitment) {
+            (InputVisibility::Public, _) => public.extend(cells[0].iter().copied()),
+            (InputVisibility::Hashed, Some(c)) if !params.attribution => public.push(c),
+            _ => {}
         }
         public.extend(cells[model.output].iter().copied());
         let values: Vec<Fr> = public.iter().map(|c| c.value).collect();
@@ -179,13 +257,36 @@ impl DenseCircuit {
             if let Some(i) = (0..rows.len()).find(|&i| rows.residual(i) != Fr::zero()) {
                 return Err(bad(format!("row {i}'s equation does not hold")));
             }
+            if let Some(i) = (0..rows.len()).find(|&i| !rows.bit_holds(i)) {
+                return Err(bad(format!("row {i}'s bit is not a bit")));
+            }
+            if params.attribution {
+                let table: std::collections::HashSet<[u8; 32]> = (0..rows.len())
+                    .map(|i| rows.table_value(i).to_bytes())
+                    .collect();
+                let missing = (0..rows.len()).find(|&i| {
+                    rows.slot_value(i)
+                        .is_some_and(|w| !table.contains(&w.to_bytes()))
+                });
+                if let Some(i) = missing {
+                    return Err(bad(format!("slot row {i} is not in the entry table")));
+                }
+            }
         }
-        let k = size(rows.len(), values.len(), &tables)?;
+        if !params.attribution && rows.uses_attribution() {
+            return Err(CircuitError::TraceMismatch {
+                what: "dense layout".into(),
+                reason: "an inference circuit uses attribution columns".into(),
+            });
+        }
+        let (k, usable) = size(rows.len(), values.len(), &tables, params)?;
         Ok(Self {
             circuit: DenseRows {
                 rows,
                 public,
                 tables,
+                params,
+                usable,
             },
             instances: values,
             k,
@@ -194,12 +295,15 @@ impl DenseCircuit {
 }
 
 /// The smallest k whose usable rows (2^k minus halo2's blinding rows) hold `rows`, the 256-row
-/// range table, the activation `tables` and the `instances`.
-fn size(rows: usize, instances: usize, tables: &[table::Runs]) -> Result<u32, CircuitError> {
+/// range table, the activation `tables` and the `instances`; and how many rows are usable at
+/// that k.
+fn size(
+    rows: usize,
+    instances: usize,
+    tables: &[table::Runs],
+    params: DenseParams,
+) -> Result<(u32, usize), CircuitError> {
     let mut cs = ConstraintSystem::<Fr>::default();
-    let params = DenseParams {
-        tables: !tables.is_empty(),
-    };
     DenseConfig::configure(&mut cs, params);
     let reserved = cs.minimum_rows();
     let table_rows = if params.tables {
@@ -208,16 +312,21 @@ fn size(rows: usize, instances: usize, tables: &[table::Runs]) -> Result<u32, Ci
         0
     };
     let need = rows.max(1 << LIMB_BITS).max(instances).max(table_rows);
-    (1..=MAX_K)
+    let k = (1..=MAX_K)
         .find(|&k| (1usize << k) >= need + reserved)
         .ok_or_else(|| CircuitError::UnsupportedShape {
             layer: "dense layout".into(),
             reason: format!("{rows} rows need more than 2^{MAX_K}"),
-        })
+        })?;
+    Ok((k, (1usize << k) - cs.blinding_factors() - 1))
 }
 
 /// Refuses what the dense layout does not lay out, naming it and the way out.
-fn supported(model: &QModel, vis: &Visibility) -> Result<(), CircuitError> {
+fn supported(
+    model: &QModel,
+    vis: &Visibility,
+    statement: &Statement<'_>,
+) -> Result<(), CircuitError> {
     // A hashed input is laid out here (Poseidon in dense rows); the check shared with the
     // narrow layout, which cannot hash, sees it as public.
     let shared = Visibility {
@@ -228,5 +337,15 @@ fn supported(model: &QModel, vis: &Visibility) -> Result<(), CircuitError> {
         ..*vis
     };
     crate::vertical::check_visibility(&shared, "dense")?;
+    if let Statement::Attribution { setup, .. } = statement {
+        if setup.visibility() != IndexVisibility::Fixed {
+            return Err(CircuitError::UnsupportedShape {
+                layer: "dense layout".into(),
+                reason: "only a fixed attribution index is supported; prove it with the \
+                         default (wide) layout"
+                    .into(),
+            });
+        }
+    }
     ops::check_ops(model)
 }

@@ -84,7 +84,7 @@ fn limbs(v: i128, m: usize) -> Vec<u64> {
 }
 
 /// Limbs a check of `bits` bits takes.
-fn limbs_for(bits: u32) -> usize {
+pub(crate) fn limbs_for(bits: u32) -> usize {
     bits.div_ceil(LIMB_BITS).max(1) as usize
 }
 
@@ -111,6 +111,9 @@ pub(crate) struct Layout {
     pub rows: Rows,
     /// The activation tables the rows look up, table `i` under id `i + 1` (first use first).
     pub tables: Vec<Runs>,
+    /// The predicted class's one-hot indicator, once [`Layout::argmax`] has built it
+    /// (attribution reads it).
+    pub class_indicator: Option<Vec<Var>>,
 }
 
 impl Layout {
@@ -184,9 +187,15 @@ impl Layout {
     /// `Σ c·x + constant` chained through `acc`, five terms a row, the last row left open with
     /// `room` lanes free for the caller to finish and push: returns that row (its terms placed,
     /// reading the row above) and the whole sum.
-    fn chain(&mut self, terms: &[(Var, Fr)], constant: Fr, room: usize) -> (Equation, Fr) {
+    pub(crate) fn chain(
+        &mut self,
+        terms: &[(Var, Fr)],
+        constant: Fr,
+        room: usize,
+    ) -> (Equation, Fr) {
         let last = LANES - room;
-        let head = terms.len().saturating_sub(last).div_ceil(LANES) * LANES;
+        // At most every term: with two lanes of room, a few terms may all go above.
+        let head = (terms.len().saturating_sub(last).div_ceil(LANES) * LANES).min(terms.len());
         let (head, tail) = terms.split_at(head);
         let mut acc = constant;
         let row = |chunk: &[(Var, Fr)], first: bool, acc: &mut Fr| {
@@ -345,6 +354,7 @@ impl Layout {
         self.zero_sum(&idx, Fr::zero());
         let best = self.pick(&ind, xs);
         self.dominates(best, xs, Some(&ind), bound);
+        self.class_indicator = Some(ind);
         c
     }
 
@@ -453,18 +463,20 @@ pub(crate) fn assign_run(
     tamper: Option<DenseTamper>,
 ) -> Result<(Layout, Cells), CircuitError> {
     let mut lay = Layout::default();
-    let forge = tamper.map(|t| match t {
-        DenseTamper::Product => Forge::Product,
-        DenseTamper::Remainder => Forge::Remainder,
-        DenseTamper::ReluSign => Forge::ReluSign,
-        DenseTamper::ClassOff => Forge::ClassOff,
-        DenseTamper::Input(v) => Forge::Input(v),
-        DenseTamper::PoolSum => Forge::PoolSum,
-        DenseTamper::PoolChoice => Forge::PoolChoice,
-        DenseTamper::ConstOutput => Forge::ConstOutput,
-        DenseTamper::TableOutput => Forge::TableOutput,
-        DenseTamper::TableClamp => Forge::TableClamp,
-        DenseTamper::TableMirror => Forge::TableMirror,
+    let forge = tamper.and_then(|t| match t {
+        DenseTamper::Product => Some(Forge::Product),
+        DenseTamper::Remainder => Some(Forge::Remainder),
+        DenseTamper::ReluSign => Some(Forge::ReluSign),
+        DenseTamper::ClassOff => Some(Forge::ClassOff),
+        DenseTamper::Input(v) => Some(Forge::Input(v)),
+        DenseTamper::PoolSum => Some(Forge::PoolSum),
+        DenseTamper::PoolChoice => Some(Forge::PoolChoice),
+        DenseTamper::ConstOutput => Some(Forge::ConstOutput),
+        DenseTamper::TableOutput => Some(Forge::TableOutput),
+        DenseTamper::TableClamp => Some(Forge::TableClamp),
+        DenseTamper::TableMirror => Some(Forge::TableMirror),
+        // Attribution forgeries are applied by `super::topk`.
+        _ => None,
     });
     let cells = vertical::run(&mut lay, model, trace, forge, refuse)?;
     Ok((lay, cells))

@@ -476,13 +476,20 @@ impl DensePoseidon {
         }
         let public: Vec<Var> = cells.into_iter().chain(outputs).collect();
         let instances: Vec<Fr> = public.iter().map(|x| x.value).collect();
-        let k = super::size(rows.len(), instances.len(), &[])?;
+        let (k, usable) = super::size(
+            rows.len(),
+            instances.len(),
+            &[],
+            super::DenseParams::default(),
+        )?;
         Ok(Self {
             rows: rows.len() - start,
             circuit: DenseRows {
                 rows,
                 public,
                 tables: Vec::new(),
+                params: super::DenseParams::default(),
+                usable,
             },
             instances,
             k,

@@ -25,6 +25,9 @@ pub const LANES: usize = 5;
 /// Bits of the looked-up range table (`0..256`).
 pub const LIMB_BITS: u32 = 8;
 
+/// The lane an attribution circuit's bit gate and slot lookup read ([`DenseParams`]).
+pub(crate) const ATTR_LANE: usize = 4;
+
 /// A cell of a lane, with its value.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Var {
@@ -56,6 +59,12 @@ pub(crate) struct Row {
     fr: Fr,
     /// The activation table this row looks lanes 1–3 up in (0: none; [`super::table`]).
     tag: Fr,
+    /// Attribution columns: the entry table `t = f_ent·x₀·x₁ + f_tab`, the slot lookup input
+    /// `f_slot·x₄`, the bit check `f_bit·(x₄² − x₄)`.
+    f_ent: Fr,
+    f_tab: Fr,
+    f_slot: bool,
+    f_bit: bool,
 }
 
 /// Builds one row's equation term by term.
@@ -121,6 +130,19 @@ impl Equation {
         self.row.r = v;
         self.row.fr = coeff;
     }
+    /// Puts this row in the entry table: `t = f_ent·x₀·x₁ + f_tab` (attribution circuits).
+    pub fn table(&mut self, f_ent: Fr, f_tab: Fr) {
+        self.row.f_ent = f_ent;
+        self.row.f_tab = f_tab;
+    }
+    /// Looks lane [`ATTR_LANE`] up in the entry table (attribution circuits).
+    pub fn slot(&mut self) {
+        self.row.f_slot = true;
+    }
+    /// Constrains lane [`ATTR_LANE`] to a bit (attribution circuits).
+    pub fn bit(&mut self) {
+        self.row.f_bit = true;
+    }
 }
 
 impl Row {
@@ -169,6 +191,33 @@ impl Rows {
         self.rows.len()
     }
 
+    /// True when any row uses an attribution column (such rows need [`DenseParams`]'s
+    /// attribution configuration).
+    pub fn uses_attribution(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|r| r.f_slot || r.f_bit || r.f_ent != Fr::zero() || r.f_tab != Fr::zero())
+    }
+
+    /// The entry-table value of row `i` (`f_ent·x₀·x₁ + f_tab`; zero off the table).
+    pub fn table_value(&self, i: usize) -> Fr {
+        let row = &self.rows[i];
+        row.f_ent * row.value(0) * row.value(1) + row.f_tab
+    }
+
+    /// True when row `i`'s bit check holds (or it has none).
+    pub fn bit_holds(&self, i: usize) -> bool {
+        let row = &self.rows[i];
+        let x = row.value(ATTR_LANE);
+        !row.f_bit || x * x == x
+    }
+
+    /// The value row `i` looks up in the entry table, if it is a slot row.
+    pub fn slot_value(&self, i: usize) -> Option<Fr> {
+        let row = &self.rows[i];
+        row.f_slot.then(|| row.value(ATTR_LANE))
+    }
+
     /// The value `row`'s equation leaves over (zero when it holds); the layout checks every row
     /// before a proof is made, so a bug here is an error, not an invalid proof.
     pub fn residual(&self, i: usize) -> Fr {
@@ -188,6 +237,17 @@ impl Rows {
     }
 }
 
+/// The columns only attribution circuits have.
+#[derive(Clone, Debug)]
+struct AttrColumns {
+    f_use: Column<Fixed>,
+    f_ent: Column<Fixed>,
+    f_tab: Column<Fixed>,
+    f_slot: Column<Fixed>,
+    f_bit: Column<Fixed>,
+    t: Column<Advice>,
+}
+
 /// The dense layout's columns.
 #[derive(Clone, Debug)]
 pub struct DenseConfig {
@@ -204,6 +264,7 @@ pub struct DenseConfig {
     instance: Column<Instance>,
     /// The activation-table lookup, in circuits whose model has a table.
     tables: Option<TableConfig>,
+    attr: Option<AttrColumns>,
 }
 
 /// What the dense layout configures beyond its fixed columns (halo2's circuit params, so
@@ -213,7 +274,13 @@ pub struct DenseParams {
     /// Whether the activation-table lookup ([`super::table`]) exists: only models with a
     /// Sigmoid or Tanh pay for its columns and lookup argument.
     pub tables: bool,
+    /// Whether the attribution columns exist (top-k attribution over a fixed index):
+    /// only attribution circuits pay for them.
+    pub attribution: bool,
 }
+
+/// Name of the membership lookup of attribution circuits.
+pub const SLOT_LOOKUP: &str = "slot in entry table";
 
 impl DenseConfig {
     /// Allocates the columns, the row gate, the range lookup and, when `params` asks, the
@@ -256,6 +323,45 @@ impl DenseConfig {
         let tables = params
             .tables
             .then(|| TableConfig::configure(meta, [lanes[1], lanes[2], lanes[3]]));
+        let attr = params.attribution.then(|| {
+            let [f_use, f_ent, f_tab, f_slot, f_bit] = std::array::from_fn(|_| meta.fixed_column());
+            let t = meta.advice_column();
+            // On every usable row (`f_use`), so `t` is zero off the entry rows; halo2's blinding
+            // rows (random `t`) are outside both the gate and the lookup.
+            meta.create_gate("entry table", |m| {
+                let x0 = m.query_advice(lanes[0], Rotation::cur());
+                let x1 = m.query_advice(lanes[1], Rotation::cur());
+                vec![(
+                    "f_use·(t − f_ent·x0·x1 − f_tab) = 0",
+                    m.query_fixed(f_use, Rotation::cur())
+                        * (m.query_advice(t, Rotation::cur())
+                            - m.query_fixed(f_ent, Rotation::cur()) * x0 * x1
+                            - m.query_fixed(f_tab, Rotation::cur())),
+                )]
+            });
+            meta.create_gate("lane bit", |m| {
+                let x = m.query_advice(lanes[ATTR_LANE], Rotation::cur());
+                vec![(
+                    "f_bit·(x4² − x4) = 0",
+                    m.query_fixed(f_bit, Rotation::cur()) * (x.clone() * x.clone() - x),
+                )]
+            });
+            meta.lookup_any(SLOT_LOOKUP, |m| {
+                vec![(
+                    m.query_fixed(f_slot, Rotation::cur())
+                        * m.query_advice(lanes[ATTR_LANE], Rotation::cur()),
+                    m.query_advice(t, Rotation::cur()),
+                )]
+            });
+            AttrColumns {
+                f_use,
+                f_ent,
+                f_tab,
+                f_slot,
+                f_bit,
+                t,
+            }
+        });
         Self {
             lanes,
             acc,
@@ -269,6 +375,7 @@ impl DenseConfig {
             table,
             instance,
             tables,
+            attr,
         }
     }
 
@@ -280,6 +387,7 @@ impl DenseConfig {
         rows: &Rows,
         public: &[Var],
         tables: &[Runs],
+        usable: usize,
     ) -> Result<(), Error> {
         layouter.assign_table(
             || "range table",
@@ -300,8 +408,21 @@ impl DenseConfig {
             (None, true) => {}
             (None, false) => return Err(Error::Synthesis),
         }
-        let cells =
-            layouter.assign_region(|| "dense rows", |mut region| self.rows(&mut region, rows))?;
+        let cells = layouter.assign_region(
+            || "dense rows",
+            |mut region| {
+                let cells = self.rows(&mut region, rows)?;
+                if let Some(a) = &self.attr {
+                    for i in 0..usable.max(rows.len()) {
+                        region.assign_fixed(a.f_use, i, Fr::one());
+                        if i >= rows.len() {
+                            region.assign_advice(a.t, i, Value::known(Fr::zero()));
+                        }
+                    }
+                }
+                Ok(cells)
+            },
+        )?;
         for (i, v) in public.iter().enumerate() {
             let cell = cells[v.row][v.lane].ok_or(Error::Synthesis)?;
             layouter.constrain_instance(cell, self.instance, i);
@@ -352,6 +473,19 @@ impl DenseConfig {
             }
             region.assign_advice(self.acc, i, Value::known(row.acc));
             region.assign_advice(self.r, i, Value::known(row.r));
+            if let Some(a) = &self.attr {
+                let bit = |b: bool| if b { Fr::one() } else { Fr::zero() };
+                region.assign_fixed(a.f_ent, i, row.f_ent);
+                region.assign_fixed(a.f_tab, i, row.f_tab);
+                region.assign_fixed(a.f_slot, i, bit(row.f_slot));
+                region.assign_fixed(a.f_bit, i, bit(row.f_bit));
+                let t = row.f_ent * row.value(0) * row.value(1) + row.f_tab;
+                region.assign_advice(a.t, i, Value::known(t));
+            } else if row.f_slot || row.f_bit || row.f_ent != Fr::zero() || row.f_tab != Fr::zero()
+            {
+                // An attribution row in an inference configuration would be unconstrained.
+                return Err(Error::Synthesis);
+            }
             cells.push(here);
         }
         Ok(cells)
@@ -365,6 +499,9 @@ pub struct DenseRows {
     pub(crate) public: Vec<Var>,
     /// The model's activation tables (their stored runs), table `i` looked up under id `i + 1`.
     pub(crate) tables: Vec<Runs>,
+    pub(crate) params: DenseParams,
+    /// Usable rows at the circuit's k (attribution circuits constrain `t` on all of them).
+    pub(crate) usable: usize,
 }
 
 impl Circuit<Fr> for DenseRows {
@@ -378,9 +515,7 @@ impl Circuit<Fr> for DenseRows {
     }
 
     fn params(&self) -> DenseParams {
-        DenseParams {
-            tables: !self.tables.is_empty(),
-        }
+        self.params
     }
 
     fn configure(meta: &mut ConstraintSystem<Fr>) -> DenseConfig {
@@ -392,6 +527,12 @@ impl Circuit<Fr> for DenseRows {
     }
 
     fn synthesize(&self, config: DenseConfig, layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        config.assign(layouter, &self.rows, &self.public, &self.tables)
+        config.assign(
+            layouter,
+            &self.rows,
+            &self.public,
+            &self.tables,
+            self.usable,
+        )
     }
 }
