@@ -156,6 +156,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         terms,
         &root,
         FEE,
+        verifier.insecure_srs,
     )?;
     spinner.finish_and_clear();
     let proof_file = model_dir.join("proof_input_0.json");
