@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use alloy::primitives::U256;
-use poa_circuits::{AttributionSetup, Fr, IndexVisibility, InputVisibility};
+use poa_circuits::{AttributionSetup, IndexVisibility, InputVisibility};
 use poa_circuits::{Request, Visibility};
 use poa_contracts::anvil::Anvil;
 use poa_contracts::chain::local::{

@@ -14,8 +14,8 @@ use anyhow::{ensure, Context};
 use poa_circuits::Fr;
 use poa_contracts::anvil::Anvil;
 use poa_contracts::chain::local::{
-    claim_all, deploy_and_register, open_paid_request, open_paid_request_with, Actors, Claimed,
-    ModelTerms, Opened, Registered,
+    claim_all, deploy_and_register, open_paid_request_with, Actors, Claimed, ModelTerms, Opened,
+    Registered,
 };
 use poa_contracts::chain::{fr_to_u256, instances_to_u256, Submitted};
 use poa_contracts::project::Project;
@@ -130,13 +130,15 @@ async fn refund_expired(
 
 impl LocalChain {
     /// Starts anvil (lifting the code-size limit only when the verifier needs it), deploys and
-    /// registers the model with `shares`, and opens a request paying `fee`.
+    /// registers the model with `shares`, and opens a request paying `fee` for the input
+    /// committed by `input_commitment` (0: the proof publishes none).
     pub fn start(
         verifier_creation: &[u8],
         verifier_runtime_bytes: usize,
         terms: ModelTerms,
         index_root: &Fr,
         fee: u128,
+        input_commitment: U256,
         insecure_srs: bool,
     ) -> anyhow::Result<Self> {
         let lifted = verifier_runtime_bytes > MAX_RUNTIME_BYTES;
@@ -154,7 +156,13 @@ impl LocalChain {
             fr_to_u256(index_root),
             terms,
         ))?;
-        let opened = rt.block_on(open_paid_request(&actors, &registered, U256::from(fee)))?;
+        let opened = rt.block_on(open_paid_request_with(
+            &actors,
+            &registered,
+            U256::from(fee),
+            input_commitment,
+            poa_contracts::chain::DEFAULT_TTL_SECS,
+        ))?;
         Ok(Self {
             rt,
             actors,
