@@ -74,7 +74,7 @@ impl ProvenAttribution {
             input_commitment: fr_to_hex(&p.input_commitment),
             predicted_class: small(&p.class, "class")?,
             index_root: fr_to_hex(&p.index_root),
-            nonce: small(&p.nonce, "nonce").map_or_else(|_| fr_to_hex(&p.nonce), |n| n.to_string()),
+            nonce: poa_contracts::chain::fr_to_u256(&p.nonce).to_string(),
             prover: address(&p.prover, "prover")?,
             top: p
                 .top
@@ -108,8 +108,8 @@ impl ProvenAttribution {
     }
 }
 
-/// Parses a request nonce: a decimal integer below 2^127, or 0x-hex of at most 64 digits below
-/// the field modulus.
+/// Parses a request nonce: a decimal integer or 0x-hex of at most 64 digits, below the field
+/// modulus (on-chain nonces are `keccak256(chainid, rewards, counter) mod r`: full-size).
 pub fn parse_nonce(s: &str) -> Result<Fr, String> {
     if let Some(digits) = s.strip_prefix("0x") {
         if digits.is_empty() || digits.len() > 64 {
@@ -118,9 +118,11 @@ pub fn parse_nonce(s: &str) -> Result<Fr, String> {
         return fr_from_hex(&format!("0x{digits:0>64}"))
             .ok_or_else(|| format!("nonce `{s}` is not hex below the BN254 scalar modulus"));
     }
-    s.parse::<i128>()
+    alloy::primitives::U256::from_str_radix(s, 10)
         .ok()
-        .filter(|n| *n >= 0)
-        .map(poa_circuits::field::fe128)
-        .ok_or_else(|| format!("nonce `{s}`: not a decimal integer in [0, 2^127) or 0x-hex"))
+        .filter(|_| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(poa_contracts::chain::u256_to_fr)
+        .ok_or_else(|| {
+            format!("nonce `{s}`: not a decimal integer below the BN254 scalar modulus, or 0x-hex")
+        })
 }

@@ -51,11 +51,19 @@ fn demo_runs_every_step_and_is_reproducible() {
     // The proof publishes the native top-8, and verification reads the same back.
     let proven = &v["prove"]["attribution"];
     assert_eq!(proven["predicted_class"], 7, "{proven}");
-    // The proof answers the request opened on-chain (the first nonce of a fresh chain) and
-    // names the prover that was paid.
+    // The proof answers the request opened on-chain (the first of a fresh chain: a
+    // domain-separated nonce, not the counter 1) and names the prover that was paid.
     let c = &v["chain"];
     assert_eq!(proven["nonce"], c["request"]["nonce"], "{c}");
-    assert_eq!(proven["nonce"], "1");
+    assert_ne!(proven["nonce"], "1");
+    // A second, unanswered request is refunded in full after its deadline; the dev-SRS keys
+    // went on-chain as --insecure would put them.
+    assert_eq!(
+        amount(&c["expired_refund"]["fee"]),
+        amount(&v["reward"]["fee"]),
+        "{c}"
+    );
+    assert_eq!(c["insecure_srs"], true, "{c}");
     let lower = |x: &Value| x.as_str().map(str::to_lowercase);
     assert_eq!(lower(&proven["prover"]), lower(&c["submitted"]["prover"]));
     let native: Vec<(String, String)> = a["attribution"]["top"]

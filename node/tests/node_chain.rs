@@ -99,8 +99,14 @@ impl OnChain {
             "deploy".as_ref(),
             "--verifier".as_ref(),
             verifier.as_os_str(),
+            // Test keys from the dev SRS: refused without it.
+            "--insecure".as_ref(),
         ]);
-        on_chain.chain(&["register".as_ref(), on_chain.model_dir.as_os_str()]);
+        on_chain.chain(&[
+            "register".as_ref(),
+            on_chain.model_dir.as_os_str(),
+            "--insecure".as_ref(),
+        ]);
         on_chain
     }
 
@@ -236,7 +242,12 @@ async fn submits_once_per_nonce(db: Option<String>) {
 
     // A second job for the same nonce — written in hex this time, which the API stores in the
     // one decimal spelling — is proved but never sent: the job store refuses it.
-    let hex_nonce = format!("{:#x}", nonce.parse::<u64>().expect("decimal nonce"));
+    let hex_nonce = format!(
+        "{:#x}",
+        nonce
+            .parse::<alloy::primitives::U256>()
+            .expect("decimal nonce")
+    );
     let second = submit_job(c, &node.url, key, &t.job_body(&hex_nonce)).await;
     let j = wait_job(&node, c, &second, "settled", settled).await;
     assert_eq!(j["nonce"], nonce.as_str(), "{j}");

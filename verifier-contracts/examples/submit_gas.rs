@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use alloy::primitives::U256;
-use poa_circuits::{AttributionSetup, Fr, IndexVisibility, InputVisibility};
+use poa_circuits::{AttributionSetup, IndexVisibility, InputVisibility};
 use poa_circuits::{Request, Visibility};
 use poa_contracts::anvil::Anvil;
 use poa_contracts::chain::local::{
@@ -84,7 +84,7 @@ fn main() {
             .block_on(open_paid_request(&actors, &reg, fee))
             .expect("opens");
         let request = Request {
-            nonce: Fr::from(opened.nonce.to::<u64>()),
+            nonce: poa_contracts::chain::u256_to_fr(opened.nonce).expect("nonce below r"),
             prover,
         };
         let p = prove_attributed(&srs, &pk, &q, &trace, setup.clone(), request).expect("proves");

@@ -13,13 +13,13 @@ use std::sync::Arc;
 
 use alloy::primitives::{Address as EvmAddress, U256};
 use poa_circuits::{
-    AttributionRows, AttributionSetup, Fr, IndexVisibility, InputVisibility, Request, Visibility,
+    AttributionRows, AttributionSetup, IndexVisibility, InputVisibility, Request, Visibility,
 };
 use poa_contracts::anvil::Anvil;
 use poa_contracts::chain::local::{
-    claim_all, deploy_and_register, open_paid_request, Actors, ModelTerms,
+    claim_all, deploy_and_register, open_paid_request, open_paid_request_with, Actors, ModelTerms,
 };
-use poa_contracts::chain::{fr_to_u256, instances_to_u256};
+use poa_contracts::chain::{fr_to_u256, instances_to_u256, request_nonce, u256_to_fr};
 use poa_contracts::project::Project;
 use poa_contracts::verifier::solidity_verifier;
 use poa_contracts::{solc, ContractsError, MAX_RUNTIME_BYTES};
@@ -94,7 +94,7 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
     let trace = q.run(input).expect("runs");
     let prover = Address(actors.prover.address().into_array());
     let request = Request {
-        nonce: Fr::from(opened.nonce.to::<u64>()),
+        nonce: u256_to_fr(opened.nonce).expect("nonce below r"),
         prover,
     };
     let proof = prove_attributed(&srs, &pk, &q, &trace, setup.clone(), request).expect("proves");
@@ -192,8 +192,28 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
         .block_on(open_paid_request(&actors, &reg, fee))
         .expect("opens a second request");
     assert_ne!(opened2.nonce, opened.nonce);
+    // The client computes the contract's domain-separated nonces (chain id, rewards address,
+    // counter), and `nonceAt` agrees for any counter.
+    assert_eq!(
+        opened.nonce,
+        request_nonce(d.chain_id, d.rewards, U256::from(1))
+    );
+    assert_eq!(
+        opened2.nonce,
+        request_nonce(d.chain_id, d.rewards, U256::from(2))
+    );
+    for counter in [U256::from(3), U256::from(u64::MAX), U256::MAX] {
+        let on_chain = rt
+            .block_on(actors.other.nonce_at(d, counter))
+            .expect("nonceAt");
+        assert_eq!(on_chain, request_nonce(d.chain_id, d.rewards, counter));
+    }
+    assert_ne!(
+        request_nonce(d.chain_id + 1, d.rewards, U256::from(1)),
+        opened.nonce
+    );
     let request2 = Request {
-        nonce: Fr::from(opened2.nonce.to::<u64>()),
+        nonce: u256_to_fr(opened2.nonce).expect("nonce below r"),
         prover,
     };
     let proof2 = prove_attributed(&srs, &pk, &q, &trace, setup, request2).expect("proves");
@@ -243,6 +263,26 @@ fn anvil_pays_the_proven_attribution_and_rejects_tampering() {
         U256::ZERO
     );
     assert!(claims.iter().any(|c| c.impersonated));
+
+    // An expired request is refunded to its requester, once; before its deadline it is not.
+    let opened3 = rt
+        .block_on(open_paid_request_with(&actors, &reg, fee, U256::ZERO, 60))
+        .expect("opens a third request");
+    let e = rt
+        .block_on(actors.requester.refund(d, opened3.nonce))
+        .expect_err("not expired yet");
+    assert!(reverted_with(&e, "NotExpired"), "{e}");
+    rt.block_on(actors.other.advance_time(61))
+        .expect("time passes");
+    let (refunded, refund_gas) = rt
+        .block_on(actors.requester.refund(d, opened3.nonce))
+        .expect("refunds after the deadline");
+    assert_eq!(refunded, fee);
+    let e = rt
+        .block_on(actors.requester.refund(d, opened3.nonce))
+        .expect_err("refunded twice");
+    assert!(reverted_with(&e, "AlreadyRefunded"), "{e}");
+    println!("refund gas on anvil: {refund_gas}");
 
     println!(
         "gas on anvil: deploy token {} datanets {} models {} verifier {} rewards {}; \

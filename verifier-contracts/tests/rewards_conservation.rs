@@ -140,6 +140,7 @@ impl System {
             contributorsBps: shares[1],
             proverBps: shares[2],
             treasuryBps: shares[3],
+            disabled: false,
         };
         s.call(
             me,
@@ -148,6 +149,8 @@ impl System {
                 modelId: U256::from(MODEL_ID),
                 adapterId: U256::ZERO,
                 m: model,
+                datanetId: U256::from(1),
+                pinnedRoot: U256::ZERO,
             },
         );
         s
@@ -197,6 +200,8 @@ proptest! {
                 datanetId: U256::from(1),
                 version: U256::from(1),
                 fee: fee_u,
+                inputCommitment: U256::ZERO,
+                ttl: U256::from(86_400),
             },
         );
 

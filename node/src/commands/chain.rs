@@ -10,8 +10,11 @@ use alloy::signers::local::PrivateKeySigner;
 use anyhow::{bail, Context};
 use poa_circuits::attribution::{model_id, public_adapter_id};
 use poa_circuits::InstanceLayout;
+use poa_circuits::{Fr, IndexVisibility};
 use poa_contracts::chain::local::{Claimed, Opened, SUPPLY};
-use poa_contracts::chain::{deploy, fr_to_u256, instances_to_u256, Chain, Deployment, ModelSpec};
+use poa_contracts::chain::{
+    deploy, fr_to_u256, instances_to_u256, Chain, Deployment, ModelSpec, DEFAULT_TTL_SECS,
+};
 use poa_contracts::project::Project;
 use poa_contracts::MAX_RUNTIME_BYTES;
 use poa_runtime::attribution::RewardShares;
@@ -20,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::evm::read_proof;
 use crate::artifacts::{load_attribution, write_json, Compiled};
 use crate::output::Output;
+use crate::proven::parse_nonce;
 
 /// Arguments of `poa chain`.
 #[derive(clap::Args)]
@@ -49,6 +53,10 @@ pub enum ChainCommand {
         /// Treasury address (default: the signer).
         #[arg(long)]
         treasury: Option<EvmAddress>,
+        /// Deploy a verifier of keys made with the insecure dev SRS (anyone can forge its
+        /// proofs): for test chains only. Refused without it.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Create a datanet curated by the signer, seal version 1 under a model folder's index root,
     /// and register the model (the signer must own the model registry).
@@ -61,12 +69,34 @@ pub enum ChainCommand {
         /// Fee shares in bps: owner,contributors,prover,treasury (sum 10,000).
         #[arg(long, default_value = "3000,5000,1500,500")]
         shares: String,
+        /// Register keys made with the insecure dev SRS (anyone can forge their proofs): for
+        /// test chains only. Refused without it.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Approve and open a paid request for the registered model; prints the nonce to prove for.
     Request {
         /// Fee in OPEN base units (10^18 = 1 OPEN).
         #[arg(long)]
         fee: u128,
+        /// Input file (`poa prove`'s format; its first sample) the proof must be of: its
+        /// Poseidon commitment is bound to the request, so only a `hashed`-input proof of this
+        /// input settles it. Without it the request binds no input (commitment 0): any proof
+        /// that publishes no input commitment, on any input, settles it.
+        #[arg(long, requires = "dir")]
+        input: Option<PathBuf>,
+        /// Model folder whose quantization `--input` is committed under.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Seconds the request can be settled; after that the requester may refund it.
+        #[arg(long, default_value_t = DEFAULT_TTL_SECS)]
+        ttl: u64,
+    },
+    /// Take back the fee of an expired request (or one whose model was disabled).
+    Refund {
+        /// The request's nonce (decimal or 0x-hex).
+        #[arg(long, value_parser = parse_nonce)]
+        nonce: Fr,
     },
     /// Submit a proof (`poa prove --nonce … --prover …`); prints what it credited.
     Submit {
@@ -122,6 +152,38 @@ fn parse_shares(s: &str) -> anyhow::Result<[u16; 4]> {
     Ok([o, c, p, t])
 }
 
+/// Refuses keys from the dev SRS unless `--insecure` was given; with it, says so.
+fn refuse_insecure(insecure: bool, what: &Path, out: &Output) -> anyhow::Result<()> {
+    if !insecure {
+        bail!(
+            "{} comes from keys made with the dev SRS: {}. Refusing to put it on a chain; pass \
+             --insecure for a test chain",
+            what.display(),
+            crate::artifacts::INSECURE_WARNING
+        );
+    }
+    out.warn(&format!(
+        "--insecure: {} comes from the dev SRS; {}",
+        what.display(),
+        crate::artifacts::INSECURE_WARNING
+    ));
+    Ok(())
+}
+
+/// The Poseidon commitment (`poa_circuits::commit::input_commitment`) of the first sample of
+/// `input`, quantized like `poa prove` quantizes it for the model in `dir`.
+fn commit_input(dir: &Path, input: &Path) -> anyhow::Result<Fr> {
+    let q = Compiled::load(dir)?.qmodel;
+    let text =
+        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
+    let samples = poa_runtime::parse_inputs(&text, poa_runtime::tensor::numel(&q.input().shape))
+        .with_context(|| format!("parsing {}", input.display()))?;
+    let quantized = q
+        .quantize_input(&samples[0])
+        .with_context(|| format!("quantizing {}", input.display()))?;
+    Ok(poa_circuits::commit::input_commitment(&q, &quantized.data))
+}
+
 /// Runs `poa chain`.
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
     let chain = Chain::connect(&args.rpc, signer(args.key_file.as_deref())?)?;
@@ -130,7 +192,15 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     match &args.command {
-        ChainCommand::Deploy { verifier, treasury } => {
+        ChainCommand::Deploy {
+            verifier,
+            treasury,
+            insecure,
+        } => {
+            let marker = verifier.with_file_name(super::evm::INSECURE_MARKER);
+            if marker.exists() {
+                refuse_insecure(*insecure, &marker, out)?;
+            }
             let hex_code = std::fs::read_to_string(verifier)
                 .with_context(|| format!("reading {}", verifier.display()))?;
             let code = hex::decode(hex_code.trim().trim_start_matches("0x"))
@@ -167,7 +237,22 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
                 )
             })
         }
-        ChainCommand::Register { dir, owner, shares } => {
+        ChainCommand::Register {
+            dir,
+            owner,
+            shares,
+            insecure,
+        } => {
+            let vk = poa_prover::VerifyingKey::from_file_bytes(&crate::artifacts::read_setup_file(
+                dir,
+                crate::artifacts::VK_FILE,
+            )?)
+            .with_context(|| {
+                format!("loading {}", dir.join(crate::artifacts::VK_FILE).display())
+            })?;
+            if vk.is_insecure() {
+                refuse_insecure(*insecure, dir, out)?;
+            }
             let mut state = read_state(&args.state)?;
             let compiled = Compiled::load(dir)?;
             let q = &compiled.qmodel;
@@ -179,6 +264,8 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
             })?;
             let vis = compiled.settings.visibility()?;
             let d = &state.deployment;
+            let (datanet, create_gas) = rt.block_on(chain.create_datanet(d))?;
+            let root = fr_to_u256(&setup.root());
             let model = ModelSpec {
                 model_id: fr_to_u256(&model_id(q)),
                 adapter_id: fr_to_u256(&public_adapter_id(q, &vis)),
@@ -187,11 +274,16 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
                 k: u16::try_from(setup.k())?,
                 num_instances: u32::try_from(InstanceLayout::attributed(q, &vis, setup.k()).len())?,
                 shares_bps: parse_shares(shares)?,
+                datanet_id: datanet,
+                // A fixed index is baked into the keys: its proofs can only carry this root.
+                pinned_root: if setup.visibility() == IndexVisibility::Fixed {
+                    root
+                } else {
+                    U256::ZERO
+                },
             };
-            let (datanet, create_gas) = rt.block_on(chain.create_datanet(d))?;
             let version = U256::from(1);
-            let seal_gas =
-                rt.block_on(chain.seal_version(d, datanet, version, fr_to_u256(&setup.root())))?;
+            let seal_gas = rt.block_on(chain.seal_version(d, datanet, version, root))?;
             let register_gas = rt.block_on(chain.register_model(d, &model))?;
             state.datanet = Some((datanet, version));
             state.model = Some(model);
@@ -221,7 +313,12 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
                 )
             })
         }
-        ChainCommand::Request { fee } => {
+        ChainCommand::Request {
+            fee,
+            input,
+            dir,
+            ttl,
+        } => {
             let state = read_state(&args.state)?;
             let (Some((datanet, version)), Some(m)) = (state.datanet, state.model) else {
                 bail!(
@@ -230,6 +327,10 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
                 );
             };
             let d = &state.deployment;
+            let commitment = match (input, dir) {
+                (Some(input), Some(dir)) => fr_to_u256(&commit_input(dir, input)?),
+                _ => U256::ZERO,
+            };
             let fee = U256::from(*fee);
             let approve_gas = rt.block_on(chain.approve(d, fee))?;
             let (nonce, open_gas) = rt.block_on(chain.open_request(
@@ -239,6 +340,8 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
                 datanet,
                 version,
                 fee,
+                commitment,
+                *ttl,
             ))?;
             let r = Opened {
                 nonce,
@@ -248,9 +351,22 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
             };
             out.result(&r, || {
                 format!(
-                    "request nonce {nonce} opened, fee {fee} paid (approve {approve_gas} gas, openRequest {open_gas} gas): \
-                     prove with --nonce {nonce}"
+                    "request nonce {nonce} opened, fee {fee} paid (approve {approve_gas} gas, openRequest {open_gas} gas), \
+                     input commitment {commitment:#x}, refundable after {ttl} s: prove with --nonce {nonce}"
                 )
+            })
+        }
+        ChainCommand::Refund { nonce } => {
+            let state = read_state(&args.state)?;
+            let (fee, gas) = rt.block_on(chain.refund(&state.deployment, fr_to_u256(nonce)))?;
+            #[derive(Serialize)]
+            struct R {
+                #[serde(with = "poa_contracts::chain::decimal")]
+                fee: U256,
+                gas: u64,
+            }
+            out.result(&R { fee, gas }, || {
+                format!("refunded {fee} OPEN base units ({gas} gas)")
             })
         }
         ChainCommand::Submit { proof } => {

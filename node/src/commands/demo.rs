@@ -149,6 +149,18 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         u16::try_from(k)?,
         demo_chain::shares_bps(&shares)?,
     );
+    // A hashed-input proof publishes the input's commitment (row 2): the request binds it, so
+    // only a proof of this very input settles it. Public and private inputs publish 0.
+    let input_commitment = if args.input_visibility == InputVisibility::Hashed {
+        let q = &compiled.qmodel;
+        let quantized = q.quantize_input(&sample[0])?;
+        poa_contracts::chain::fr_to_u256(&poa_circuits::commit::input_commitment(
+            q,
+            &quantized.data,
+        ))
+    } else {
+        alloy::primitives::U256::ZERO
+    };
     let spinner = out.spinner("starting anvil, deploying, opening a paid request");
     let chain = demo_chain::LocalChain::start(
         &verifier.creation,
@@ -156,6 +168,8 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
         terms,
         &root,
         FEE,
+        input_commitment,
+        verifier.insecure_srs,
     )?;
     spinner.finish_and_clear();
     let proof_file = model_dir.join("proof_input_0.json");

@@ -14,7 +14,7 @@ use anyhow::{ensure, Context};
 use poa_circuits::Fr;
 use poa_contracts::anvil::Anvil;
 use poa_contracts::chain::local::{
-    claim_all, deploy_and_register, open_paid_request, Actors, Claimed, ModelTerms, Opened,
+    claim_all, deploy_and_register, open_paid_request_with, Actors, Claimed, ModelTerms, Opened,
     Registered,
 };
 use poa_contracts::chain::{fr_to_u256, instances_to_u256, Submitted};
@@ -36,6 +36,7 @@ pub struct LocalChain {
     opened: Opened,
     code_size_limit_lifted: bool,
     verifier_runtime_bytes: usize,
+    insecure_srs: bool,
     // Last field: dropped (anvil killed) after everything that talks to it.
     _anvil: Anvil,
 }
@@ -85,17 +86,60 @@ pub struct ChainStep {
     pub paid_total: U256,
     /// Gas of every step.
     pub gas: Vec<GasLine>,
+    /// True when the keys (and so the verifier) come from the insecure dev SRS: the demo puts
+    /// them on its local chain as `poa chain deploy|register --insecure` would.
+    pub insecure_srs: bool,
+    /// A second request nobody answered, refunded after its deadline.
+    pub expired_refund: ExpiredRefund,
+}
+
+/// A request left unanswered past its deadline, and its refund.
+#[derive(Serialize)]
+pub struct ExpiredRefund {
+    /// Its nonce.
+    #[serde(with = "poa_contracts::chain::decimal")]
+    pub nonce: U256,
+    /// Seconds it could be settled.
+    pub ttl_secs: u64,
+    /// The fee refunded to the requester (decimal).
+    #[serde(with = "poa_contracts::chain::decimal")]
+    pub fee: U256,
+    /// Gas of `refund`.
+    pub gas: u64,
+}
+
+/// Seconds the demo's unanswered request stays open.
+const EXPIRING_TTL_SECS: u64 = 60;
+
+/// Opens a request nobody answers, lets anvil's clock pass its deadline, and refunds it.
+async fn refund_expired(
+    actors: &Actors,
+    r: &Registered,
+    fee: U256,
+) -> poa_contracts::Result<ExpiredRefund> {
+    let o = open_paid_request_with(actors, r, fee, U256::ZERO, EXPIRING_TTL_SECS).await?;
+    actors.other.advance_time(EXPIRING_TTL_SECS + 1).await?;
+    let (fee, gas) = actors.requester.refund(&r.deployment, o.nonce).await?;
+    Ok(ExpiredRefund {
+        nonce: o.nonce,
+        ttl_secs: EXPIRING_TTL_SECS,
+        fee,
+        gas,
+    })
 }
 
 impl LocalChain {
     /// Starts anvil (lifting the code-size limit only when the verifier needs it), deploys and
-    /// registers the model with `shares`, and opens a request paying `fee`.
+    /// registers the model with `shares`, and opens a request paying `fee` for the input
+    /// committed by `input_commitment` (0: the proof publishes none).
     pub fn start(
         verifier_creation: &[u8],
         verifier_runtime_bytes: usize,
         terms: ModelTerms,
         index_root: &Fr,
         fee: u128,
+        input_commitment: U256,
+        insecure_srs: bool,
     ) -> anyhow::Result<Self> {
         let lifted = verifier_runtime_bytes > MAX_RUNTIME_BYTES;
         let anvil = Anvil::start(!lifted).context("starting anvil")?;
@@ -112,7 +156,13 @@ impl LocalChain {
             fr_to_u256(index_root),
             terms,
         ))?;
-        let opened = rt.block_on(open_paid_request(&actors, &registered, U256::from(fee)))?;
+        let opened = rt.block_on(open_paid_request_with(
+            &actors,
+            &registered,
+            U256::from(fee),
+            input_commitment,
+            poa_contracts::chain::DEFAULT_TTL_SECS,
+        ))?;
         Ok(Self {
             rt,
             actors,
@@ -120,13 +170,15 @@ impl LocalChain {
             opened,
             code_size_limit_lifted: lifted,
             verifier_runtime_bytes,
+            insecure_srs,
             _anvil: anvil,
         })
     }
 
     /// The request nonce to prove for.
     pub fn nonce(&self) -> Fr {
-        Fr::from(self.opened.nonce.to::<u64>())
+        poa_contracts::chain::u256_to_fr(self.opened.nonce)
+            .expect("the contract's nonces are below the field modulus")
     }
 
     /// The prover's address (to name in the proof).
@@ -180,14 +232,34 @@ impl LocalChain {
             left.is_zero(),
             "the rewards contract still holds {left} after every claim"
         );
+        let expired_refund = self.rt.block_on(refund_expired(
+            &self.actors,
+            &self.registered,
+            U256::from(expected.fee),
+        ))?;
+        ensure!(
+            expired_refund.fee == U256::from(expected.fee),
+            "refunded {}, not the fee {}",
+            expired_refund.fee,
+            expected.fee
+        );
+        let left = self.rt.block_on(self.actors.prover.balance(d, d.rewards))?;
+        ensure!(
+            left.is_zero(),
+            "the rewards contract still holds {left} after the refund"
+        );
         let payouts = payouts(&submitted, &claims, proven, expected)?;
-        let gas = gas_lines(
+        let mut gas = gas_lines(
             &self.registered,
             &self.opened,
             [inner_verify_gas, verify_gas],
             &submitted,
             &claims,
         );
+        gas.push(GasLine {
+            step: "refund (expired request)".into(),
+            gas: expired_refund.gas,
+        });
         Ok(ChainStep {
             verifier_runtime_bytes: self.verifier_runtime_bytes,
             code_size_limit_lifted: self.code_size_limit_lifted,
@@ -198,6 +270,8 @@ impl LocalChain {
             payouts,
             paid_total,
             gas,
+            insecure_srs: self.insecure_srs,
+            expired_refund,
         })
     }
 }
@@ -353,7 +427,7 @@ pub fn setup_text(c: &ChainStep) -> String {
     format!(
         "local anvil (chain {}, stopped at the end{}): deployed OPEN {}, DatanetRegistry {}, ModelRegistry {}, \
          verifier {}, AttributionRewards {}\n      datanet {} v{} sealed under the index root; model {}registered \
-         (owner {}, k = {}, {} public instances, shares {:?} bps); the requester paid {} OPEN → request nonce {}",
+         (owner {}, k = {}, {} public instances, shares {:?} bps); the requester paid {} OPEN → request nonce {}{}",
         d.chain_id,
         if c.code_size_limit_lifted { ", code-size limit LIFTED" } else { "" },
         d.token,
@@ -373,7 +447,13 @@ pub fn setup_text(c: &ChainStep) -> String {
         m.num_instances,
         m.shares_bps,
         format_open(c.request.fee.to::<u128>()),
-        c.request.nonce
+        c.request.nonce,
+        if c.insecure_srs {
+            "\n      keys from the INSECURE dev SRS: deployed and registered with --insecure (what \
+             `poa chain deploy|register` require for such keys; test chains only)"
+        } else {
+            ""
+        }
     )
 }
 
@@ -401,13 +481,19 @@ pub fn text(c: &ChainStep) -> String {
     format!(
         "submitted on-chain by {}: the verifier accepted it; nonce {} settled, {} credits; \
          every payee claimed (contributors' keys are not known here: anvil impersonated them)\n      {}\n      \
-         total paid {} OPEN = the fee; rewards contract {} now holds 0\n      gas: {}",
+         total paid {} OPEN = the fee; rewards contract {} now holds 0\n      \
+         a second request (nonce {}) went unanswered past its {} s deadline: its requester refunded {} OPEN \
+         ({} gas); the contract holds 0\n      gas: {}",
         c.submitted.prover,
         c.submitted.nonce,
         c.submitted.credits.len(),
         payouts.join("\n      "),
         format_open(c.paid_total.to::<u128>()),
         d.rewards,
+        c.expired_refund.nonce,
+        c.expired_refund.ttl_secs,
+        format_open(c.expired_refund.fee.to::<u128>()),
+        c.expired_refund.gas,
         gas.join(", ")
     )
 }

@@ -52,10 +52,16 @@ pub struct VerifierResult {
     pub deployable: bool,
     /// With `--check`: gas of deploying (size limits off) and of the verify call.
     pub check: Option<CheckResult>,
+    /// True when the verifying key was made with the insecure dev SRS (anyone can forge
+    /// proofs); a `Verifier.INSECURE` file next to `Verifier.bin` says so to `poa chain deploy`.
+    pub insecure_srs: bool,
     /// Creation bytecode (what the demo deploys).
     #[serde(skip)]
     pub creation: Vec<u8>,
 }
+
+/// The file `poa evm-verifier` writes next to `Verifier.bin` when the key is from the dev SRS.
+pub const INSECURE_MARKER: &str = "Verifier.INSECURE";
 
 /// Gas of the in-process check.
 #[derive(Serialize)]
@@ -113,6 +119,15 @@ pub fn write_verifier(
         format!("0x{}", hex::encode(&compiled.bytecode)).as_bytes(),
     )?;
     write_json(&abi, &compiled.abi)?;
+    let marker = dest.join(INSECURE_MARKER);
+    if vk.is_insecure() {
+        write_bytes(
+            &marker,
+            format!("{}\n", crate::artifacts::INSECURE_WARNING).as_bytes(),
+        )?;
+    } else if marker.exists() {
+        std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
+    }
     let deployable = compiled.runtime.len() <= MAX_RUNTIME_BYTES;
     if !deployable {
         let cs = vk.halo2().cs();
@@ -155,6 +170,7 @@ pub fn write_verifier(
         runtime_bytes: compiled.runtime.len(),
         deployable,
         check,
+        insecure_srs: vk.is_insecure(),
         creation: compiled.bytecode,
     })
 }

@@ -18,6 +18,9 @@ contract RewardsHandler is Fixture {
     uint256 public paidOut;
     uint256 public acceptances;
     uint256 public doublePays;
+    uint256 public refundedOut;
+    uint256 public doubleCloses;
+    mapping(uint256 => uint256) public timesClosed;
     mapping(uint256 => uint256) public timesPaid;
     uint256[] internal paidNonces;
 
@@ -34,7 +37,7 @@ contract RewardsHandler is Fixture {
     function submit(uint256 nonceSeed, uint256 proverSeed, uint256 scoreSeed, uint256 senderSeed) external {
         uint256 last = rewards.lastNonce();
         if (last == 0) return;
-        uint256 nonce = bound(nonceSeed, 1, last);
+        uint256 nonce = rewards.nonceAt(bound(nonceSeed, 1, last));
         address[8] memory who;
         uint256[8] memory scores;
         for (uint256 t = 0; t < 8; ++t) {
@@ -47,6 +50,7 @@ contract RewardsHandler is Fixture {
         try rewards.submit(proof, inst) {
             acceptances += 1;
             if (++timesPaid[nonce] > 1) doublePays += 1;
+            if (++timesClosed[nonce] > 1) doubleCloses += 1;
             paidNonces.push(nonce);
         } catch {}
     }
@@ -65,6 +69,24 @@ contract RewardsHandler is Fixture {
         bytes memory proof = _prove(inst);
         try rewards.submit(proof, inst) {
             if (++timesPaid[nonce] > 1) doublePays += 1;
+            if (++timesClosed[nonce] > 1) doubleCloses += 1;
+        } catch {}
+    }
+
+    /// Lets time pass (requests expire after `TTL`).
+    function warp(uint256 secs) external {
+        vm.warp(block.timestamp + bound(secs, 0, 2 * TTL));
+    }
+
+    /// The requester tries to refund a random request (paid, expired, open or refunded).
+    function refund(uint256 nonceSeed) external {
+        uint256 last = rewards.lastNonce();
+        if (last == 0) return;
+        uint256 nonce = rewards.nonceAt(bound(nonceSeed, 1, last));
+        vm.prank(requester);
+        try rewards.refund(nonce) returns (uint256 fee) {
+            refundedOut += fee;
+            if (++timesClosed[nonce] > 1) doubleCloses += 1;
         } catch {}
     }
 
@@ -88,8 +110,8 @@ contract RewardsHandler is Fixture {
     /// Fees of requests not yet settled.
     function unsettledFees() external view returns (uint256 sum) {
         for (uint256 n = 1; n <= rewards.lastNonce(); ++n) {
-            (, uint96 fee,,) = rewards.requests(n);
-            if (!rewards.paid(n)) sum += fee;
+            (, uint96 fee,, bytes24 binding,) = rewards.requests(rewards.nonceAt(n));
+            if (binding != 0) sum += fee;
         }
     }
 
@@ -106,9 +128,16 @@ contract AttributionRewardsInvariantTest is Test {
         targetContract(address(handler));
     }
 
-    /// OPEN paid out + OPEN held by the contract == fees taken.
+    /// Fees in == claimed + refunded + held.
     function invariant_openIsConserved() public view {
-        assertEq(handler.paidOut() + handler.held(), handler.feesTaken(), "paid out + held == fees");
+        assertEq(
+            handler.paidOut() + handler.refundedOut() + handler.held(), handler.feesTaken(), "claimed + refunded + held == fees"
+        );
+    }
+
+    /// No nonce is ever closed twice: paid twice, refunded twice, or paid and refunded.
+    function invariant_noNoncePaidOrRefundedTwice() public view {
+        assertEq(handler.doubleCloses(), 0, "double closes");
     }
 
     /// What the contract holds is exactly what it owes: credits plus unsettled fees.

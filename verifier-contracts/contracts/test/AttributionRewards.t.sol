@@ -47,10 +47,10 @@ contract AttributionRewardsTest is Fixture {
         assertEq(rewards.balanceOf(address(0xC1)), 454);
         assertEq(rewards.balanceOf(address(0xD1)), 0);
         assertTrue(rewards.paid(nonce), "request marked paid");
-        (address who, uint96 fee, bytes32 modelKey, uint256 root) = rewards.requests(nonce);
+        (address who, uint96 fee, bytes32 modelKey, bytes24 binding, uint64 deadline) = rewards.requests(nonce);
         assertEq(who, requester);
         assertEq(uint256(fee), FEE);
-        assertEq(uint256(modelKey) + root, 0, "settling clears the model key and the root");
+        assertEq(uint256(modelKey) + uint192(binding) + deadline, 0, "settling clears the model key and the binding");
     }
 
     function test_allZeroScoresSendPoolToTreasury() public {
@@ -100,8 +100,8 @@ contract AttributionRewardsTest is Fixture {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
         vm.prank(signer);
         uint256 nonce =
-            rewards.openRequestWithPermit(MODEL_ID, ADAPTER_ID, datanetId, VERSION, FEE, block.timestamp + 1 hours, v, r, s);
-        assertEq(nonce, 1);
+            rewards.openRequestWithPermit(MODEL_ID, ADAPTER_ID, datanetId, VERSION, FEE, 0, TTL, AttributionRewards.Permit(block.timestamp + 1 hours, v, r, s));
+        assertEq(nonce, rewards.nonceAt(1));
         assertEq(token.balanceOf(address(rewards)), FEE);
         assertEq(token.balanceOf(signer), 0);
     }
@@ -109,7 +109,7 @@ contract AttributionRewardsTest is Fixture {
     function test_rejectsFeeAboveUint96() public {
         uint256 fee = uint256(type(uint96).max) + 1;
         vm.expectRevert(abi.encodeWithSelector(AttributionRewards.FeeTooLarge.selector, fee));
-        rewards.openRequest(MODEL_ID, ADAPTER_ID, datanetId, VERSION, fee);
+        rewards.openRequest(MODEL_ID, ADAPTER_ID, datanetId, VERSION, fee, 0, TTL);
     }
 
     // ---------------------------------------------------------------- proof and instances
@@ -155,7 +155,7 @@ contract AttributionRewardsTest is Fixture {
         vm.startPrank(requester);
         token.approve(address(rewards), FEE);
         vm.expectRevert(abi.encodeWithSelector(AttributionRewards.ModelNotRegistered.selector, MODEL_ID + 1, ADAPTER_ID));
-        rewards.openRequest(MODEL_ID + 1, ADAPTER_ID, datanetId, VERSION, FEE);
+        rewards.openRequest(MODEL_ID + 1, ADAPTER_ID, datanetId, VERSION, FEE, 0, TTL);
         vm.stopPrank();
     }
 
@@ -164,7 +164,7 @@ contract AttributionRewardsTest is Fixture {
         vm.startPrank(requester);
         token.approve(address(rewards), FEE);
         vm.expectRevert(abi.encodeWithSelector(AttributionRewards.VersionNotSealed.selector, datanetId, 2));
-        rewards.openRequest(MODEL_ID, ADAPTER_ID, datanetId, 2, FEE);
+        rewards.openRequest(MODEL_ID, ADAPTER_ID, datanetId, 2, FEE, 0, TTL);
         vm.stopPrank();
     }
 
@@ -177,7 +177,7 @@ contract AttributionRewardsTest is Fixture {
         uint256[] memory inst = _defaultInstances(nonce);
         inst[4] = ROOT + 1;
         bytes memory proof = _prove(inst);
-        vm.expectRevert(abi.encodeWithSelector(AttributionRewards.IndexRootMismatch.selector, nonce, ROOT, ROOT + 1));
+        vm.expectRevert(abi.encodeWithSelector(AttributionRewards.BindingMismatch.selector, nonce, ROOT + 1, 0));
         rewards.submit(proof, inst);
     }
 
@@ -202,7 +202,7 @@ contract AttributionRewardsTest is Fixture {
 
     function test_rejectsProofForAnotherRequestsModel() public {
         ModelRegistry.Model memory other = _model(2500, 2500, 2500, 2500);
-        models.register(MODEL_ID + 1, ADAPTER_ID, other);
+        models.register(MODEL_ID + 1, ADAPTER_ID, other, datanetId, 0);
         uint256 nonce = _openFor(requester, MODEL_ID + 1, FEE);
         uint256[] memory inst = _defaultInstances(nonce); // model MODEL_ID, nonce of a MODEL_ID+1 request
         bytes memory proof = _prove(inst);
@@ -329,29 +329,29 @@ contract AttributionRewardsTest is Fixture {
 
     function test_rejectsSharesNotSummingTo10000() public {
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.BadShares.selector, 3000, 5000, 1500, 499));
-        models.register(MODEL_ID + 1, ADAPTER_ID, _model(3000, 5000, 1500, 499));
+        models.register(MODEL_ID + 1, ADAPTER_ID, _model(3000, 5000, 1500, 499), datanetId, 0);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.BadShares.selector, 3000, 5000, 1500, 501));
-        models.register(MODEL_ID + 1, ADAPTER_ID, _model(3000, 5000, 1500, 501));
+        models.register(MODEL_ID + 1, ADAPTER_ID, _model(3000, 5000, 1500, 501), datanetId, 0);
     }
 
     function test_rejectsNonOwnerRegistration() public {
         ModelRegistry.Model memory m = _model(3000, 5000, 1500, 500);
         vm.prank(address(0xBAD));
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(0xBAD)));
-        models.register(MODEL_ID + 1, ADAPTER_ID, m);
+        models.register(MODEL_ID + 1, ADAPTER_ID, m, datanetId, 0);
     }
 
     function test_rejectsDoubleRegistration() public {
         ModelRegistry.Model memory m = _model(3000, 5000, 1500, 500);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.AlreadyRegistered.selector, MODEL_ID, ADAPTER_ID));
-        models.register(MODEL_ID, ADAPTER_ID, m);
+        models.register(MODEL_ID, ADAPTER_ID, m, datanetId, 0);
     }
 
     function test_rejectsTooFewInstancesForK() public {
         ModelRegistry.Model memory m = _model(3000, 5000, 1500, 500);
         m.numInstances = 7 + 2 * 8 - 1;
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.BadInstanceCount.selector, 8, 22));
-        models.register(MODEL_ID + 1, ADAPTER_ID, m);
+        models.register(MODEL_ID + 1, ADAPTER_ID, m, datanetId, 0);
     }
 
     function test_onlyCuratorSealsVersions() public {
@@ -389,7 +389,7 @@ contract AttributionRewardsTest is Fixture {
         contributorsBps = uint16(bound(contributorsBps, 0, 10_000 - ownerBps));
         proverBps = uint16(bound(proverBps, 0, 10_000 - ownerBps - contributorsBps));
         uint16 treasuryBps = 10_000 - ownerBps - contributorsBps - proverBps;
-        models.register(MODEL_ID + 1, ADAPTER_ID, _model(ownerBps, contributorsBps, proverBps, treasuryBps));
+        models.register(MODEL_ID + 1, ADAPTER_ID, _model(ownerBps, contributorsBps, proverBps, treasuryBps), datanetId, 0);
         fee = uint128(bound(fee, 0, 1e9 ether));
 
         address[4] memory pool = [address(0xA1), address(0xB1), address(0xC1), address(0xD1)];

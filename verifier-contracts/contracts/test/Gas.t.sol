@@ -6,7 +6,8 @@ import {Fixture} from "./utils/Fixture.sol";
 /// The calls whose gas the README reports (`forge test --isolate --match-contract Gas
 /// --gas-report`): submit at k = 8 with 8 distinct, never-credited contributors (the most
 /// storage writes: 8 + owner + prover + treasury), submit with the 4-line default top-k, and a
-/// claim. The verifier is the test-only hash verifier, so a real verifier's cost comes on top.
+/// claim, and a refund of an expired request. The verifier is the test-only hash verifier, so a
+/// real verifier's cost comes on top.
 contract GasTest is Fixture {
     uint256 internal nonce;
 
@@ -32,6 +33,12 @@ contract GasTest is Fixture {
         uint256[] memory inst = _defaultInstances(nonce);
         bytes memory proof = _prove(inst);
         rewards.submit(proof, inst);
+    }
+
+    function test_gas_refund() public {
+        vm.warp(block.timestamp + TTL + 1);
+        vm.prank(requester);
+        rewards.refund(nonce);
     }
 
     function test_gas_claim() public {

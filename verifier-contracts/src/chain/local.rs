@@ -161,6 +161,8 @@ pub async fn deploy_and_register(
         k: terms.k,
         num_instances: terms.num_instances,
         shares_bps: terms.shares_bps,
+        datanet_id: datanet,
+        pinned_root: U256::ZERO,
     };
     let register_model = d.register_model(&deployment, &model).await?;
     Ok(Registered {
@@ -191,8 +193,21 @@ pub struct Opened {
     pub open_gas: Gas,
 }
 
-/// The deployer funds the requester with `fee`, who approves and opens a request for the model.
+/// The deployer funds the requester with `fee`, who approves and opens a request for the model
+/// binding no input (commitment 0: the proof publishes none), settleable for a day.
 pub async fn open_paid_request(actors: &Actors, r: &Registered, fee: U256) -> Result<Opened> {
+    open_paid_request_with(actors, r, fee, U256::ZERO, super::DEFAULT_TTL_SECS).await
+}
+
+/// [`open_paid_request`] for the input committed by `input_commitment`, settleable for
+/// `ttl_secs` seconds.
+pub async fn open_paid_request_with(
+    actors: &Actors,
+    r: &Registered,
+    fee: U256,
+    input_commitment: U256,
+    ttl_secs: u64,
+) -> Result<Opened> {
     let d = &r.deployment;
     actors
         .deployer
@@ -208,6 +223,8 @@ pub async fn open_paid_request(actors: &Actors, r: &Registered, fee: U256) -> Re
             r.datanet,
             r.version,
             fee,
+            input_commitment,
+            ttl_secs,
         )
         .await?;
     Ok(Opened {

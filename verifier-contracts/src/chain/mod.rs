@@ -182,6 +182,30 @@ pub fn fr_to_u256(f: &Fr) -> U256 {
     U256::from_le_bytes(f.to_repr())
 }
 
+/// A `uint256` as a BN254 scalar; `None` when it is not below the field modulus.
+pub fn u256_to_fr(u: U256) -> Option<Fr> {
+    Option::from(Fr::from_repr(u.to_le_bytes::<32>()))
+}
+
+/// The BN254 scalar field modulus r (`AttributionRewards.FIELD_MODULUS`).
+pub const FIELD_MODULUS: U256 = alloy::primitives::uint!(
+    21888242871839275222246405745257275088548364400416034343698204186575808495617_U256
+);
+
+/// How long `poa chain request` and the demo's requests stay settleable (then refundable): a day.
+pub const DEFAULT_TTL_SECS: u64 = 86_400;
+
+/// The public nonce of the `counter`-th request (counters start at 1) of the rewards contract
+/// at `rewards` on chain `chain_id`: `keccak256(abi.encode(chainid, rewards, counter)) mod r`,
+/// exactly `AttributionRewards.nonceAt`. Binding the chain and the deployment keeps a proof
+/// made for one deployment from answering a request of another; reducing below r keeps it a
+/// public instance.
+pub fn request_nonce(chain_id: u64, rewards: Address, counter: U256) -> U256 {
+    use alloy::sol_types::SolValue;
+    let word = alloy::primitives::keccak256((U256::from(chain_id), rewards, counter).abi_encode());
+    U256::from_be_bytes(word.0) % FIELD_MODULUS
+}
+
 /// Public instances as the `uint256[]` of `AttributionRewards.submit`.
 pub fn instances_to_u256(instances: &[Fr]) -> Vec<U256> {
     instances.iter().map(fr_to_u256).collect()

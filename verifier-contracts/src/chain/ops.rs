@@ -33,6 +33,12 @@ pub struct ModelSpec {
     pub num_instances: u32,
     /// Fee shares in basis points: owner, contributors, prover, treasury (sum 10,000).
     pub shares_bps: [u16; 4],
+    /// The datanet the model may be attributed over (requests for another are refused).
+    #[serde(default, with = "super::decimal")]
+    pub datanet_id: U256,
+    /// For a `fixed` index, the only index root its requests may name (0: any sealed version).
+    #[serde(default, with = "super::decimal")]
+    pub pinned_root: U256,
 }
 
 /// One amount the rewards contract credited for a proof (a line of its `Settled` event).
@@ -138,14 +144,30 @@ impl Chain {
             contributorsBps: contributors_bps,
             proverBps: prover_bps,
             treasuryBps: treasury_bps,
+            disabled: false,
         };
         let r = self
             .send(
                 "register model",
-                registry.register(m.model_id, m.adapter_id, model),
+                registry.register(m.model_id, m.adapter_id, model, m.datanet_id, m.pinned_root),
             )
             .await?;
         Ok(r.gas_used)
+    }
+
+    /// Disables (`model_id`, `adapter_id`) (model registry owner only): no new requests or
+    /// settlements; open requests become refundable at once.
+    pub async fn disable_model(
+        &self,
+        d: &Deployment,
+        model_id: U256,
+        adapter_id: U256,
+    ) -> Result<Gas> {
+        let registry = ModelRegistry::new(d.models, self.provider());
+        Ok(self
+            .send("disable model", registry.disable(model_id, adapter_id))
+            .await?
+            .gas_used)
     }
 
     /// Transfers `amount` OPEN to `to`.
@@ -167,7 +189,10 @@ impl Chain {
     }
 
     /// Opens a request for (`model_id`, `adapter_id`) over `version` of `datanet`, paying `fee`
-    /// (approve it first); returns the nonce the proof must carry.
+    /// (approve it first), for the input committed by `input_commitment` (row 2 of the proof;
+    /// 0: a proof that publishes none, binding no input), settleable for `ttl_secs` seconds and
+    /// refundable after; returns the nonce the proof must carry.
+    #[allow(clippy::too_many_arguments)]
     pub async fn open_request(
         &self,
         d: &Deployment,
@@ -176,16 +201,59 @@ impl Chain {
         datanet: U256,
         version: U256,
         fee: U256,
+        input_commitment: U256,
+        ttl_secs: u64,
     ) -> Result<(U256, Gas)> {
         let rewards = AttributionRewards::new(d.rewards, self.provider());
         let r = self
             .send(
                 "openRequest",
-                rewards.openRequest(model_id, adapter_id, datanet, version, fee),
+                rewards.openRequest(
+                    model_id,
+                    adapter_id,
+                    datanet,
+                    version,
+                    fee,
+                    input_commitment,
+                    U256::from(ttl_secs),
+                ),
             )
             .await?;
         let nonce = event::<AttributionRewards::RequestOpened>("openRequest", &r)?.nonce;
         Ok((nonce, r.gas_used))
+    }
+
+    /// `AttributionRewards.nonceAt(counter)`: the contract's public nonce of its `counter`-th
+    /// request (what [`super::request_nonce`] computes off-chain).
+    pub async fn nonce_at(&self, d: &Deployment, counter: U256) -> Result<U256> {
+        AttributionRewards::new(d.rewards, self.provider())
+            .nonceAt(counter)
+            .call()
+            .await
+            .map_err(|e| call_err("nonceAt", e))
+    }
+
+    /// Moves a dev chain's (anvil's) clock `secs` forward and mines a block: lets a request's
+    /// deadline pass in tests and the demo.
+    pub async fn advance_time(&self, secs: u64) -> Result<()> {
+        let p = self.provider();
+        let step = |e: alloy::transports::TransportError| chain_err("advance time", e);
+        p.raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (secs,))
+            .await
+            .map_err(step)?;
+        p.raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+            .await
+            .map_err(step)?;
+        Ok(())
+    }
+
+    /// Takes back the fee of request `nonce` (its requester only; after its deadline, or at
+    /// once when its model was disabled); returns the fee refunded.
+    pub async fn refund(&self, d: &Deployment, nonce: U256) -> Result<(U256, Gas)> {
+        let rewards = AttributionRewards::new(d.rewards, self.provider());
+        let r = self.send("refund", rewards.refund(nonce)).await?;
+        let fee = event::<AttributionRewards::Refunded>("refund", &r)?.fee;
+        Ok((fee, r.gas_used))
     }
 
     /// Submits `proof` of `instances` and waits for it to be mined; returns what was credited.
@@ -296,11 +364,17 @@ impl Chain {
         model_id: U256,
         adapter_id: U256,
     ) -> Result<Option<ModelSpec>> {
-        let m = ModelRegistry::new(d.models, self.provider())
+        let registry = ModelRegistry::new(d.models, self.provider());
+        let m = registry
             .model(model_id, adapter_id)
             .call()
             .await
             .map_err(|e| call_err("model registration", e))?;
+        let scope = registry
+            .scopeOf(model_id, adapter_id)
+            .call()
+            .await
+            .map_err(|e| call_err("model scope", e))?;
         Ok((m.verifier != Address::ZERO).then_some(ModelSpec {
             model_id,
             adapter_id,
@@ -309,6 +383,8 @@ impl Chain {
             k: m.k,
             num_instances: m.numInstances,
             shares_bps: [m.ownerBps, m.contributorsBps, m.proverBps, m.treasuryBps],
+            datanet_id: scope.datanetId,
+            pinned_root: scope.pinnedRoot,
         }))
     }
 

@@ -19,6 +19,7 @@ abstract contract Fixture is Test {
     uint256 internal constant VERSION = 1;
     uint16 internal constant K = 8;
     uint32 internal constant N_INSTANCES = 7 + 2 * 8 + 3;
+    uint256 internal constant TTL = 1 days;
 
     address internal treasury = address(0x7EA5);
     address internal modelOwner = address(0x0A11CE);
@@ -42,7 +43,7 @@ abstract contract Fixture is Test {
         datanetId = datanets.createDatanet(curator);
         vm.prank(curator);
         datanets.sealVersion(datanetId, VERSION, ROOT);
-        models.register(MODEL_ID, ADAPTER_ID, _model(3000, 5000, 1500, 500));
+        models.register(MODEL_ID, ADAPTER_ID, _model(3000, 5000, 1500, 500), datanetId, 0);
     }
 
     function _deployOpen() internal {
@@ -58,7 +59,8 @@ abstract contract Fixture is Test {
             ownerBps: o,
             contributorsBps: c,
             proverBps: p,
-            treasuryBps: t
+            treasuryBps: t,
+            disabled: false
         });
     }
 
@@ -71,7 +73,7 @@ abstract contract Fixture is Test {
         assertTrue(token.transfer(who, fee), "transfer");
         vm.startPrank(who);
         token.approve(address(rewards), fee);
-        nonce = rewards.openRequest(modelId, ADAPTER_ID, datanetId, VERSION, fee);
+        nonce = rewards.openRequest(modelId, ADAPTER_ID, datanetId, VERSION, fee, 0, TTL);
         vm.stopPrank();
     }
 

@@ -26,6 +26,10 @@ interface Vm {
     function assertLe(uint256, uint256, string calldata) external pure;
     function startSnapshotGas(string calldata) external;
     function stopSnapshotGas() external returns (uint256);
+    function warp(uint256) external;
+    function roll(uint256) external;
+    function chainId(uint256) external;
+    function getNonce(address) external view returns (uint64);
 }
 
 /// Test base: `vm`, assertions forwarded to the cheatcodes, `bound`, and the target lists the
