@@ -24,7 +24,7 @@ pub(crate) fn signed_bits(bound: i128) -> u32 {
 pub(crate) fn check_visibility(vis: &Visibility, layout: &str) -> Result<(), CircuitError> {
     let refuse = |what: &str| CircuitError::UnsupportedShape {
         layer: format!("{layout} layout"),
-        reason: format!("{what}; prove it with the default (wide) layout"),
+        reason: format!("{what}; prove it with `--layout wide`"),
     };
     if vis.weights != WeightVisibility::Fixed {
         return Err(refuse("only fixed weights are supported"));
@@ -49,7 +49,7 @@ pub(crate) fn check_argmax(model: &QModel, i: usize, layout: &str) -> Result<(),
             layer: node.name.clone(),
             reason: format!(
                 "the {layout} layout takes ArgMax only as the last op over [1, n], got {shape:?}; \
-                 prove it with the default (wide) layout"
+                 prove it with `--layout wide`"
             ),
         });
     }

@@ -288,7 +288,14 @@ fn hashed_index_keys_prove_over_any_index_of_their_shape() {
             .arg("--dev-srs")
             .arg("--index")
             .arg(&a)
-            .args(["--top-k", "2", "--index-visibility", vis])
+            .args([
+                "--top-k",
+                "2",
+                "--index-visibility",
+                vis,
+                "--layout",
+                "wide",
+            ])
             .assert()
             .success()
     };

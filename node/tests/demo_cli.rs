@@ -36,7 +36,7 @@ fn demo_runs_every_step_and_is_reproducible() {
     let v = demo(tmp.path(), &[]);
     assert_eq!(v["run"][0]["class"], 7, "{v}");
     assert_eq!(v["verify"]["valid"], true, "{v}");
-    assert_eq!(v["setup"]["layout"], "narrow");
+    assert_eq!(v["setup"]["layout"], "dense");
     assert_eq!(v["prove"]["input_visibility"], "private");
     // Attribution header (7 + 2·8) and the output; the input is private.
     assert_eq!(v["prove"]["instances"], 7 + 2 * 8 + 10);

@@ -33,7 +33,7 @@ fn base_and_adapter_share_keys_and_proofs_name_their_weights() {
         poa()
             .arg("setup")
             .arg(d)
-            .arg("--dev-srs")
+            .args(["--dev-srs", "--layout", "wide"])
             .assert()
             .success();
     }

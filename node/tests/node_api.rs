@@ -23,7 +23,7 @@ async fn proves_a_submitted_job_and_serves_a_proof_that_verifies() {
 
     let m = node_common::model(&c, &node.url, &model).await;
     assert_eq!(m["input_len"], 64);
-    assert_eq!(m["layout"], "wide", "the default layout");
+    assert_eq!(m["layout"], "dense", "the default layout");
     assert!(m["commitment"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(m["circuit"]["k"].as_u64().is_some_and(|k| k > 0), "{m}");
     assert_eq!(m["insecure_srs"], true);
@@ -391,7 +391,7 @@ async fn hashed_weight_models_and_their_adapters_share_one_circuit() {
     let key = create_key(&db);
     let node = start_node(&db, &tmp.path().join("data"), &[]);
     let c = client();
-    let hashed = json!({ "weight_visibility": "hashed" });
+    let hashed = json!({ "weight_visibility": "hashed", "layout": "wide" });
     let base = upload_model_with(&c, &node, &key, "mlp_small", hashed).await;
     let adapter: Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures().join("adapters/mlp_small_lora.json")).expect("fixture"),

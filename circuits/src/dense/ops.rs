@@ -58,7 +58,7 @@ fn refuse(node: &poa_runtime::graph::Node, i: usize) -> CircuitError {
         layer: node.name.clone(),
         node: i,
         supported: format!(
-            "{} in the dense layout; the wide layout (the default) takes every op",
+            "{} in the dense layout; the wide layout (`--layout wide`) takes every op",
             DENSE_OPS.join(", ")
         ),
     }

@@ -420,7 +420,7 @@ fn supported(
             return Err(CircuitError::UnsupportedShape {
                 layer: "narrow layout".into(),
                 reason: "only a fixed attribution index is supported; prove it with the \
-                         default (wide) layout"
+                         wide layout (`--layout wide`)"
                     .into(),
             });
         }

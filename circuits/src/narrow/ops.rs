@@ -44,7 +44,7 @@ fn unsupported(node: &poa_runtime::graph::Node, i: usize) -> CircuitError {
         layer: node.name.clone(),
         node: i,
         supported: format!(
-            "{} in the narrow layout; the wide layout (the default) takes every op",
+            "{} in the narrow layout; the wide layout (`--layout wide`) takes every op",
             NARROW_OPS.join(", ")
         ),
     }

@@ -38,10 +38,11 @@ pub struct Args {
     /// Work folder for the compiled model.
     #[arg(long, default_value = "out/demo")]
     pub out: PathBuf,
-    /// Input visibility of the proof: `public`, `hashed` or `private`. Private by default: each
-    /// public value costs the on-chain verifier ~160 bytes and ~420 gas, and 64 public pixels
-    /// would push the narrow verifier over EIP-170.
-    #[arg(long, default_value_t = InputVisibility::Private)]
+    /// Input visibility of the proof: `public`, `hashed` or `private`. Hashed by default: the
+    /// proof publishes the input's Poseidon commitment and the request binds it on-chain, so
+    /// only a proof of the requester's own input is paid (each public value would instead cost
+    /// the verifier ~160 bytes and ~420 gas).
+    #[arg(long, default_value_t = InputVisibility::Hashed)]
     pub input_visibility: InputVisibility,
     /// How the proof holds the weights: `fixed` (in the verifying key) or `hashed` (private,
     /// their commitment public in the adapter id row).
@@ -52,11 +53,11 @@ pub struct Args {
     /// model's id and the adapter's id.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
-    /// Circuit layout (`poa setup --layout`): `narrow` by default, so the verifier deploys on a
-    /// chain with mainnet's code-size limit; `wide` proves ~10× faster but its verifier needs
-    /// anvil with the limit lifted (and is the one that takes hashed inputs or weights);
-    /// `dense` proves inference only, so it cannot run the demo's attribution.
-    #[arg(long, default_value_t = Layout::Narrow)]
+    /// Circuit layout (`poa setup --layout`): `dense` by default — fast, and its verifier
+    /// deploys on a chain with mainnet's code-size limit; `narrow` is the one-column layout
+    /// (fixed weights, public or private input); `wide` takes hashed weights, but its verifier
+    /// needs anvil with the limit lifted.
+    #[arg(long, default_value_t = Layout::Dense)]
     pub layout: Layout,
 }
 
@@ -78,12 +79,11 @@ struct DemoResult {
 
 /// Runs `poa demo`.
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<()> {
-    // Fail before any work: the demo pays for an attribution, which the dense layout does not
-    // prove, and hashed parts are the wide layout's.
+    // Fail before any work: hashed weights are the wide layout's, hashed inputs not the
+    // narrow one's.
     ensure!(
-        args.layout != Layout::Dense,
-        "the dense layout proves inference only; the demo attributes and pays, so use \
-         `--layout narrow` (the default) or `--layout wide`"
+        args.layout == Layout::Wide || args.weight_visibility == WeightVisibility::Fixed,
+        "hashed weights need `--layout wide`"
     );
     if args.layout == Layout::Narrow {
         ensure!(

@@ -7,8 +7,8 @@ use anyhow::Context;
 use poa_circuits::{AttributionSetup, CircuitStats, IndexVisibility, Layout, ModelCircuit};
 use poa_prover::artifact::fr_to_hex;
 use poa_prover::{
-    dense_size, keygen_circuit, keygen_dense, keygen_narrow, narrow_size, DenseSize, NarrowSize,
-    ProvingKey, Srs,
+    dense_size_attributed, keygen_circuit, keygen_dense_attributed, keygen_narrow, narrow_size,
+    DenseSize, NarrowSize, ProvingKey, Srs,
 };
 use poa_runtime::attribution::{AttributionIndex, DEFAULT_K};
 use serde::Serialize;
@@ -44,14 +44,13 @@ pub struct Args {
     /// (entries, dimension, bound) — e.g. every sealed version of a datanet of that size.
     #[arg(long, default_value_t = IndexVisibility::Fixed, requires = "index")]
     pub index_visibility: IndexVisibility,
-    /// `wide`: 16 MAC lanes a row — small k, fastest proving, but a 5 KB proof and a Solidity
-    /// verifier over EIP-170's 24 KB; `narrow`: one advice column — ~10× the proving time, a
-    /// ~1 KB proof and a ~16 KB, ~0.3 M-gas verifier that deploys on mainnet (fixed weights,
-    /// public or private input — private keeps the verifier small — and a fixed index;
-    /// Gemm/Conv/Relu/Add/rescale models); `dense`: five lanes with the weights as gate
-    /// coefficients — proving as fast as wide with a ~1.9 KB proof (inference only, fixed
-    /// weights, public or private input, Gemm/Conv/Relu/Add/ArgMax/rescale by 2^s ≤ 256).
-    #[arg(long, default_value_t = Layout::Wide)]
+    /// `dense` (default): five lanes with the weights as gate coefficients — every runtime op,
+    /// public, private or hashed input, a fixed attribution index; small proofs and a verifier
+    /// that deploys. `wide`: 16 MAC lanes a row — what a hashed index or hashed weights need
+    /// today (its verifier is over EIP-170's 24 KB). `narrow`: one advice column — the smallest
+    /// proof, several times the proving time (fixed weights, public or private input, fixed
+    /// index, Gemm/Conv/Relu/Add/rescale models).
+    #[arg(long, default_value_t = Layout::Dense)]
     pub layout: Layout,
     /// Narrow layout only: prove in 2^K rows instead of the one-column size; below it the cells
     /// spread over more advice columns — faster proving, ~300 bytes more proof and a larger
@@ -250,11 +249,6 @@ pub fn setup(
         attribution = Some((file, setup.clone()));
         circuit = circuit.with_attribution(setup, None)?;
     }
-    if layout == Layout::Dense && attribution.is_some() {
-        anyhow::bail!(
-            "the dense layout proves inference only; set up attribution with --layout wide or narrow"
-        );
-    }
     let stats = match layout {
         Layout::Wide => Stats::from(&circuit.stats()),
         Layout::Narrow => {
@@ -264,7 +258,9 @@ pub fn setup(
             Stats::narrow(&size, q.macs())
         }
         Layout::Dense => {
-            let size = dense_size(q, vis).context("the dense layout cannot take this model")?;
+            let setup = attribution.as_ref().map(|(_, s)| s);
+            let size = dense_size_attributed(q, vis, setup)
+                .context("the dense layout cannot take this setup")?;
             Stats::dense(&size, q.macs())
         }
     };
@@ -290,7 +286,9 @@ pub fn setup(
         Layout::Narrow => {
             keygen_narrow(&srs, q, vis, attribution.as_ref().map(|(_, s)| s), narrow_k)?
         }
-        Layout::Dense => keygen_dense(&srs, q, vis)?,
+        Layout::Dense => {
+            keygen_dense_attributed(&srs, q, vis, attribution.as_ref().map(|(_, s)| s))?
+        }
     };
     spinner.finish_and_clear();
     let keygen_ms = ms_since(t);

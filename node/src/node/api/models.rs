@@ -36,11 +36,11 @@ pub struct UploadModel {
     /// verifying key and verifier).
     #[serde(default)]
     pub weight_visibility: Option<String>,
-    /// Circuit layout (`poa setup --layout`): `wide` (default), `narrow` (one advice column:
-    /// larger k and slower proofs, but a verifier contract small enough for mainnet; fixed
-    /// weights, a `public` or `private` input, a `fixed` index, Gemm/Conv/Relu/Add models only —
-    /// otherwise the setup fails) or `dense` (wide's speed with a ~1.9 KB proof; inference only:
-    /// a model with a datanet index fails its setup).
+    /// Circuit layout (`poa setup --layout`): `dense` (default: every runtime op, a public,
+    /// private or hashed input, a `fixed` index; small proofs and a verifier that deploys),
+    /// `wide` (what hashed weights or a `hashed` index need) or `narrow` (one advice column:
+    /// fixed weights, a `public` or `private` input, a `fixed` index, Gemm/Conv/Relu/Add models
+    /// only). A model its layout cannot take fails its setup, naming why.
     #[serde(default)]
     pub layout: Option<String>,
     /// Narrow layout only (`poa setup --narrow-k`): prove in 2^k rows below the one-column
@@ -177,7 +177,7 @@ pub async fn upload(
     let layout: Layout = req
         .layout
         .as_deref()
-        .unwrap_or("wide")
+        .unwrap_or("dense")
         .parse()
         .map_err(|e: String| ApiError::invalid("invalid_layout", e))?;
     if req.narrow_k.is_some() && layout != Layout::Narrow {
