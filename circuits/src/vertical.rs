@@ -147,7 +147,8 @@ pub(crate) enum Forge {
     ConstOutput,
     /// A table's looked-up output one more.
     TableOutput,
-    /// An input outside a table's domain clamped one step inside it instead of to the edge.
+    /// An input outside a table's domain looked up in the run one step inside the edge run
+    /// (which holds the clamped value).
     TableClamp,
     /// The sign (mirror) bit of a mirrored table's nonzero input flipped, the output kept.
     TableMirror,

@@ -71,7 +71,7 @@ pub enum DenseTamper {
     ConstOutput,
     /// The first table element's looked-up output one more.
     TableOutput,
-    /// The first table element outside its domain clamped one step inside it.
+    /// The first table element outside its domain looked up in the run next to the edge run.
     TableClamp,
     /// The sign bit of the first nonzero element of a mirrored table flipped, its output kept.
     TableMirror,
