@@ -383,7 +383,7 @@ fn setup_needs_exactly_one_srs_source_and_verify_needs_setup() {
 }
 
 #[test]
-fn setup_dense_layout_proves_a_small_proof_and_the_demo_refuses_it() {
+fn setup_dense_layout_proves_a_small_proof() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("mlp");
     compile_cmd("mlp_small", &out, false).assert().success();
@@ -423,20 +423,6 @@ fn setup_dense_layout_proves_a_small_proof_and_the_demo_refuses_it() {
         &["verify".as_ref(), out.as_os_str(), bad_proof.as_os_str()],
     )
     .failure();
-    // The demo pays for an attribution, which the dense layout does not prove: refused up front.
-    let a = poa_in(
-        false,
-        &[
-            "demo".as_ref(),
-            "--out".as_ref(),
-            dir.path().join("demo").as_os_str(),
-            "--layout".as_ref(),
-            "dense".as_ref(),
-        ],
-    )
-    .failure();
-    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
-    assert!(err.contains("dense layout proves inference only"), "{err}");
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! made for the nonce of the request opened on the local chain, the OPEN paid on-chain is exactly
 //! the split of the proof's public instances (fee in full; each top-k contributor ∝ score), a
 //! second run over the same folder (in the wide layout, public input) gives the same datanet and
-//! index roots, and `--input-visibility hashed` publishes the commitment instead of the input.
-//! By default the demo proves in the narrow layout with a private input, and its verifier
-//! deploys on an anvil enforcing EIP-170.
+//! index roots. By default the demo proves in the dense layout with a hashed input (the
+//! commitment in the header, bound by the request), and its verifier deploys on an anvil
+//! enforcing EIP-170; the narrow layout with a private input does too.
 
 use std::path::PathBuf;
 
@@ -37,11 +37,15 @@ fn demo_runs_every_step_and_is_reproducible() {
     assert_eq!(v["run"][0]["class"], 7, "{v}");
     assert_eq!(v["verify"]["valid"], true, "{v}");
     assert_eq!(v["setup"]["layout"], "dense");
-    assert_eq!(v["prove"]["input_visibility"], "private");
-    // Attribution header (7 + 2·8) and the output; the input is private.
+    assert_eq!(v["prove"]["input_visibility"], "hashed");
+    // Attribution header (7 + 2·8, its row 2 the input commitment) and the output.
     assert_eq!(v["prove"]["instances"], 7 + 2 * 8 + 10);
-    assert_eq!(v["prove"]["evm_proof_bytes"], 1376);
-    assert_eq!(v["prove"]["proof_bytes"], 1376 - 12 * 32 + 2);
+    assert!(v["prove"]["input_commitment"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("0x") && c.len() == 66));
+    // 23 curve points, each 32 bytes shorter in the file.
+    assert_eq!(v["prove"]["evm_proof_bytes"], 2976);
+    assert_eq!(v["prove"]["proof_bytes"], 2976 - 23 * 32 + 2);
     assert_eq!(v["chain"]["code_size_limit_lifted"], false);
     let a = &v["attribution"];
     assert_eq!(a["accepted"], 1437, "{a}");
@@ -151,19 +155,19 @@ fn assert_on_chain_payout(v: &Value) {
 }
 
 #[test]
-fn demo_with_hashed_input_publishes_the_commitment() {
+fn demo_in_the_narrow_layout_with_a_private_input() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    // Hashed inputs are the wide layout's.
     let v = demo(
         tmp.path(),
-        &["--layout", "wide", "--input-visibility", "hashed"],
+        &["--layout", "narrow", "--input-visibility", "private"],
     );
     assert_eq!(v["verify"]["valid"], true, "{v}");
-    // Attribution header (its row 2 is the commitment) and the output.
+    assert_eq!(v["setup"]["layout"], "narrow");
+    // Attribution header (row 2 is 0: nothing binds the input) and the output.
     assert_eq!(v["prove"]["instances"], 7 + 2 * 8 + 10);
-    assert!(v["prove"]["input_commitment"]
-        .as_str()
-        .is_some_and(|c| c.starts_with("0x") && c.len() == 66));
+    assert_eq!(v["prove"]["evm_proof_bytes"], 1376);
+    assert_eq!(v["prove"]["proof_bytes"], 1376 - 12 * 32 + 2);
+    assert_eq!(v["chain"]["code_size_limit_lifted"], false);
     assert_on_chain_payout(&v);
 }
 

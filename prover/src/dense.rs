@@ -5,15 +5,14 @@
 //! attribution flag, which also picks the circuit's column configuration when a key is read.
 
 use halo2curves::bn256::Fr;
-use poa_circuits::{AttributionSetup, DenseCircuit, Request, Statement, Visibility};
-use poa_runtime::datanet::Address;
+use poa_circuits::{AttributionSetup, DenseCircuit, Request, Visibility};
 use poa_runtime::{QModel, Trace};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::digest::CircuitId;
 use crate::error::Result;
 use crate::keygen::{check_srs_k, halo2_keys, ProvingKey};
-use crate::prove::{check_key, keccak_proof, Proof};
+use crate::prove::{check_key, keccak_proof, statement, Proof};
 use crate::srs::Srs;
 
 /// How big the dense circuit of a model is, before keygen.
@@ -25,6 +24,13 @@ pub struct DenseSize {
     pub rows: usize,
     /// Public instances of a proof.
     pub instances: usize,
+    /// Advice columns of its configuration.
+    pub advice_columns: usize,
+    /// Fixed columns (halo2 counts lookup-table columns among them).
+    pub fixed_columns: usize,
+    /// Lookup arguments (the range table; activation tables and the attribution slot lookup
+    /// where the circuit has them).
+    pub lookups: usize,
 }
 
 /// Lays out the dense circuit of `model` to size it; an error names what the layout cannot take
@@ -40,10 +46,16 @@ pub fn dense_size_attributed(
     setup: Option<&AttributionSetup>,
 ) -> Result<DenseSize> {
     let c = DenseCircuit::keygen_statement(model, vis, statement(setup, None))?;
+    // The configuration the circuit's params select, counted as halo2 sees it.
+    let mut cs = halo2_proofs::plonk::ConstraintSystem::<Fr>::default();
+    poa_circuits::dense::DenseConfig::configure(&mut cs, c.params());
     Ok(DenseSize {
         k: c.k(),
         rows: c.rows(),
         instances: c.instances().len(),
+        advice_columns: cs.num_advice_columns(),
+        fixed_columns: cs.num_fixed_columns(),
+        lookups: cs.lookups().len(),
     })
 }
 
@@ -70,21 +82,6 @@ pub fn keygen_dense_attributed(
         insecure: srs.is_insecure(),
         shape: None,
     })
-}
-
-/// The statement of a dense circuit: inference, or attribution over `setup` for `request`.
-/// Keys are made on a zero request (the request is witness, never layout).
-fn statement(setup: Option<&AttributionSetup>, request: Option<Request>) -> Statement<'_> {
-    match setup {
-        None => Statement::Inference,
-        Some(setup) => Statement::Attribution {
-            setup,
-            request: request.unwrap_or(Request {
-                nonce: Fr::zero(),
-                prover: Address([0; 20]),
-            }),
-        },
-    }
 }
 
 /// Proves `trace` with dense keys (with attribution over `setup` for `request` when given),

@@ -234,7 +234,7 @@ mod tests {
             Err(ProverError::UnsupportedVersion { found: 2, .. })
         ));
         let mut f = file.clone();
-        f[13] |= 1; // flag 256: no layout or visibility has it
+        f[13] |= 2; // flag 512: no layout or visibility has it
 
         assert!(matches!(
             Header::open(Kind::VerifyingKey, &f),

@@ -5,34 +5,17 @@
 //! pick the layout once, at keygen, and [`crate::prove()`] / [`crate::prove_attributed`] follow
 //! the key.
 
-use halo2curves::bn256::Fr;
 use poa_circuits::{
-    AttributionSetup, NarrowCircuit, NarrowColumns, NarrowShape, Request, Statement, Visibility,
+    AttributionSetup, NarrowCircuit, NarrowColumns, NarrowShape, Request, Visibility,
 };
-use poa_runtime::datanet::Address;
 use poa_runtime::{QModel, Trace};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::digest::CircuitId;
 use crate::error::Result;
 use crate::keygen::{check_srs_k, halo2_keys, ProvingKey};
-use crate::prove::{check_key, keccak_proof, Proof};
+use crate::prove::{check_key, keccak_proof, statement, Proof};
 use crate::srs::Srs;
-
-/// The statement of a narrow circuit: inference, or attribution over `setup` for `request`.
-/// Keys are made on a zero request (the request is witness, never layout).
-fn statement(setup: Option<&AttributionSetup>, request: Option<Request>) -> Statement<'_> {
-    match setup {
-        None => Statement::Inference,
-        Some(setup) => Statement::Attribution {
-            setup,
-            request: request.unwrap_or(Request {
-                nonce: Fr::zero(),
-                prover: Address([0; 20]),
-            }),
-        },
-    }
-}
 
 /// How big the narrow circuit of a model is, before keygen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,8 @@ use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
 use halo2_proofs::transcript::TranscriptWriterBuffer;
 use halo2curves::bn256::{Bn256, Fr, G1Affine};
-use poa_circuits::{AttributionSetup, Layout, ModelCircuit, Request};
+use poa_circuits::{AttributionSetup, Layout, ModelCircuit, Request, Statement};
+use poa_runtime::datanet::Address;
 use poa_runtime::{QModel, Trace};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
@@ -51,6 +52,24 @@ impl Proof {
     /// carry, each curve point in 32 bytes instead of the EVM's 64.
     pub fn compact(&self) -> Vec<u8> {
         crate::codec::compact(&self.bytes)
+    }
+}
+
+/// The statement of a narrow or dense circuit: inference, or attribution over `setup` for
+/// `request`. Keys are made on a zero request (the request is witness, never layout).
+pub(crate) fn statement(
+    setup: Option<&AttributionSetup>,
+    request: Option<Request>,
+) -> Statement<'_> {
+    match setup {
+        None => Statement::Inference,
+        Some(setup) => Statement::Attribution {
+            setup,
+            request: request.unwrap_or(Request {
+                nonce: Fr::zero(),
+                prover: Address([0; 20]),
+            }),
+        },
     }
 }
 

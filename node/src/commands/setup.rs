@@ -146,10 +146,10 @@ impl Stats {
         Self {
             k: s.k,
             rows: s.rows,
-            advice_columns: poa_circuits::dense::LANES + 2,
-            fixed_columns: poa_circuits::dense::LANES + 6,
+            advice_columns: s.advice_columns,
+            fixed_columns: s.fixed_columns,
             selectors: 0,
-            lookups: 1,
+            lookups: s.lookups,
             macs,
             instances: s.instances,
         }
