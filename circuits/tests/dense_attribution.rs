@@ -239,6 +239,18 @@ fn a_slot_that_is_no_entry_fails_membership() {
     }
 }
 
+/// With k = n every entry is selected, so a slot off the index (index M − 1, score 0,
+/// contributor 0: w = 0, which every row off the entry table holds) would set τ = 0 and erase a
+/// real contributor. The slot's index is checked below n, so it fails there — not at the
+/// membership lookup, which 0 passes.
+#[test]
+fn a_phantom_slot_fails_its_index_check_when_k_is_n() {
+    let n = 12;
+    let f = tampered(&compile("mlp_small"), n, n, DenseTamper::PhantomSlot);
+    assert!(!has_lookup(&f, SLOT_LOOKUP), "{f:#?}");
+    assert!(has_gate(&f, GATE) || has_lookup(&f, RANGE), "{f:#?}");
+}
+
 #[test]
 fn a_wrong_class_fails_the_argmax_checks() {
     let f = tampered(&compile("mlp_small"), 24, 4, DenseTamper::ClassOff);

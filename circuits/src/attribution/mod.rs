@@ -14,7 +14,7 @@
 //! 2. each entry's score `s_i = [label_i = ŷ]·max(0, ⟨φ_i, φ(x)⟩)`, φ(x) being the cells of the
 //!    model's embedding tensor in the same circuit;
 //! 3. the k published `(contributor, score)` pairs are the k highest scores, ties to the lower
-//!    index: with `key_i = s_i·M + (M − 1 − i)` (`M = 2^⌈log₂ N⌉`, so keys are distinct and
+//!    index: with `key_i = s_i·M + (M − 1 − i)` (`M = 2^bitlen(N) > N`, so keys are distinct and
 //!    order by score, then lower index) a threshold τ has `key_i ≥ τ` exactly for the `k`
 //!    selected entries and `key_i < τ` for every other one; the published slots are selected
 //!    entries (a lookup into the entry rows), in strictly decreasing key order, the last one

@@ -92,6 +92,9 @@ pub enum DenseTamper {
     /// Attribution: the last slot replaced by the (k+1)-th best entry (so τ is too low and
     /// the selection bits, set against it, count k + 1).
     SlotNotTop,
+    /// Attribution: the last slot a phantom at index M − 1 with score 0 and contributor 0
+    /// (its `w` is 0, the table value of every row off the entry table).
+    PhantomSlot,
 }
 
 /// A dense-layout circuit ready for keygen, proving or `MockProver`.

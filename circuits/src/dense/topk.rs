@@ -181,12 +181,14 @@ pub(crate) fn assign(lay: &mut Layout, part: &Part<'_>) -> Result<Vec<Var>, Circ
         let c = checked(lay, contributor, ADDRESS_BITS);
         let s_cell = checked(lay, fe128(s), score_bits);
         let idx = checked(lay, Fr::from(i as u64), idx_bits);
-        // idx < M: M − 1 − idx is non-negative too.
+        // idx < n, not only idx < M: every row off the entry table has table value 0, and a
+        // slot at index M − 1 with score 0 and contributor 0 has w = 0 too — with k = n it would
+        // set τ = 0, select every entry and let the other slots be any entries.
         check(
             lay,
             &[(idx, -one())],
-            m_fe - one(),
-            fe128(m - 1 - i as i128),
+            fe128(n as i128 - 1),
+            fe128(n as i128 - 1 - i as i128),
             idx_bits,
             |_| {},
         );
@@ -361,6 +363,12 @@ fn forged_slots(
         Some(DenseTamper::SlotContributor) => slots[0].2 += Fr::one(),
         Some(DenseTamper::SlotsSwapped) if slots.len() > 1 => slots.swap(0, 1),
         Some(DenseTamper::SlotDuplicated) if slots.len() > 1 => slots[1] = slots[0],
+        Some(DenseTamper::PhantomSlot) => {
+            if let Some(last) = slots.last_mut() {
+                let m = setup.key_base();
+                *last = (usize::try_from(m - 1).unwrap_or(usize::MAX), 0, Fr::zero());
+            }
+        }
         Some(DenseTamper::SlotNotTop) => {
             let next =
                 top_k(&wit.scores, setup.k() + 1).map_err(|e| CircuitError::Attribution {
