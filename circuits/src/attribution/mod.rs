@@ -46,6 +46,9 @@ use crate::weights::weights_commitment;
 /// requests carry.
 const KEY_BITS_LIMIT: u32 = 56;
 
+/// Bits of an Ethereum address: a published contributor is range-checked to them.
+pub(crate) const ADDRESS_BITS: u32 = 160;
+
 /// Adapter id of a base model (no LoRA adapter).
 pub const NO_ADAPTER: u64 = 0;
 

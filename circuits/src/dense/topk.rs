@@ -33,13 +33,11 @@ use super::rows::{Equation, Var, ATTR_LANE, LANES};
 use super::DenseTamper;
 use crate::attribution::{
     address_fe, model_id, public_adapter_id, AttributionSetup, AttributionWitness, Request,
+    ADDRESS_BITS,
 };
 use crate::error::CircuitError;
 use crate::field::{fe, fe128};
 use crate::visibility::Visibility;
-
-/// Bits of an Ethereum address.
-const ADDRESS_BITS: u32 = 160;
 
 /// What the attribution part reads: the run's cells, its native attribution and the request.
 pub(crate) struct Part<'a> {

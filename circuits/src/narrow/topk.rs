@@ -25,13 +25,11 @@ use super::ops::{argmax, relu, Run};
 use super::NarrowTamper;
 use crate::attribution::{
     address_fe, model_id, public_adapter_id, AttributionSetup, AttributionWitness, Request,
+    ADDRESS_BITS,
 };
 use crate::error::CircuitError;
 use crate::field::{fe, fe128};
 use crate::visibility::Visibility;
-
-/// Bits of an Ethereum address.
-const ADDRESS_BITS: usize = 160;
 
 /// What the attribution part reads: the run, its native attribution and the request.
 pub(crate) struct Part<'a> {
@@ -97,7 +95,7 @@ pub(crate) fn assign(
     let mut slot_ws = Vec::with_capacity(setup.k());
     for &(i, s, contributor) in &slots {
         let contributor = ctx.load_witness(contributor);
-        range.range_check(ctx, contributor, ADDRESS_BITS);
+        range.range_check(ctx, contributor, ADDRESS_BITS as usize);
         let score = ctx.load_witness(fe128(s));
         range.range_check(ctx, score, score_bits);
         let idx = ctx.load_witness(Fr::from(i as u64));
